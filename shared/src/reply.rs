@@ -1,0 +1,371 @@
+//! Datagrams the server answers with, formatted to the exact texts of PROTOCOL.md and parsed
+//! back for the clients.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::group_id::GroupId;
+
+/// A server reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `OK CREATED <id>`
+    Created(GroupId),
+    /// `OK JOINED <id>`
+    Joined(GroupId),
+    /// `OK LEFT <id>`
+    Left(GroupId),
+    /// `PONG <seconds>`: the suggested heartbeat interval.
+    Pong(Duration),
+    /// `OK WHO <id> <count>`
+    Who { group: GroupId, members: usize },
+    /// `ERR <CODE> <Message>`
+    Error(ErrorReply),
+}
+
+/// The `<CODE>` of an error reply: what a program switches on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadCmd,
+    BadArg,
+    NotInGroup,
+    GroupFull,
+    ClientLimit,
+    TooLarge,
+    /// A code this version does not know (PROTOCOL.md lets servers add codes).
+    Other(String),
+}
+
+/// An error reply, with the exact texts of PROTOCOL.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorReply {
+    /// `ERR BAD_CMD UnknownCommand`
+    UnknownCommand,
+    /// `ERR BAD_ARG Usage:!JOIN <GROUPID>`
+    JoinUsage,
+    /// `ERR BAD_ARG Usage:!LEAVE <GROUPID>`
+    LeaveUsage,
+    /// `ERR BAD_ARG NoSuchGroup`
+    NoSuchGroup,
+    /// `ERR GROUP_FULL <id>`
+    GroupFull(GroupId),
+    /// `ERR NOT_IN_GROUP NotInThatGroup`: a `!LEAVE` of a group the sender is not in.
+    NotInThatGroup,
+    /// `ERR NOT_IN_GROUP JoinFirstUseJOIN`: a ping, who or payload while in no group.
+    JoinFirst,
+    /// `ERR CLIENT_LIMIT <used>/<max>`
+    ClientLimit { used: u32, max: u32 },
+    /// `ERR TOO_LARGE PayloadTooLarge`
+    TooLarge,
+    /// Any other `ERR <CODE> <Message>`, kept as it came.
+    Other { code: ErrorCode, message: String },
+}
+
+impl ErrorCode {
+    /// The code as it stands on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::BadCmd => "BAD_CMD",
+            ErrorCode::BadArg => "BAD_ARG",
+            ErrorCode::NotInGroup => "NOT_IN_GROUP",
+            ErrorCode::GroupFull => "GROUP_FULL",
+            ErrorCode::ClientLimit => "CLIENT_LIMIT",
+            ErrorCode::TooLarge => "TOO_LARGE",
+            ErrorCode::Other(code) => code,
+        }
+    }
+
+    fn from_wire(code: &str) -> ErrorCode {
+        match code {
+            "BAD_CMD" => ErrorCode::BadCmd,
+            "BAD_ARG" => ErrorCode::BadArg,
+            "NOT_IN_GROUP" => ErrorCode::NotInGroup,
+            "GROUP_FULL" => ErrorCode::GroupFull,
+            "CLIENT_LIMIT" => ErrorCode::ClientLimit,
+            "TOO_LARGE" => ErrorCode::TooLarge,
+            other => ErrorCode::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ErrorReply {
+    /// The `<CODE>` part.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ErrorReply::UnknownCommand => ErrorCode::BadCmd,
+            ErrorReply::JoinUsage | ErrorReply::LeaveUsage | ErrorReply::NoSuchGroup => {
+                ErrorCode::BadArg
+            }
+            ErrorReply::GroupFull(_) => ErrorCode::GroupFull,
+            ErrorReply::NotInThatGroup | ErrorReply::JoinFirst => ErrorCode::NotInGroup,
+            ErrorReply::ClientLimit { .. } => ErrorCode::ClientLimit,
+            ErrorReply::TooLarge => ErrorCode::TooLarge,
+            ErrorReply::Other { code, .. } => code.clone(),
+        }
+    }
+
+    /// The `<Message>` part.
+    pub fn message(&self) -> String {
+        match self {
+            ErrorReply::UnknownCommand => "UnknownCommand".into(),
+            ErrorReply::JoinUsage => "Usage:!JOIN <GROUPID>".into(),
+            ErrorReply::LeaveUsage => "Usage:!LEAVE <GROUPID>".into(),
+            ErrorReply::NoSuchGroup => "NoSuchGroup".into(),
+            ErrorReply::GroupFull(id) => id.to_string(),
+            ErrorReply::NotInThatGroup => "NotInThatGroup".into(),
+            ErrorReply::JoinFirst => "JoinFirstUseJOIN".into(),
+            ErrorReply::ClientLimit { used, max } => format!("{used}/{max}"),
+            ErrorReply::TooLarge => "PayloadTooLarge".into(),
+            ErrorReply::Other { message, .. } => message.clone(),
+        }
+    }
+
+    fn from_wire(code: &str, message: &str) -> ErrorReply {
+        let known = match (code, message) {
+            ("BAD_CMD", "UnknownCommand") => Some(ErrorReply::UnknownCommand),
+            ("BAD_ARG", "Usage:!JOIN <GROUPID>") => Some(ErrorReply::JoinUsage),
+            ("BAD_ARG", "Usage:!LEAVE <GROUPID>") => Some(ErrorReply::LeaveUsage),
+            ("BAD_ARG", "NoSuchGroup") => Some(ErrorReply::NoSuchGroup),
+            ("GROUP_FULL", id) => id.parse().ok().map(ErrorReply::GroupFull),
+            ("NOT_IN_GROUP", "NotInThatGroup") => Some(ErrorReply::NotInThatGroup),
+            ("NOT_IN_GROUP", "JoinFirstUseJOIN") => Some(ErrorReply::JoinFirst),
+            ("CLIENT_LIMIT", counts) => counts.split_once('/').and_then(|(used, max)| {
+                Some(ErrorReply::ClientLimit {
+                    used: used.parse().ok()?,
+                    max: max.parse().ok()?,
+                })
+            }),
+            ("TOO_LARGE", "PayloadTooLarge") => Some(ErrorReply::TooLarge),
+            _ => None,
+        };
+        known.unwrap_or_else(|| ErrorReply::Other {
+            code: ErrorCode::from_wire(code),
+            message: message.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ERR {} {}", self.code(), self.message())
+    }
+}
+
+impl Reply {
+    /// The datagram the server sends.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+
+    /// Reads a datagram as a reply, if it has the shape of one. Whether it *is* one is for the
+    /// client session to decide: a peer's payload can have any shape.
+    pub fn parse(datagram: &[u8]) -> Option<Reply> {
+        let text = std::str::from_utf8(datagram).ok()?;
+        let mut words = text.splitn(3, ' ');
+        let reply = match (words.next()?, words.next(), words.next()) {
+            ("OK", Some("CREATED"), Some(id)) => Reply::Created(id.parse().ok()?),
+            ("OK", Some("JOINED"), Some(id)) => Reply::Joined(id.parse().ok()?),
+            ("OK", Some("LEFT"), Some(id)) => Reply::Left(id.parse().ok()?),
+            ("OK", Some("WHO"), Some(rest)) => {
+                let (id, count) = rest.split_once(' ')?;
+                Reply::Who {
+                    group: id.parse().ok()?,
+                    members: count.parse().ok()?,
+                }
+            }
+            ("PONG", Some(seconds), None) => Reply::Pong(parse_seconds(seconds)?),
+            ("ERR", Some(code), message) if is_error_code(code) => {
+                Reply::Error(ErrorReply::from_wire(code, message.unwrap_or("")))
+            }
+            _ => return None,
+        };
+        Some(reply)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Created(id) => write!(f, "OK CREATED {id}"),
+            Reply::Joined(id) => write!(f, "OK JOINED {id}"),
+            Reply::Left(id) => write!(f, "OK LEFT {id}"),
+            Reply::Pong(interval) => write!(f, "PONG {}", format_seconds(*interval)),
+            Reply::Who { group, members } => write!(f, "OK WHO {group} {members}"),
+            Reply::Error(error) => error.fmt(f),
+        }
+    }
+}
+
+impl From<ErrorReply> for Reply {
+    fn from(error: ErrorReply) -> Reply {
+        Reply::Error(error)
+    }
+}
+
+fn is_error_code(code: &str) -> bool {
+    !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+}
+
+/// Seconds as `PONG` prints them: rounded to 3 decimals, shortest form, always with a decimal
+/// point (`60.0`, `2.5`, `0.125`, `12.346`), as Python's `str(round(x, 3))` does.
+pub fn format_seconds(interval: Duration) -> String {
+    // `{:.3}` rounds the exact binary value, as Python's `round` does; `{:?}` of the result
+    // is the shortest text that reads back to it, with `.0` on whole numbers, like Python's
+    // `repr`. (Both differ from Python only beyond 1e16 s, far past any sane interval.)
+    let rounded: f64 = format!("{:.3}", interval.as_secs_f64())
+        .parse()
+        .expect("a formatted float parses");
+    format!("{rounded:?}")
+}
+
+/// Reads the seconds of a `PONG`: any non-negative decimal number.
+pub fn parse_seconds(text: &str) -> Option<Duration> {
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None; // no signs, exponents, `inf` or `NaN`
+    }
+    Duration::try_from_secs_f64(text.parse().ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> GroupId {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn exact_error_texts() {
+        let cases = [
+            (ErrorReply::UnknownCommand, "ERR BAD_CMD UnknownCommand"),
+            (ErrorReply::JoinUsage, "ERR BAD_ARG Usage:!JOIN <GROUPID>"),
+            (ErrorReply::LeaveUsage, "ERR BAD_ARG Usage:!LEAVE <GROUPID>"),
+            (ErrorReply::NoSuchGroup, "ERR BAD_ARG NoSuchGroup"),
+            (
+                ErrorReply::GroupFull(id("ABCD1234")),
+                "ERR GROUP_FULL ABCD1234",
+            ),
+            (
+                ErrorReply::NotInThatGroup,
+                "ERR NOT_IN_GROUP NotInThatGroup",
+            ),
+            (ErrorReply::JoinFirst, "ERR NOT_IN_GROUP JoinFirstUseJOIN"),
+            (
+                ErrorReply::ClientLimit { used: 3, max: 3 },
+                "ERR CLIENT_LIMIT 3/3",
+            ),
+            (ErrorReply::TooLarge, "ERR TOO_LARGE PayloadTooLarge"),
+        ];
+        for (error, text) in cases {
+            let reply = Reply::Error(error);
+            assert_eq!(reply.to_bytes(), text.as_bytes());
+            assert_eq!(Reply::parse(text.as_bytes()), Some(reply));
+        }
+    }
+
+    #[test]
+    fn exact_success_texts() {
+        let cases = [
+            (Reply::Created(id("ABCD1234")), "OK CREATED ABCD1234"),
+            (Reply::Joined(id("ABCD1234")), "OK JOINED ABCD1234"),
+            (Reply::Left(id("ABCD1234")), "OK LEFT ABCD1234"),
+            (
+                Reply::Who {
+                    group: id("ABCD1234"),
+                    members: 2,
+                },
+                "OK WHO ABCD1234 2",
+            ),
+            (Reply::Pong(Duration::from_secs(60)), "PONG 60.0"),
+            (Reply::Pong(Duration::from_millis(2500)), "PONG 2.5"),
+        ];
+        for (reply, text) in cases {
+            assert_eq!(reply.to_string(), text);
+            assert_eq!(Reply::parse(text.as_bytes()), Some(reply));
+        }
+    }
+
+    #[test]
+    fn seconds_print_like_python() {
+        let cases = [
+            (60.0, "60.0"),
+            (2.5, "2.5"),
+            (0.125, "0.125"),
+            (12.3456, "12.346"),
+            (0.5, "0.5"),
+            (0.0625, "0.062"), // half-even on the exact value, as Python's round
+            (0.0004, "0.0"),
+            (1e9, "1000000000.0"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(
+                format_seconds(Duration::from_secs_f64(seconds)),
+                text,
+                "{seconds}"
+            );
+        }
+    }
+
+    #[test]
+    fn seconds_read_back() {
+        assert_eq!(parse_seconds("60.0"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_seconds("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_seconds("0.125"), Some(Duration::from_millis(125)));
+        assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
+        for bad in ["", "-1", "1e3", "inf", "NaN", "1.2.3", " 1"] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_errors_are_kept() {
+        let text = "ERR SERVER_BUSY Try later please";
+        let reply = Reply::parse(text.as_bytes()).unwrap();
+        let Reply::Error(error) = &reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(error.code(), ErrorCode::Other("SERVER_BUSY".into()));
+        assert_eq!(error.message(), "Try later please");
+        assert_eq!(reply.to_string(), text);
+        // A known code with a new message is kept too.
+        let odd = Reply::parse(b"ERR BAD_ARG Whatever").unwrap();
+        assert_eq!(
+            odd,
+            Reply::Error(ErrorReply::Other {
+                code: ErrorCode::BadArg,
+                message: "Whatever".into()
+            })
+        );
+    }
+
+    #[test]
+    fn what_is_not_reply_shaped() {
+        for text in [
+            &b"hello"[..],
+            b"OK",
+            b"OK CREATED",
+            b"OK CREATED abcd1234",
+            b"OK JOINED ABCD1234 extra",
+            b"OK WHO ABCD1234 many",
+            b"PONG",
+            b"PONG soon",
+            b"PONG 1 2",
+            b"ERR",
+            b"ERR lower case",
+            b"OK JOINED \xff",
+        ] {
+            assert_eq!(
+                Reply::parse(text),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+}
