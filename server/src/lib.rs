@@ -1,0 +1,3 @@
+//! The udprelay server: a socket-free [`relay::Relay`] core and the tokio shell around it.
+
+pub mod relay;
