@@ -1,3 +1,6 @@
-//! The udprelay server: a socket-free [`relay::Relay`] core and the tokio shell around it.
+//! The udprelay server: a socket-free [`relay::Relay`] core, its flags, and the tokio shell
+//! around it.
 
+pub mod args;
 pub mod relay;
+pub mod shell;

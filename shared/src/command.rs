@@ -61,14 +61,9 @@ impl<'a> Incoming<'a> {
 impl Command {
     /// Parses a datagram that starts with `!` (size already checked by [`Incoming::parse`]).
     pub fn parse(datagram: &[u8]) -> Result<Command, ErrorReply> {
-        let body = datagram
-            .strip_prefix(b"!")
-            .ok_or(ErrorReply::UnknownCommand)?;
+        let body = datagram.strip_prefix(b"!").ok_or(ErrorReply::UnknownCommand)?;
         // Extension: one trailing newline is dropped, so `nc -u` can be typed into.
-        let body = body
-            .strip_suffix(b"\r\n")
-            .or_else(|| body.strip_suffix(b"\n"))
-            .unwrap_or(body);
+        let body = body.strip_suffix(b"\r\n").or_else(|| body.strip_suffix(b"\n")).unwrap_or(body);
         let (token, argument) = match body.iter().position(|&b| b == b' ') {
             Some(space) => (&body[..space], &body[space + 1..]),
             None => (body, &b""[..]),
@@ -77,9 +72,7 @@ impl Command {
             return Err(ErrorReply::UnknownCommand);
         }
         match token {
-            b"CREATE" => Ok(Command::Create {
-                cap: parse_cap(argument),
-            }),
+            b"CREATE" => Ok(Command::Create { cap: parse_cap(argument) }),
             b"JOIN" => match group_argument(argument) {
                 Argument::Missing => Err(ErrorReply::JoinUsage),
                 Argument::NotAnId => Err(ErrorReply::NoSuchGroup),
@@ -138,9 +131,8 @@ fn parse_cap(argument: &[u8]) -> Option<u32> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n = digits.iter().fold(0u32, |n, &d| {
-        n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
-    });
+    let n =
+        digits.iter().fold(0u32, |n, &d| n.saturating_mul(10).saturating_add(u32::from(d - b'0')));
     (n > 0).then_some(n)
 }
 
@@ -177,10 +169,7 @@ mod tests {
 
     #[test]
     fn extra_arguments_are_ignored() {
-        assert_eq!(
-            parse(b"!CREATE x"),
-            Incoming::Command(Command::Create { cap: None })
-        );
+        assert_eq!(parse(b"!CREATE x"), Incoming::Command(Command::Create { cap: None }));
         assert_eq!(parse(b"!PING x"), Incoming::Command(Command::Ping));
         assert_eq!(parse(b"!WHO 1 2 3"), Incoming::Command(Command::Who));
     }
@@ -203,15 +192,9 @@ mod tests {
     fn one_trailing_newline_is_dropped() {
         assert_eq!(parse(b"!PING\n"), Incoming::Command(Command::Ping));
         assert_eq!(parse(b"!PING\r\n"), Incoming::Command(Command::Ping));
-        assert_eq!(
-            parse(b"!JOIN abcd1234\n"),
-            Incoming::Command(Command::Join(id("ABCD1234")))
-        );
+        assert_eq!(parse(b"!JOIN abcd1234\n"), Incoming::Command(Command::Join(id("ABCD1234"))));
         // Only one: a second newline is part of the token.
-        assert_eq!(
-            parse(b"!PING\n\n"),
-            Incoming::Invalid(ErrorReply::UnknownCommand)
-        );
+        assert_eq!(parse(b"!PING\n\n"), Incoming::Invalid(ErrorReply::UnknownCommand));
         // A payload keeps its newline.
         assert_eq!(parse(b"hi\n"), Incoming::Payload(b"hi\n"));
     }
@@ -263,10 +246,7 @@ mod tests {
         assert_eq!(parse(&oversize), Incoming::Invalid(ErrorReply::TooLarge));
         let mut oversize_command = b"!PING ".to_vec();
         oversize_command.resize(MAX_DATAGRAM + 1, b' ');
-        assert_eq!(
-            parse(&oversize_command),
-            Incoming::Invalid(ErrorReply::TooLarge)
-        );
+        assert_eq!(parse(&oversize_command), Incoming::Invalid(ErrorReply::TooLarge));
     }
 
     #[test]
@@ -280,10 +260,7 @@ mod tests {
             Command::Who,
         ];
         for command in all {
-            assert_eq!(
-                Incoming::parse(&command.to_bytes()),
-                Incoming::Command(command)
-            );
+            assert_eq!(Incoming::parse(&command.to_bytes()), Incoming::Command(command));
         }
         assert_eq!(Command::Join(id("ABCD1234")).to_bytes(), b"!JOIN ABCD1234");
         assert_eq!(Command::Create { cap: Some(7) }.to_string(), "!CREATE 7");

@@ -33,10 +33,9 @@ impl fmt::Display for InvalidGroupId {
             InvalidGroupId::Length(n) => {
                 write!(f, "a group id has {GROUP_ID_LEN} characters, not {n}")
             }
-            InvalidGroupId::Character(c) => write!(
-                f,
-                "{c:?} cannot be in a group id (letters A-Z except O, digits 1-9)"
-            ),
+            InvalidGroupId::Character(c) => {
+                write!(f, "{c:?} cannot be in a group id (letters A-Z except O, digits 1-9)")
+            }
         }
     }
 }
@@ -79,16 +78,11 @@ impl FromStr for GroupId {
 
     /// Strict: exactly 8 characters of [`ALPHABET`], nothing trimmed or upper-cased.
     fn from_str(text: &str) -> Result<GroupId, InvalidGroupId> {
-        if let Some(c) = text
-            .chars()
-            .find(|c| !c.is_ascii() || !ALPHABET.contains(&(*c as u8)))
-        {
+        if let Some(c) = text.chars().find(|c| !c.is_ascii() || !ALPHABET.contains(&(*c as u8))) {
             return Err(InvalidGroupId::Character(c));
         }
-        let bytes: [u8; GROUP_ID_LEN] = text
-            .as_bytes()
-            .try_into()
-            .map_err(|_| InvalidGroupId::Length(text.len()))?;
+        let bytes: [u8; GROUP_ID_LEN] =
+            text.as_bytes().try_into().map_err(|_| InvalidGroupId::Length(text.len()))?;
         Ok(GroupId(bytes))
     }
 }
@@ -135,26 +129,11 @@ mod tests {
     fn strict_parse_rejects_what_is_not_an_id() {
         assert_eq!("ABCD1234".parse::<GroupId>().unwrap().as_str(), "ABCD1234");
         assert_eq!("ABCD123".parse::<GroupId>(), Err(InvalidGroupId::Length(7)));
-        assert_eq!(
-            "ABCD12345".parse::<GroupId>(),
-            Err(InvalidGroupId::Length(9))
-        );
-        assert_eq!(
-            "ABCD0234".parse::<GroupId>(),
-            Err(InvalidGroupId::Character('0'))
-        );
-        assert_eq!(
-            "ABCDO234".parse::<GroupId>(),
-            Err(InvalidGroupId::Character('O'))
-        );
-        assert_eq!(
-            "abcd1234".parse::<GroupId>(),
-            Err(InvalidGroupId::Character('a'))
-        );
-        assert_eq!(
-            "ABCDé234".parse::<GroupId>(),
-            Err(InvalidGroupId::Character('é'))
-        );
+        assert_eq!("ABCD12345".parse::<GroupId>(), Err(InvalidGroupId::Length(9)));
+        assert_eq!("ABCD0234".parse::<GroupId>(), Err(InvalidGroupId::Character('0')));
+        assert_eq!("ABCDO234".parse::<GroupId>(), Err(InvalidGroupId::Character('O')));
+        assert_eq!("abcd1234".parse::<GroupId>(), Err(InvalidGroupId::Character('a')));
+        assert_eq!("ABCDé234".parse::<GroupId>(), Err(InvalidGroupId::Character('é')));
     }
 
     #[test]
@@ -164,19 +143,13 @@ mod tests {
         assert_eq!(GroupId::parse_lenient(" \t aBcD1234\r\n"), Ok(id));
         assert_eq!(GroupId::parse_lenient("\u{1f}abcd1234\u{a0}"), Ok(id));
         // Python upper-cases the dotless i to I; so do we.
-        assert_eq!(
-            GroupId::parse_lenient("abcd\u{131}234").unwrap().as_str(),
-            "ABCDI234"
-        );
+        assert_eq!(GroupId::parse_lenient("abcd\u{131}234").unwrap().as_str(), "ABCDI234");
         assert!(GroupId::parse_lenient("abcd 1234").is_err());
     }
 
     #[test]
     fn errors_explain_themselves() {
-        assert_eq!(
-            InvalidGroupId::Length(3).to_string(),
-            "a group id has 8 characters, not 3"
-        );
+        assert_eq!(InvalidGroupId::Length(3).to_string(), "a group id has 8 characters, not 3");
         assert_eq!(
             InvalidGroupId::Character('0').to_string(),
             "'0' cannot be in a group id (letters A-Z except O, digits 1-9)"

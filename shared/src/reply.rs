@@ -136,10 +136,7 @@ impl ErrorReply {
             ("NOT_IN_GROUP", "NotInThatGroup") => Some(ErrorReply::NotInThatGroup),
             ("NOT_IN_GROUP", "JoinFirstUseJOIN") => Some(ErrorReply::JoinFirst),
             ("CLIENT_LIMIT", counts) => counts.split_once('/').and_then(|(used, max)| {
-                Some(ErrorReply::ClientLimit {
-                    used: used.parse().ok()?,
-                    max: max.parse().ok()?,
-                })
+                Some(ErrorReply::ClientLimit { used: used.parse().ok()?, max: max.parse().ok()? })
             }),
             ("TOO_LARGE", "PayloadTooLarge") => Some(ErrorReply::TooLarge),
             _ => None,
@@ -174,10 +171,7 @@ impl Reply {
             ("OK", Some("LEFT"), Some(id)) => Reply::Left(id.parse().ok()?),
             ("OK", Some("WHO"), Some(rest)) => {
                 let (id, count) = rest.split_once(' ')?;
-                Reply::Who {
-                    group: id.parse().ok()?,
-                    members: count.parse().ok()?,
-                }
+                Reply::Who { group: id.parse().ok()?, members: count.parse().ok()? }
             }
             ("PONG", Some(seconds), None) => Reply::Pong(parse_seconds(seconds)?),
             ("ERR", Some(code), message) if is_error_code(code) => {
@@ -218,9 +212,8 @@ pub fn format_seconds(interval: Duration) -> String {
     // `{:.3}` rounds the exact binary value, as Python's `round` does; `{:?}` of the result
     // is the shortest text that reads back to it, with `.0` on whole numbers, like Python's
     // `repr`. (Both differ from Python only beyond 1e16 s, far past any sane interval.)
-    let rounded: f64 = format!("{:.3}", interval.as_secs_f64())
-        .parse()
-        .expect("a formatted float parses");
+    let rounded: f64 =
+        format!("{:.3}", interval.as_secs_f64()).parse().expect("a formatted float parses");
     format!("{rounded:?}")
 }
 
@@ -247,19 +240,10 @@ mod tests {
             (ErrorReply::JoinUsage, "ERR BAD_ARG Usage:!JOIN <GROUPID>"),
             (ErrorReply::LeaveUsage, "ERR BAD_ARG Usage:!LEAVE <GROUPID>"),
             (ErrorReply::NoSuchGroup, "ERR BAD_ARG NoSuchGroup"),
-            (
-                ErrorReply::GroupFull(id("ABCD1234")),
-                "ERR GROUP_FULL ABCD1234",
-            ),
-            (
-                ErrorReply::NotInThatGroup,
-                "ERR NOT_IN_GROUP NotInThatGroup",
-            ),
+            (ErrorReply::GroupFull(id("ABCD1234")), "ERR GROUP_FULL ABCD1234"),
+            (ErrorReply::NotInThatGroup, "ERR NOT_IN_GROUP NotInThatGroup"),
             (ErrorReply::JoinFirst, "ERR NOT_IN_GROUP JoinFirstUseJOIN"),
-            (
-                ErrorReply::ClientLimit { used: 3, max: 3 },
-                "ERR CLIENT_LIMIT 3/3",
-            ),
+            (ErrorReply::ClientLimit { used: 3, max: 3 }, "ERR CLIENT_LIMIT 3/3"),
             (ErrorReply::TooLarge, "ERR TOO_LARGE PayloadTooLarge"),
         ];
         for (error, text) in cases {
@@ -275,13 +259,7 @@ mod tests {
             (Reply::Created(id("ABCD1234")), "OK CREATED ABCD1234"),
             (Reply::Joined(id("ABCD1234")), "OK JOINED ABCD1234"),
             (Reply::Left(id("ABCD1234")), "OK LEFT ABCD1234"),
-            (
-                Reply::Who {
-                    group: id("ABCD1234"),
-                    members: 2,
-                },
-                "OK WHO ABCD1234 2",
-            ),
+            (Reply::Who { group: id("ABCD1234"), members: 2 }, "OK WHO ABCD1234 2"),
             (Reply::Pong(Duration::from_secs(60)), "PONG 60.0"),
             (Reply::Pong(Duration::from_millis(2500)), "PONG 2.5"),
         ];
@@ -304,11 +282,7 @@ mod tests {
             (1e9, "1000000000.0"),
         ];
         for (seconds, text) in cases {
-            assert_eq!(
-                format_seconds(Duration::from_secs_f64(seconds)),
-                text,
-                "{seconds}"
-            );
+            assert_eq!(format_seconds(Duration::from_secs_f64(seconds)), text, "{seconds}");
         }
     }
 
@@ -327,9 +301,7 @@ mod tests {
     fn unknown_errors_are_kept() {
         let text = "ERR SERVER_BUSY Try later please";
         let reply = Reply::parse(text.as_bytes()).unwrap();
-        let Reply::Error(error) = &reply else {
-            panic!("{reply:?}")
-        };
+        let Reply::Error(error) = &reply else { panic!("{reply:?}") };
         assert_eq!(error.code(), ErrorCode::Other("SERVER_BUSY".into()));
         assert_eq!(error.message(), "Try later please");
         assert_eq!(reply.to_string(), text);
@@ -337,10 +309,7 @@ mod tests {
         let odd = Reply::parse(b"ERR BAD_ARG Whatever").unwrap();
         assert_eq!(
             odd,
-            Reply::Error(ErrorReply::Other {
-                code: ErrorCode::BadArg,
-                message: "Whatever".into()
-            })
+            Reply::Error(ErrorReply::Other { code: ErrorCode::BadArg, message: "Whatever".into() })
         );
     }
 
@@ -360,12 +329,7 @@ mod tests {
             b"ERR lower case",
             b"OK JOINED \xff",
         ] {
-            assert_eq!(
-                Reply::parse(text),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
+            assert_eq!(Reply::parse(text), None, "{:?}", String::from_utf8_lossy(text));
         }
     }
 }

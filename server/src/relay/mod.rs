@@ -55,10 +55,7 @@ pub enum Outgoing<'a> {
     /// One reply, to the sender.
     Reply(Reply),
     /// The payload, verbatim, to each recipient.
-    Relay {
-        payload: &'a [u8],
-        recipients: Recipients<'a>,
-    },
+    Relay { payload: &'a [u8], recipients: Recipients<'a> },
 }
 
 /// The members of a group other than the sender.
@@ -72,10 +69,7 @@ impl Iterator for Recipients<'_> {
     type Item = SocketAddr;
 
     fn next(&mut self) -> Option<SocketAddr> {
-        self.members
-            .by_ref()
-            .copied()
-            .find(|&addr| addr != self.sender)
+        self.members.by_ref().copied().find(|&addr| addr != self.sender)
     }
 }
 
@@ -189,7 +183,8 @@ impl Relay {
         };
         self.tables.add_group(now, id, from, cap);
         self.stats.creates += 1;
-        info!(group = %id, addr = %from, size = 0, cap = ?cap, "create");
+        let cap_text = cap.map_or("none".to_string(), |cap| cap.to_string());
+        info!(group = %id, addr = %from, size = 0, cap = %cap_text, "create");
         Ok(Reply::Created(id))
     }
 
@@ -216,12 +211,7 @@ impl Relay {
 
     /// `!LEAVE <id>` → `OK LEFT <id>`, or `ERR NOT_IN_GROUP NotInThatGroup`.
     fn leave(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
-        if self
-            .tables
-            .members
-            .get(&from)
-            .is_none_or(|member| member.group != id)
-        {
+        if self.tables.members.get(&from).is_none_or(|member| member.group != id) {
             return Err(ErrorReply::NotInThatGroup);
         }
         let (_, size) = self.tables.remove_member(now, from).expect("checked above");
@@ -232,27 +222,16 @@ impl Relay {
 
     /// `!PING` → `PONG <seconds>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`.
     fn ping(&mut self, now: Instant, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let member = self
-            .tables
-            .members
-            .get_mut(&from)
-            .ok_or(ErrorReply::JoinFirst)?;
+        let member = self.tables.members.get_mut(&from).ok_or(ErrorReply::JoinFirst)?;
         member.last_active = now;
         Ok(Reply::Pong(self.config.heartbeat))
     }
 
     /// `!WHO` → `OK WHO <id> <count>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`. Not activity.
     fn who(&self, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let member = self
-            .tables
-            .members
-            .get(&from)
-            .ok_or(ErrorReply::JoinFirst)?;
+        let member = self.tables.members.get(&from).ok_or(ErrorReply::JoinFirst)?;
         let members = self.tables.groups[&member.group].members.len();
-        Ok(Reply::Who {
-            group: member.group,
-            members,
-        })
+        Ok(Reply::Who { group: member.group, members })
     }
 
     /// A payload goes to every other member of the sender's group, and counts as activity.
@@ -266,10 +245,7 @@ impl Relay {
         self.stats.datagrams_out += members.len() as u64 - 1;
         Outgoing::Relay {
             payload,
-            recipients: Recipients {
-                members: members.iter(),
-                sender: from,
-            },
+            recipients: Recipients { members: members.iter(), sender: from },
         }
     }
 
@@ -297,19 +273,14 @@ impl Relay {
             info!(%group, %addr, size, "removed (inactive)");
         }
 
-        let expired = self
-            .tables
-            .remove_groups_empty_longer_than(now, self.config.empty_ttl);
-        for group in &expired {
-            info!(%group, size = 0, "expired");
+        let expired = self.tables.remove_groups_empty_longer_than(now, self.config.empty_ttl);
+        for (group, creator) in &expired {
+            info!(%group, addr = %creator, size = 0, "expired");
         }
 
         self.stats.removals += silent.len() as u64;
         self.stats.expiries += expired.len() as u64;
         debug!(groups = self.live_groups(), members = self.live_members(), stats = %self.stats, "sweep");
-        Swept {
-            removed: silent.len(),
-            expired: expired.len(),
-        }
+        Swept { removed: silent.len(), expired: expired.len() }
     }
 }

@@ -13,10 +13,7 @@ use super::{Config, Outgoing, Relay};
 fn check_invariants(relay: &Relay) {
     let tables = &relay.tables;
     for (addr, member) in &tables.members {
-        let group = tables
-            .groups
-            .get(&member.group)
-            .expect("a member's group exists");
+        let group = tables.groups.get(&member.group).expect("a member's group exists");
         assert_eq!(
             group.members.get(member.slot),
             Some(addr),
@@ -26,10 +23,7 @@ fn check_invariants(relay: &Relay) {
     let mut per_creator: HashMap<SocketAddr, u32> = HashMap::new();
     for (id, group) in &tables.groups {
         for (slot, addr) in group.members.iter().enumerate() {
-            let member = tables
-                .members
-                .get(addr)
-                .expect("listed members have records");
+            let member = tables.members.get(addr).expect("listed members have records");
             assert_eq!((member.group, member.slot), (*id, slot));
         }
         assert_eq!(
@@ -38,20 +32,14 @@ fn check_invariants(relay: &Relay) {
             "empty_since set iff empty"
         );
         if let Some(cap) = group.cap {
-            assert!(
-                group.members.len() <= cap as usize,
-                "group {id} above its cap"
-            );
+            assert!(group.members.len() <= cap as usize, "group {id} above its cap");
         }
         if let (Some(cap), Some(global)) = (group.cap, relay.config.cap) {
             assert!(cap <= global);
         }
         *per_creator.entry(group.creator).or_default() += 1;
     }
-    assert_eq!(
-        per_creator, tables.created,
-        "creator counts match live groups"
-    );
+    assert_eq!(per_creator, tables.created, "creator counts match live groups");
     for count in tables.created.values() {
         assert!(*count <= relay.config.max_groups_per_client);
     }
@@ -107,11 +95,9 @@ fn run(steps: Vec<Step>) {
     for step in steps {
         let (sender, datagram) = match step {
             Step::Datagram(s, d) => (s, d),
-            Step::Create(s, cap) => (
-                s,
-                cap.map_or("!CREATE".into(), |n| format!("!CREATE {n}"))
-                    .into_bytes(),
-            ),
+            Step::Create(s, cap) => {
+                (s, cap.map_or("!CREATE".into(), |n| format!("!CREATE {n}")).into_bytes())
+            }
             Step::Join(s, k) => (s, format!("!JOIN {}", pick(&known, k)).into_bytes()),
             Step::Leave(s, k) => (s, format!("!LEAVE {}", pick(&known, k)).into_bytes()),
             Step::Ping(s) => (s, b"!PING".to_vec()),
@@ -144,11 +130,7 @@ fn run(steps: Vec<Step>) {
 }
 
 fn pick(known: &[GroupId], k: usize) -> String {
-    if known.is_empty() {
-        "ABCD1234".into()
-    } else {
-        known[k % known.len()].to_string()
-    }
+    if known.is_empty() { "ABCD1234".into() } else { known[k % known.len()].to_string() }
 }
 
 proptest! {

@@ -21,8 +21,7 @@ pub(super) struct Group {
 
 impl Group {
     pub fn is_full(&self) -> bool {
-        self.cap
-            .is_some_and(|cap| self.members.len() >= cap as usize)
+        self.cap.is_some_and(|cap| self.members.len() >= cap as usize)
     }
 }
 
@@ -48,22 +47,14 @@ impl Tables {
     }
 
     pub fn add_group(&mut self, now: Instant, id: GroupId, creator: SocketAddr, cap: Option<u32>) {
-        let group = Group {
-            creator,
-            cap,
-            members: Vec::new(),
-            empty_since: Some(now),
-        };
+        let group = Group { creator, cap, members: Vec::new(), empty_since: Some(now) };
         self.groups.insert(id, group);
         *self.created.entry(creator).or_default() += 1;
     }
 
     /// Deletes an empty group, freeing its creator's slot.
     pub fn remove_group(&mut self, id: GroupId) {
-        let group = self
-            .groups
-            .remove(&id)
-            .expect("only live groups are removed");
+        let group = self.groups.remove(&id).expect("only live groups are removed");
         debug_assert!(group.members.is_empty());
         self.uncount(group.creator);
     }
@@ -77,19 +68,22 @@ impl Tables {
         }
     }
 
-    /// Deletes every group that has been empty for longer than `ttl`; returns them.
-    pub fn remove_groups_empty_longer_than(&mut self, now: Instant, ttl: Duration) -> Vec<GroupId> {
-        let expired: Vec<GroupId> = self
+    /// Deletes every group that has been empty for longer than `ttl`; returns each with its
+    /// creator.
+    pub fn remove_groups_empty_longer_than(
+        &mut self,
+        now: Instant,
+        ttl: Duration,
+    ) -> Vec<(GroupId, SocketAddr)> {
+        let expired: Vec<(GroupId, SocketAddr)> = self
             .groups
             .iter()
             .filter(|(_, group)| {
-                group
-                    .empty_since
-                    .is_some_and(|since| now.saturating_duration_since(since) > ttl)
+                group.empty_since.is_some_and(|since| now.saturating_duration_since(since) > ttl)
             })
-            .map(|(id, _)| *id)
+            .map(|(id, group)| (*id, group.creator))
             .collect();
-        for id in &expired {
+        for (id, _) in &expired {
             self.remove_group(*id);
         }
         expired
@@ -102,30 +96,17 @@ impl Tables {
         let slot = group.members.len();
         group.members.push(addr);
         group.empty_since = None;
-        self.members.insert(
-            addr,
-            Member {
-                group: id,
-                slot,
-                last_active: now,
-            },
-        );
+        self.members.insert(addr, Member { group: id, slot, last_active: now });
         group.members.len()
     }
 
     /// Takes an address out of its group; returns the group and its new size.
     pub fn remove_member(&mut self, now: Instant, addr: SocketAddr) -> Option<(GroupId, usize)> {
         let member = self.members.remove(&addr)?;
-        let group = self
-            .groups
-            .get_mut(&member.group)
-            .expect("a member's group exists");
+        let group = self.groups.get_mut(&member.group).expect("a member's group exists");
         group.members.swap_remove(member.slot);
         if let Some(moved) = group.members.get(member.slot) {
-            self.members
-                .get_mut(moved)
-                .expect("listed members have records")
-                .slot = member.slot;
+            self.members.get_mut(moved).expect("listed members have records").slot = member.slot;
         }
         if group.members.is_empty() {
             group.empty_since = Some(now);

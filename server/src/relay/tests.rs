@@ -33,10 +33,7 @@ impl Harness {
     }
 
     fn with(config: Config) -> Harness {
-        Harness {
-            relay: Relay::new(config),
-            now: Instant::now(),
-        }
+        Harness { relay: Relay::new(config), now: Instant::now() }
     }
 
     /// Every datagram the relay sends for one received datagram, as (destination, bytes).
@@ -44,10 +41,9 @@ impl Harness {
         match self.relay.handle(self.now, addr(from), datagram) {
             Outgoing::Nothing => Vec::new(),
             Outgoing::Reply(reply) => vec![(addr(from), reply.to_bytes())],
-            Outgoing::Relay {
-                payload,
-                recipients,
-            } => recipients.map(|to| (to, payload.to_vec())).collect(),
+            Outgoing::Relay { payload, recipients } => {
+                recipients.map(|to| (to, payload.to_vec())).collect()
+            }
         }
     }
 
@@ -68,10 +64,7 @@ impl Harness {
     }
 
     fn join(&mut self, from: u16, group: GroupId) {
-        assert_eq!(
-            self.reply(from, &format!("!JOIN {group}")),
-            format!("OK JOINED {group}")
-        );
+        assert_eq!(self.reply(from, &format!("!JOIN {group}")), format!("OK JOINED {group}"));
     }
 
     fn members(&mut self, from: u16) -> String {
@@ -108,10 +101,7 @@ fn join_leaves_the_previous_group() {
     h.join(A, second);
     assert_eq!(h.members(A), format!("OK WHO {second} 1"));
     assert_eq!(h.members(B), format!("OK WHO {first} 1"));
-    assert_eq!(
-        h.reply(A, &format!("!LEAVE {first}")),
-        "ERR NOT_IN_GROUP NotInThatGroup"
-    );
+    assert_eq!(h.reply(A, &format!("!LEAVE {first}")), "ERR NOT_IN_GROUP NotInThatGroup");
 }
 
 #[test]
@@ -144,10 +134,7 @@ fn leave_takes_the_sender_out() {
     );
     assert_eq!(h.members(B), format!("OK WHO {group} 1"));
     assert_eq!(h.members(A), "ERR NOT_IN_GROUP JoinFirstUseJOIN");
-    assert!(
-        h.send(B, b"anyone?").is_empty(),
-        "nobody else is left to relay to"
-    );
+    assert!(h.send(B, b"anyone?").is_empty(), "nobody else is left to relay to");
 }
 
 #[test]
@@ -157,10 +144,7 @@ fn ping_answers_the_heartbeat_interval() {
     h.join(A, group);
     assert_eq!(h.reply(A, "!PING"), "PONG 60.0");
 
-    let config = Config {
-        heartbeat: Duration::from_millis(2500),
-        ..Config::default()
-    };
+    let config = Config { heartbeat: Duration::from_millis(2500), ..Config::default() };
     let mut h = Harness::with(config);
     let group = h.create(A);
     h.join(A, group);
@@ -193,10 +177,7 @@ fn commands_typed_with_a_newline_work() {
     let mut h = Harness::new();
     let text = h.reply(A, "!CREATE\n");
     let group = id(&text["OK CREATED ".len()..]);
-    assert_eq!(
-        h.reply(A, &format!("!JOIN {group}\r\n")),
-        format!("OK JOINED {group}")
-    );
+    assert_eq!(h.reply(A, &format!("!JOIN {group}\r\n")), format!("OK JOINED {group}"));
     assert_eq!(h.reply(A, "!PING\n"), "PONG 60.0");
 }
 
@@ -207,25 +188,16 @@ fn create_with_a_size_caps_that_group() {
     let small = id(&text["OK CREATED ".len()..]);
     h.join(A, small);
     h.join(B, small);
-    assert_eq!(
-        h.reply(C, &format!("!JOIN {small}")),
-        format!("ERR GROUP_FULL {small}")
-    );
+    assert_eq!(h.reply(C, &format!("!JOIN {small}")), format!("ERR GROUP_FULL {small}"));
 
     // Never above the global cap.
-    let config = Config {
-        cap: Some(2),
-        ..Config::default()
-    };
+    let config = Config { cap: Some(2), ..Config::default() };
     let mut h = Harness::with(config);
     let text = h.reply(A, "!CREATE 50");
     let group = id(&text["OK CREATED ".len()..]);
     h.join(A, group);
     h.join(B, group);
-    assert_eq!(
-        h.reply(C, &format!("!JOIN {group}")),
-        format!("ERR GROUP_FULL {group}")
-    );
+    assert_eq!(h.reply(C, &format!("!JOIN {group}")), format!("ERR GROUP_FULL {group}"));
 }
 
 // ---- Errors ----
@@ -233,25 +205,10 @@ fn create_with_a_size_caps_that_group() {
 #[test]
 fn malformed_commands_are_unknown() {
     let mut h = Harness::new();
-    for command in [
-        "!",
-        "!ping",
-        "!Join ABCD1234",
-        "!CREATEX",
-        "!NOPE",
-        "! PING",
-        "!WHOAMI",
-    ] {
-        assert_eq!(
-            h.reply(A, command),
-            "ERR BAD_CMD UnknownCommand",
-            "{command}"
-        );
+    for command in ["!", "!ping", "!Join ABCD1234", "!CREATEX", "!NOPE", "! PING", "!WHOAMI"] {
+        assert_eq!(h.reply(A, command), "ERR BAD_CMD UnknownCommand", "{command}");
     }
-    assert_eq!(
-        h.send(A, b"!\xff\x00"),
-        vec![(addr(A), b"ERR BAD_CMD UnknownCommand".to_vec())]
-    );
+    assert_eq!(h.send(A, b"!\xff\x00"), vec![(addr(A), b"ERR BAD_CMD UnknownCommand".to_vec())]);
 }
 
 #[test]
@@ -272,19 +229,13 @@ fn join_of_a_missing_group() {
 
 #[test]
 fn join_of_a_full_group_keeps_the_old_membership() {
-    let config = Config {
-        cap: Some(2),
-        ..Config::default()
-    };
+    let config = Config { cap: Some(2), ..Config::default() };
     let mut h = Harness::with(config);
     let (full, home) = (h.create(A), h.create(A));
     h.join(A, full);
     h.join(B, full);
     h.join(C, home);
-    assert_eq!(
-        h.reply(C, &format!("!JOIN {full}")),
-        format!("ERR GROUP_FULL {full}")
-    );
+    assert_eq!(h.reply(C, &format!("!JOIN {full}")), format!("ERR GROUP_FULL {full}"));
     assert_eq!(h.members(C), format!("OK WHO {home} 1"));
     // A member of a full group may join it again.
     h.join(B, full);
@@ -292,10 +243,7 @@ fn join_of_a_full_group_keeps_the_old_membership() {
 
 #[test]
 fn no_cap_means_no_limit() {
-    let config = Config {
-        cap: None,
-        ..Config::default()
-    };
+    let config = Config { cap: None, ..Config::default() };
     let mut h = Harness::with(config);
     let group = h.create(1);
     for n in 1..=300 {
@@ -308,19 +256,10 @@ fn no_cap_means_no_limit() {
 fn leave_of_a_group_you_are_not_in() {
     let mut h = Harness::new();
     let (mine, other) = (h.create(A), h.create(A));
-    assert_eq!(
-        h.reply(A, &format!("!LEAVE {mine}")),
-        "ERR NOT_IN_GROUP NotInThatGroup"
-    );
+    assert_eq!(h.reply(A, &format!("!LEAVE {mine}")), "ERR NOT_IN_GROUP NotInThatGroup");
     h.join(A, mine);
-    assert_eq!(
-        h.reply(A, &format!("!LEAVE {other}")),
-        "ERR NOT_IN_GROUP NotInThatGroup"
-    );
-    assert_eq!(
-        h.reply(A, "!LEAVE garbage"),
-        "ERR NOT_IN_GROUP NotInThatGroup"
-    );
+    assert_eq!(h.reply(A, &format!("!LEAVE {other}")), "ERR NOT_IN_GROUP NotInThatGroup");
+    assert_eq!(h.reply(A, "!LEAVE garbage"), "ERR NOT_IN_GROUP NotInThatGroup");
     assert_eq!(h.members(A), format!("OK WHO {mine} 1"));
 }
 
@@ -341,10 +280,7 @@ fn create_limit_per_address() {
     assert_eq!(h.reply(A, "!CREATE"), "ERR CLIENT_LIMIT 3/3");
     h.create(B); // the limit is per address
 
-    let config = Config {
-        max_groups_per_client: 1,
-        ..Config::default()
-    };
+    let config = Config { max_groups_per_client: 1, ..Config::default() };
     let mut h = Harness::with(config);
     h.create(A);
     assert_eq!(h.reply(A, "!CREATE"), "ERR CLIENT_LIMIT 1/1");
@@ -391,10 +327,7 @@ fn payloads_go_verbatim_to_every_other_member() {
     let payload = b"\x00\xff binary \r\n\x1b[2J OK JOINED ABCD1234";
     let mut out = h.send(B, payload);
     out.sort();
-    assert_eq!(
-        out,
-        vec![(addr(A), payload.to_vec()), (addr(C), payload.to_vec())]
-    );
+    assert_eq!(out, vec![(addr(A), payload.to_vec()), (addr(C), payload.to_vec())]);
 }
 
 #[test]
@@ -416,20 +349,12 @@ fn a_member_that_cannot_be_reached_is_removed() {
 fn scripted(ids: &[&str]) -> impl FnMut() -> GroupId + Send + 'static {
     let queue: Arc<Mutex<VecDeque<GroupId>>> =
         Arc::new(Mutex::new(ids.iter().map(|t| id(t)).collect()));
-    move || {
-        queue
-            .lock()
-            .unwrap()
-            .pop_front()
-            .expect("script ran out of ids")
-    }
+    move || queue.lock().unwrap().pop_front().expect("script ran out of ids")
 }
 
 #[test]
 fn ids_are_unique_among_live_groups() {
-    let ids = [
-        "AAAAAAAA", "AAAAAAAA", "AAAAAAAA", "BBBBBBBB", "BBBBBBBB", "CCCCCCCC",
-    ];
+    let ids = ["AAAAAAAA", "AAAAAAAA", "AAAAAAAA", "BBBBBBBB", "BBBBBBBB", "CCCCCCCC"];
     let mut h = Harness {
         relay: Relay::with_id_source(Config::default(), scripted(&ids)),
         now: Instant::now(),
@@ -448,22 +373,13 @@ fn an_expired_id_may_be_used_again() {
     };
     assert_eq!(h.create(A), id("AAAAAAAA"));
     h.advance(301.0);
-    assert_eq!(
-        h.sweep(),
-        Swept {
-            removed: 0,
-            expired: 1
-        }
-    );
+    assert_eq!(h.sweep(), Swept { removed: 0, expired: 1 });
     assert_eq!(h.create(A), id("AAAAAAAA"));
 }
 
 #[test]
 fn real_ids_do_not_repeat() {
-    let config = Config {
-        max_groups_per_client: u32::MAX,
-        ..Config::default()
-    };
+    let config = Config { max_groups_per_client: u32::MAX, ..Config::default() };
     let mut h = Harness::with(config);
     let ids: HashSet<GroupId> = (0..5000).map(|_| h.create(A)).collect();
     assert_eq!(ids.len(), 5000);
@@ -485,13 +401,7 @@ fn a_silent_member_is_removed_after_three_heartbeats_and_not_before() {
     assert_eq!(h.members(B), format!("OK WHO {group} 2"));
 
     h.advance(0.001);
-    assert_eq!(
-        h.sweep(),
-        Swept {
-            removed: 1,
-            expired: 0
-        }
-    );
+    assert_eq!(h.sweep(), Swept { removed: 1, expired: 0 });
     assert_eq!(h.members(B), format!("OK WHO {group} 1"));
     assert_eq!(h.reply(A, "!PING"), "ERR NOT_IN_GROUP JoinFirstUseJOIN");
 }
@@ -510,36 +420,23 @@ fn removal_waits_for_the_next_sweep() {
 #[test]
 fn activity_postpones_removal() {
     // (what keeps A alive, when it happens)
-    let cases: [(&str, &[u8]); 3] = [
-        ("payload", b"still here"),
-        ("ping", b"!PING"),
-        ("join", b"!JOIN"),
-    ];
+    let cases: [(&str, &[u8]); 3] =
+        [("payload", b"still here"), ("ping", b"!PING"), ("join", b"!JOIN")];
     for (what, datagram) in cases {
         let mut h = Harness::new();
         let group = h.create(A);
         h.join(A, group);
         h.join(B, group);
         h.advance(170.0);
-        let datagram = if what == "join" {
-            format!("!JOIN {group}").into_bytes()
-        } else {
-            datagram.to_vec()
-        };
+        let datagram =
+            if what == "join" { format!("!JOIN {group}").into_bytes() } else { datagram.to_vec() };
         h.send(A, &datagram);
         h.advance(170.0); // 340 s since A joined, 170 s since it was last active
         h.send(B, b"!PING");
         assert_eq!(h.sweep(), Swept::default(), "{what}");
         h.advance(11.0);
         h.send(B, b"!PING");
-        assert_eq!(
-            h.sweep(),
-            Swept {
-                removed: 1,
-                expired: 0
-            },
-            "{what}"
-        );
+        assert_eq!(h.sweep(), Swept { removed: 1, expired: 0 }, "{what}");
     }
 }
 
@@ -556,10 +453,7 @@ fn who_is_not_activity() {
 
 #[test]
 fn the_deadline_follows_the_configured_heartbeat() {
-    let config = Config {
-        heartbeat: Duration::from_millis(500),
-        ..Config::default()
-    };
+    let config = Config { heartbeat: Duration::from_millis(500), ..Config::default() };
     let mut h = Harness::with(config);
     let group = h.create(A);
     h.join(A, group);
@@ -571,10 +465,7 @@ fn the_deadline_follows_the_configured_heartbeat() {
 
 #[test]
 fn a_new_group_expires_after_the_ttl_and_frees_its_slot() {
-    let config = Config {
-        max_groups_per_client: 1,
-        ..Config::default()
-    };
+    let config = Config { max_groups_per_client: 1, ..Config::default() };
     let mut h = Harness::with(config);
     let group = h.create(A);
     assert_eq!(h.reply(A, "!CREATE"), "ERR CLIENT_LIMIT 1/1");
@@ -586,47 +477,23 @@ fn a_new_group_expires_after_the_ttl_and_frees_its_slot() {
     h.advance(300.0); // empty again for exactly the TTL
     assert_eq!(h.sweep(), Swept::default());
     h.advance(0.001);
-    assert_eq!(
-        h.sweep(),
-        Swept {
-            removed: 0,
-            expired: 1
-        }
-    );
-    assert_eq!(
-        h.reply(B, &format!("!JOIN {group}")),
-        "ERR BAD_ARG NoSuchGroup"
-    );
+    assert_eq!(h.sweep(), Swept { removed: 0, expired: 1 });
+    assert_eq!(h.reply(B, &format!("!JOIN {group}")), "ERR BAD_ARG NoSuchGroup");
     h.create(A); // the slot is free again
 }
 
 #[test]
 fn a_group_emptied_by_silence_expires_a_ttl_later() {
-    let config = Config {
-        empty_ttl: Duration::from_secs(10),
-        ..Config::default()
-    };
+    let config = Config { empty_ttl: Duration::from_secs(10), ..Config::default() };
     let mut h = Harness::with(config);
     let group = h.create(A);
     h.join(A, group);
     h.advance(181.0);
-    assert_eq!(
-        h.sweep(),
-        Swept {
-            removed: 1,
-            expired: 0
-        }
-    );
+    assert_eq!(h.sweep(), Swept { removed: 1, expired: 0 });
     h.advance(10.0);
     assert_eq!(h.sweep(), Swept::default());
     h.advance(1.0);
-    assert_eq!(
-        h.sweep(),
-        Swept {
-            removed: 0,
-            expired: 1
-        }
-    );
+    assert_eq!(h.sweep(), Swept { removed: 0, expired: 1 });
     assert_eq!(h.relay.live_groups(), 0);
 }
 
@@ -654,10 +521,7 @@ fn stats_count_what_happened() {
     h.send(A, b"");
     h.send(A, &[0; 5000]);
     let stats = h.relay.stats();
-    assert_eq!(
-        (stats.creates, stats.joins, stats.leaves, stats.oversize),
-        (1, 2, 1, 1)
-    );
+    assert_eq!((stats.creates, stats.joins, stats.leaves, stats.oversize), (1, 2, 1, 1));
     assert_eq!(stats.datagrams_in, 7);
     assert_eq!(stats.datagrams_out, 6, "5 replies and 1 relayed payload");
 }

@@ -1,0 +1,174 @@
+//! Command-line flags. Every value is checked while parsing, so a bad one stops the server
+//! with clap's one-line error and exit code 2 before anything is bound.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::relay::Config;
+
+/// Longest interval accepted, in seconds (about 31 years): far beyond any use, and small enough
+/// that 3 × heartbeat never overflows a clock and `PONG` never needs an exponent.
+const MAX_SECONDS: f64 = 1e9;
+
+/// udprelay relay server: hands out group ids and relays each member's datagrams to the rest
+/// of its group. Wire-compatible with the original Python UDPRelay.
+#[derive(Debug, Parser)]
+#[command(name = "udprelay-server", version, allow_negative_numbers = true)]
+pub struct Args {
+    /// Address to listen on: IPv4 (`0.0.0.0`), IPv6 (`::`) or a host name
+    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_host)]
+    pub host: IpAddr,
+
+    /// UDP port to listen on; 0 picks a free one (the address is printed at start)
+    #[arg(long, default_value_t = 5000)]
+    pub port: u16,
+
+    /// Seconds an empty group lives before it is deleted
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_seconds)]
+    pub empty_ttl: Duration,
+
+    /// Seconds between cleanup sweeps
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub sweep: Duration,
+
+    /// Suggested heartbeat interval in seconds, sent in PONG; members silent for 3 × this
+    /// are removed
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_seconds)]
+    pub heartbeat: Duration,
+
+    /// Largest group size; `0` or `none` for no limit
+    #[arg(long, value_name = "MEMBERS", default_value = "128", value_parser = parse_cap)]
+    pub cap: GroupCap,
+
+    /// Live groups one client address may have created at a time
+    #[arg(long, value_name = "GROUPS", default_value_t = 3)]
+    pub max_groups_per_client: u32,
+}
+
+/// The `--cap` value: a limit, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCap(pub Option<u32>);
+
+impl Args {
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    pub fn relay_config(&self) -> Config {
+        Config {
+            heartbeat: self.heartbeat,
+            empty_ttl: self.empty_ttl,
+            cap: self.cap.0,
+            max_groups_per_client: self.max_groups_per_client,
+        }
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| "not a number of seconds".to_string())?;
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err("must be more than 0 seconds".into());
+    }
+    if seconds > MAX_SECONDS {
+        return Err(format!("must be at most {MAX_SECONDS} seconds"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_cap(text: &str) -> Result<GroupCap, String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(GroupCap(None));
+    }
+    match text.trim().parse::<u32>() {
+        Ok(0) => Ok(GroupCap(None)),
+        Ok(n) => Ok(GroupCap(Some(n))),
+        Err(_) => Err("must be a whole number of members, or `none`".into()),
+    }
+}
+
+fn parse_host(text: &str) -> Result<IpAddr, String> {
+    let bare = text.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse() {
+        return Ok(ip);
+    }
+    (bare, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve host name: {e}"))?
+        .next()
+        .map(|addr| addr.ip())
+        .ok_or_else(|| "the host name has no address".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("udprelay-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_the_protocol_defaults() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.listen_addr(), "0.0.0.0:5000".parse().unwrap());
+        assert_eq!(args.relay_config(), Config::default());
+        assert_eq!(args.sweep, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn values_are_read() {
+        let args = parse(&[
+            "--host",
+            "::",
+            "--port",
+            "0",
+            "--heartbeat",
+            "0.5",
+            "--empty-ttl",
+            "2.25",
+            "--sweep",
+            "0.1",
+            "--cap",
+            "none",
+            "--max-groups-per-client",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(args.listen_addr(), "[::]:0".parse().unwrap());
+        assert_eq!(args.heartbeat, Duration::from_millis(500));
+        assert_eq!(args.empty_ttl, Duration::from_millis(2250));
+        assert_eq!(args.sweep, Duration::from_millis(100));
+        assert_eq!(args.cap, GroupCap(None));
+        assert_eq!(args.max_groups_per_client, 7);
+        assert_eq!(parse(&["--cap", "0"]).unwrap().cap, GroupCap(None));
+        assert_eq!(parse(&["--cap", "5"]).unwrap().cap, GroupCap(Some(5)));
+        assert_eq!(parse(&["--host", "[::1]"]).unwrap().host, "::1".parse::<IpAddr>().unwrap());
+        assert!(parse(&["--host", "localhost"]).unwrap().host.is_loopback());
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["--port", "70000"][..],
+            &["--port", "-1"],
+            &["--heartbeat", "0"],
+            &["--heartbeat", "-5"],
+            &["--heartbeat", "soon"],
+            &["--heartbeat", "NaN"],
+            &["--heartbeat", "inf"],
+            &["--sweep", "1e10"],
+            &["--empty-ttl", ""],
+            &["--sweep", "-1"],
+            &["--cap", "-1"],
+            &["--cap", "lots"],
+            &["--max-groups-per-client", "-1"],
+            &["--host", "no such host.invalid"],
+            &["--colour", "red"],
+        ] {
+            let error = parse(args).expect_err(&format!("{args:?} was accepted"));
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+}

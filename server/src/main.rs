@@ -1,0 +1,57 @@
+//! `udprelay-server`: parse flags, bind, print the address, serve until Ctrl-C or SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::UdpSocket;
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+use udprelay_server::args::Args;
+use udprelay_server::relay::Relay;
+use udprelay_server::shell;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse(); // a bad flag exits here, with code 2
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let wanted = args.listen_addr();
+    let socket = match UdpSocket::bind(wanted).await {
+        Ok(socket) => socket,
+        Err(error) => {
+            eprintln!("error: cannot listen on {wanted}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = socket.local_addr().unwrap_or(wanted);
+    // Scripts and tests read this line to learn the port when started with `--port 0`.
+    println!("listening on {bound}");
+    let _ = std::io::stdout().flush();
+
+    let config = args.relay_config();
+    info!(
+        address = %bound,
+        heartbeat = ?config.heartbeat,
+        empty_ttl = ?config.empty_ttl,
+        sweep = ?args.sweep,
+        cap = %config.cap.map_or("none".to_string(), |cap| cap.to_string()),
+        max_groups_per_client = config.max_groups_per_client,
+        "relay started"
+    );
+    let relay =
+        shell::serve(socket, Relay::new(config), args.sweep, shell::shutdown_signal()).await;
+
+    info!(
+        stats = %relay.stats(),
+        live_groups = relay.live_groups(),
+        live_members = relay.live_members(),
+        "shutting down"
+    );
+    ExitCode::SUCCESS
+}
