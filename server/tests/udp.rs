@@ -126,6 +126,15 @@ impl Peer {
         id.to_string()
     }
 
+    /// Creates a group and puts every one of `peers` (the first is the creator) in it.
+    fn group_of(peers: &[&Peer]) -> String {
+        let id = peers[0].create();
+        for peer in peers {
+            peer.join(&id);
+        }
+        id
+    }
+
     fn join(&self, id: &str) {
         assert_eq!(self.ask(&format!("!JOIN {id}")), format!("OK JOINED {id}"));
     }
@@ -135,8 +144,7 @@ impl Peer {
 fn three_peers_create_join_relay_and_leave() {
     let server = Server::start(&[]);
     let (a, b, c) = (Peer::new(&server), Peer::new(&server), Peer::new(&server));
-    let id = a.create();
-    a.join(&id);
+    let id = Peer::group_of(&[&a]);
     // Ids typed in lower case work; the reply names the id as it is.
     assert_eq!(b.ask(&format!("!JOIN {}", id.to_lowercase())), format!("OK JOINED {id}"));
     c.join(&id);
@@ -160,9 +168,7 @@ fn three_peers_create_join_relay_and_leave() {
 fn a_4096_byte_binary_payload_arrives_verbatim() {
     let server = Server::start(&[]);
     let (a, b) = (Peer::new(&server), Peer::new(&server));
-    let id = a.create();
-    a.join(&id);
-    b.join(&id);
+    Peer::group_of(&[&a, &b]);
     // NULs, invalid UTF-8, a leading byte that is not '!', every byte value.
     let payload: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
     assert_ne!(payload[0], b'!');
@@ -175,9 +181,7 @@ fn a_4096_byte_binary_payload_arrives_verbatim() {
 fn a_4097_byte_datagram_is_refused_and_not_relayed() {
     let server = Server::start(&[]);
     let (a, b) = (Peer::new(&server), Peer::new(&server));
-    let id = a.create();
-    a.join(&id);
-    b.join(&id);
+    Peer::group_of(&[&a, &b]);
     a.send(&[b'x'; 4097]);
     assert_eq!(a.recv_text(), "ERR TOO_LARGE PayloadTooLarge");
     a.send(b"after");
@@ -188,9 +192,7 @@ fn a_4097_byte_datagram_is_refused_and_not_relayed() {
 fn the_sender_does_not_get_its_own_payload() {
     let server = Server::start(&[]);
     let (a, b) = (Peer::new(&server), Peer::new(&server));
-    let id = a.create();
-    a.join(&id);
-    b.join(&id);
+    let id = Peer::group_of(&[&a, &b]);
     a.send(b"no echo please");
     assert_eq!(b.recv(), b"no echo please");
     // Replies go out in order: an echo would have arrived before this answer.
@@ -234,8 +236,7 @@ fn errors_over_udp_have_the_exact_texts() {
 fn the_sweep_timer_removes_silent_members() {
     let server = Server::start(&["--heartbeat", "0.1", "--sweep", "0.05"]);
     let a = Peer::new(&server);
-    let id = a.create();
-    a.join(&id);
+    Peer::group_of(&[&a]);
     // `!WHO` is not activity, so A goes silent; within a second a sweep must drop it.
     for _ in 0..40 {
         if a.ask("!WHO") == "ERR NOT_IN_GROUP JoinFirstUseJOIN" {
@@ -252,9 +253,7 @@ fn ipv6_loopback_works() {
     let server = Server::start_on("::1", &[]);
     assert!(server.addr.is_ipv6());
     let (a, b) = (Peer::new(&server), Peer::new(&server));
-    let id = a.create();
-    a.join(&id);
-    b.join(&id);
+    Peer::group_of(&[&a, &b]);
     a.send(b"over IPv6");
     assert_eq!(b.recv(), b"over IPv6");
 }

@@ -63,6 +63,15 @@ impl Harness {
         }
     }
 
+    /// A group created by the first of `members`, which all join it.
+    fn group_with(&mut self, members: &[u16]) -> GroupId {
+        let group = self.create(members[0]);
+        for &member in members {
+            self.join(member, group);
+        }
+        group
+    }
+
     fn join(&mut self, from: u16, group: GroupId) {
         assert_eq!(self.reply(from, &format!("!JOIN {group}")), format!("OK JOINED {group}"));
     }
@@ -125,9 +134,7 @@ fn join_accepts_lower_case_and_white_space() {
 #[test]
 fn leave_takes_the_sender_out() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
-    h.join(B, group);
+    let group = h.group_with(&[A, B]);
     assert_eq!(
         h.reply(A, &format!("!LEAVE {}", group.as_str().to_lowercase())),
         format!("OK LEFT {group}")
@@ -140,14 +147,12 @@ fn leave_takes_the_sender_out() {
 #[test]
 fn ping_answers_the_heartbeat_interval() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
+    h.group_with(&[A]);
     assert_eq!(h.reply(A, "!PING"), "PONG 60.0");
 
     let config = Config { heartbeat: Duration::from_millis(2500), ..Config::default() };
     let mut h = Harness::with(config);
-    let group = h.create(A);
-    h.join(A, group);
+    h.group_with(&[A]);
     assert_eq!(h.reply(A, "!PING"), "PONG 2.5");
 }
 
@@ -289,9 +294,7 @@ fn create_limit_per_address() {
 #[test]
 fn oversize_datagrams_are_refused_and_dropped() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
-    h.join(B, group);
+    h.group_with(&[A, B]);
     for datagram in [
         vec![b'x'; 4097],
         vec![b'!'; 5000],
@@ -317,12 +320,8 @@ fn empty_datagrams_are_ignored() {
 #[test]
 fn payloads_go_verbatim_to_every_other_member() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    for n in [A, B, C] {
-        h.join(n, group);
-    }
-    let outsider = h.create(9);
-    h.join(9, outsider);
+    h.group_with(&[A, B, C]);
+    h.group_with(&[9]);
 
     let payload = b"\x00\xff binary \r\n\x1b[2J OK JOINED ABCD1234";
     let mut out = h.send(B, payload);
@@ -333,10 +332,7 @@ fn payloads_go_verbatim_to_every_other_member() {
 #[test]
 fn a_member_that_cannot_be_reached_is_removed() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    for n in [A, B, C] {
-        h.join(n, group);
-    }
+    let group = h.group_with(&[A, B, C]);
     h.relay.remove_unreachable(h.now, addr(B));
     assert_eq!(h.members(A), format!("OK WHO {group} 2"));
     assert_eq!(h.send(A, b"hi"), vec![(addr(C), b"hi".to_vec())]);
@@ -390,9 +386,7 @@ fn real_ids_do_not_repeat() {
 #[test]
 fn a_silent_member_is_removed_after_three_heartbeats_and_not_before() {
     let mut h = Harness::new(); // heartbeat 60 s
-    let group = h.create(A);
-    h.join(A, group);
-    h.join(B, group);
+    let group = h.group_with(&[A, B]);
     h.advance(120.0);
     assert_eq!(h.reply(B, "!PING"), "PONG 60.0");
 
@@ -409,8 +403,7 @@ fn a_silent_member_is_removed_after_three_heartbeats_and_not_before() {
 #[test]
 fn removal_waits_for_the_next_sweep() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
+    let group = h.group_with(&[A]);
     h.advance(200.0); // past the deadline, but no sweep has run
     assert_eq!(h.members(A), format!("OK WHO {group} 1"));
     h.sweep();
@@ -424,9 +417,7 @@ fn activity_postpones_removal() {
         [("payload", b"still here"), ("ping", b"!PING"), ("join", b"!JOIN")];
     for (what, datagram) in cases {
         let mut h = Harness::new();
-        let group = h.create(A);
-        h.join(A, group);
-        h.join(B, group);
+        let group = h.group_with(&[A, B]);
         h.advance(170.0);
         let datagram =
             if what == "join" { format!("!JOIN {group}").into_bytes() } else { datagram.to_vec() };
@@ -443,8 +434,7 @@ fn activity_postpones_removal() {
 #[test]
 fn who_is_not_activity() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
+    h.group_with(&[A]);
     h.advance(179.0);
     h.members(A);
     h.advance(2.0);
@@ -455,8 +445,7 @@ fn who_is_not_activity() {
 fn the_deadline_follows_the_configured_heartbeat() {
     let config = Config { heartbeat: Duration::from_millis(500), ..Config::default() };
     let mut h = Harness::with(config);
-    let group = h.create(A);
-    h.join(A, group);
+    h.group_with(&[A]);
     h.advance(1.5);
     assert_eq!(h.sweep().removed, 0);
     h.advance(0.001);
@@ -486,8 +475,7 @@ fn a_new_group_expires_after_the_ttl_and_frees_its_slot() {
 fn a_group_emptied_by_silence_expires_a_ttl_later() {
     let config = Config { empty_ttl: Duration::from_secs(10), ..Config::default() };
     let mut h = Harness::with(config);
-    let group = h.create(A);
-    h.join(A, group);
+    h.group_with(&[A]);
     h.advance(181.0);
     assert_eq!(h.sweep(), Swept { removed: 1, expired: 0 });
     h.advance(10.0);
@@ -500,8 +488,7 @@ fn a_group_emptied_by_silence_expires_a_ttl_later() {
 #[test]
 fn a_group_with_members_never_expires() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
+    let group = h.group_with(&[A]);
     for _ in 0..20 {
         h.advance(59.0);
         h.send(A, b"!PING");
@@ -513,9 +500,7 @@ fn a_group_with_members_never_expires() {
 #[test]
 fn stats_count_what_happened() {
     let mut h = Harness::new();
-    let group = h.create(A);
-    h.join(A, group);
-    h.join(B, group);
+    let group = h.group_with(&[A, B]);
     h.send(A, b"hi"); // one delivery
     h.reply(B, &format!("!LEAVE {group}"));
     h.send(A, b"");
