@@ -8,7 +8,9 @@ pub mod command;
 pub mod group_id;
 pub mod limits;
 pub mod reply;
+pub mod session;
 
 pub use command::{Command, Incoming};
 pub use group_id::{GroupId, InvalidGroupId};
 pub use reply::{ErrorCode, ErrorReply, Reply};
+pub use session::{Connection, Event, PayloadError, Purpose, Session};

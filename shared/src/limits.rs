@@ -29,3 +29,9 @@ pub const DEFAULT_GROUP_CAP: u32 = 128;
 
 /// Server default: how many live groups one address may have created.
 pub const DEFAULT_MAX_GROUPS_PER_CLIENT: u32 = 3;
+
+/// How long a client waits for the reply to a command before saying there was none.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A client never pings more often than this, whatever the server suggests.
+pub const MIN_PING_INTERVAL: Duration = Duration::from_secs(1);

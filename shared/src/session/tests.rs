@@ -1,0 +1,309 @@
+//! The client session under an injected clock: matching, heartbeat, rejoin, timeouts.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::ErrorReply;
+
+struct Client {
+    session: Session,
+    now: Instant,
+}
+
+fn id(text: &str) -> GroupId {
+    text.parse().unwrap()
+}
+
+impl Client {
+    fn new() -> Client {
+        Client { session: Session::new(), now: Instant::now() }
+    }
+
+    /// Everything the session wants sent, as text.
+    fn sent(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.session.poll_transmit())
+            .map(|d| String::from_utf8(d).unwrap())
+            .collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.session.poll_event()).collect()
+    }
+
+    fn receive(&mut self, datagram: &str) {
+        self.session.handle_datagram(self.now, datagram.as_bytes());
+    }
+
+    fn advance(&mut self, seconds: f64) {
+        self.now += Duration::from_secs_f64(seconds);
+        self.session.handle_timeout(self.now);
+    }
+
+    /// A session in group ABCD1234 with the interval learned, all output drained.
+    fn joined(interval: &str) -> Client {
+        let mut c = Client::new();
+        c.session.command(c.now, Command::Join(id("ABCD1234")));
+        c.receive("OK JOINED ABCD1234");
+        c.receive(&format!("PONG {interval}"));
+        c.sent();
+        c.events();
+        c
+    }
+}
+
+fn reply(request: Command, text: &str, purpose: Purpose) -> Event {
+    Event::Reply { request, reply: Reply::parse(text.as_bytes()).unwrap(), purpose }
+}
+
+#[test]
+fn a_join_is_answered_and_followed_by_a_ping() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.session.group(), Some(id("ABCD1234")));
+    assert_eq!(c.sent(), ["!PING"], "ping at once to learn the interval");
+    c.receive("PONG 2.5");
+    assert_eq!(c.session.heartbeat(), Duration::from_millis(2500));
+    assert_eq!(
+        c.events(),
+        [
+            Event::Connection(Connection::Reachable),
+            reply(Command::Join(id("ABCD1234")), "OK JOINED ABCD1234", Purpose::User),
+            reply(Command::Ping, "PONG 2.5", Purpose::Heartbeat),
+        ]
+    );
+}
+
+#[test]
+fn reply_shaped_payloads_from_peers_are_not_believed() {
+    let mut c = Client::joined("60.0");
+    for text in [
+        "OK JOINED ZZZZ9999",
+        "OK LEFT ABCD1234",
+        "PONG 0.001",
+        "ERR NOT_IN_GROUP JoinFirstUseJOIN",
+    ] {
+        c.receive(text);
+        assert_eq!(c.events(), [Event::Payload(text.as_bytes().to_vec())]);
+    }
+    assert_eq!(c.session.group(), Some(id("ABCD1234")));
+    assert_eq!(c.session.heartbeat(), Duration::from_secs(60));
+    assert!(c.sent().is_empty(), "no rejoin for a peer's text");
+}
+
+#[test]
+fn a_reply_for_another_id_is_a_payload() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    c.receive("OK JOINED ZZZZ9999");
+    assert_eq!(c.events(), [Event::Payload(b"OK JOINED ZZZZ9999".to_vec())]);
+    assert_eq!(c.session.group(), None);
+    c.receive("ERR GROUP_FULL ZZZZ9999");
+    assert!(matches!(c.events()[..], [Event::Payload(_)]));
+    c.receive("ERR GROUP_FULL ABCD1234");
+    assert!(matches!(c.events()[..], [_, Event::Reply { .. }]));
+}
+
+#[test]
+fn replies_match_the_oldest_request_they_answer() {
+    let mut c = Client::joined("60.0");
+    c.session.command(c.now, Command::Who);
+    c.session.command(c.now, Command::Ping);
+    c.sent();
+    c.receive("PONG 60.0");
+    c.receive("OK WHO ABCD1234 2");
+    let events = c.events();
+    assert_eq!(
+        events,
+        [
+            reply(Command::Ping, "PONG 60.0", Purpose::User),
+            reply(Command::Who, "OK WHO ABCD1234 2", Purpose::User),
+        ]
+    );
+    assert!(!c.session.awaiting_user_reply());
+}
+
+#[test]
+fn create_and_join_joins_the_new_id() {
+    let mut c = Client::new();
+    c.session.create_and_join(c.now, Some(5));
+    assert_eq!(c.sent(), ["!CREATE 5"]);
+    c.receive("OK CREATED NEWG1234");
+    assert_eq!(c.session.last_created(), Some(id("NEWG1234")));
+    assert_eq!(c.sent(), ["!JOIN NEWG1234"]);
+    assert!(c.session.awaiting_user_reply(), "the join is still the user's");
+    c.receive("OK JOINED NEWG1234");
+    assert!(!c.session.awaiting_user_reply());
+    assert_eq!(c.session.group(), Some(id("NEWG1234")));
+}
+
+#[test]
+fn no_reply_within_two_seconds() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Create { cap: None });
+    c.advance(1.999);
+    assert!(c.events().is_empty());
+    c.advance(0.001);
+    assert_eq!(
+        c.events(),
+        [
+            Event::Connection(Connection::Unreachable),
+            Event::NoReply { request: Command::Create { cap: None }, purpose: Purpose::User },
+        ]
+    );
+    assert!(!c.session.awaiting_user_reply());
+    // A late reply answers nothing any more: it is shown as it came.
+    c.receive("OK CREATED LATE1234");
+    assert_eq!(c.events(), [Event::Payload(b"OK CREATED LATE1234".to_vec())]);
+}
+
+#[test]
+fn heartbeat_follows_the_interval() {
+    let mut c = Client::joined("10.0");
+    c.advance(9.9);
+    assert!(c.sent().is_empty());
+    c.advance(0.1);
+    assert_eq!(c.sent(), ["!PING"]);
+    c.receive("PONG 10.0");
+    c.advance(10.0);
+    assert_eq!(c.sent(), ["!PING"]);
+    assert!(
+        c.events().iter().all(|e| matches!(e, Event::Reply { purpose: Purpose::Heartbeat, .. }))
+    );
+}
+
+#[test]
+fn anything_the_user_sends_resets_the_heartbeat() {
+    let mut c = Client::joined("10.0");
+    c.advance(8.0);
+    c.session.send_payload(c.now, b"hello").unwrap();
+    assert_eq!(c.sent(), ["hello"]);
+    c.advance(9.0); // 17 s after the join's ping, 9 s after the message
+    assert!(c.sent().is_empty());
+    c.advance(1.0);
+    assert_eq!(c.sent(), ["!PING"]);
+    c.receive("PONG 10.0");
+    c.advance(5.0);
+    c.session.command(c.now, Command::Who);
+    c.receive("OK WHO ABCD1234 1");
+    c.advance(9.9);
+    assert_eq!(c.sent(), ["!WHO"]);
+}
+
+#[test]
+fn never_more_than_one_ping_a_second() {
+    let mut c = Client::joined("0.001");
+    c.advance(0.5);
+    assert!(c.sent().is_empty());
+    c.advance(0.5);
+    assert_eq!(c.sent(), ["!PING"]);
+}
+
+#[test]
+fn no_heartbeat_outside_a_group() {
+    let mut c = Client::joined("10.0");
+    c.session.command(c.now, Command::Leave(id("ABCD1234")));
+    c.receive("OK LEFT ABCD1234");
+    assert_eq!(c.session.group(), None);
+    assert_eq!(c.session.next_ping(), None);
+    c.sent();
+    c.advance(100.0);
+    assert!(c.sent().is_empty());
+    assert_eq!(c.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_forgotten_member_rejoins_once() {
+    let mut c = Client::joined("10.0");
+    c.advance(10.0);
+    assert_eq!(c.sent(), ["!PING"]);
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.events();
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.events(), [Event::Rejoined(id("ABCD1234"))]);
+    assert_eq!(c.sent(), ["!PING"], "and pings at once, as after any join");
+    assert_eq!(c.session.group(), Some(id("ABCD1234")));
+}
+
+#[test]
+fn a_failed_rejoin_says_why_and_leaves_the_group() {
+    let mut c = Client::joined("10.0");
+    c.advance(10.0);
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    c.events();
+    c.receive("ERR BAD_ARG NoSuchGroup");
+    assert_eq!(
+        c.events(),
+        [Event::RejoinFailed { group: id("ABCD1234"), error: Some(ErrorReply::NoSuchGroup) }]
+    );
+    assert_eq!(c.session.group(), None);
+    c.advance(100.0);
+    assert_eq!(c.sent(), ["!PING", "!JOIN ABCD1234"], "nothing after the failure");
+}
+
+#[test]
+fn an_unanswered_rejoin_fails_too() {
+    let mut c = Client::joined("10.0");
+    c.advance(10.0);
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    c.events();
+    c.advance(2.0);
+    assert_eq!(
+        c.events(),
+        [
+            Event::Connection(Connection::Unreachable),
+            Event::RejoinFailed { group: id("ABCD1234"), error: None },
+        ]
+    );
+    assert_eq!(c.session.group(), None);
+}
+
+#[test]
+fn a_refused_payload_also_means_we_were_forgotten() {
+    let mut c = Client::joined("10.0");
+    c.session.send_payload(c.now, b"anyone?").unwrap();
+    c.sent();
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert_eq!(c.events(), [Event::PayloadRefused(ErrorReply::JoinFirst)]);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    // A second refusal while the rejoin is under way does not send another join.
+    c.session.send_payload(c.now, b"still?").unwrap();
+    c.sent();
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert_eq!(c.sent(), Vec::<String>::new());
+}
+
+#[test]
+fn payloads_are_checked_before_sending() {
+    let mut c = Client::new();
+    assert_eq!(c.session.send_payload(c.now, b"hi"), Err(PayloadError::NotJoined));
+    let mut c = Client::joined("60.0");
+    assert_eq!(c.session.send_payload(c.now, &[b'x'; 4097]), Err(PayloadError::TooLong(4097)));
+    assert_eq!(c.session.send_payload(c.now, &[b'x'; 4096]), Ok(()));
+    // A payload's silence is success: no "no reply" for it.
+    c.advance(3.0);
+    assert!(!c.events().iter().any(|e| matches!(e, Event::NoReply { .. })));
+}
+
+#[test]
+fn the_network_can_report_the_server_unreachable() {
+    let mut c = Client::new();
+    c.session.handle_unreachable();
+    c.session.handle_unreachable();
+    assert_eq!(c.events(), [Event::Connection(Connection::Unreachable)]);
+    assert_eq!(c.session.connection(), Connection::Unreachable);
+}
+
+#[test]
+fn unknown_errors_answer_the_oldest_request() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Create { cap: None });
+    c.receive("ERR SERVER_BUSY TryLater");
+    let events = c.events();
+    assert!(matches!(
+        &events[..],
+        [_, Event::Reply { reply: Reply::Error(ErrorReply::Other { .. }), .. }]
+    ));
+}
