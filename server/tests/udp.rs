@@ -1,149 +1,17 @@
 //! The real `udprelay-server` binary on 127.0.0.1 port 0, spoken to over real UDP.
 //! Every wait is bounded by a socket read timeout or a counted loop.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Duration;
+use std::net::UdpSocket;
+use std::process::Command;
+
+use udprelay_testkit::{Peer, ServerProcess as Server, poll_until};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_udprelay-server");
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        Server::start_on("127.0.0.1", args)
-    }
-
-    fn start_on(host: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(BINARY)
-            .args(["--host", host, "--port", "0"])
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start udprelay-server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        // Drain stderr so that logging can never block the server on a full pipe.
-        let log = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stderr.read(&mut buf) {
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let line = rx.recv_timeout(WAIT).expect("the server prints its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("a socket address");
-        Server { child, addr, log }
-    }
-
-    /// Waits (bounded) for the process to end.
-    fn wait(&mut self) -> ExitStatus {
-        for _ in 0..100 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the server did not exit");
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One client socket.
-struct Peer {
-    socket: UdpSocket,
-    server: SocketAddr,
-}
-
-impl Peer {
-    fn new(server: &Server) -> Peer {
-        let local: SocketAddr = match server.addr {
-            SocketAddr::V4(_) => "127.0.0.1:0".parse().unwrap(),
-            SocketAddr::V6(_) => "[::1]:0".parse().unwrap(),
-        };
-        let socket = UdpSocket::bind(local).unwrap();
-        socket.set_read_timeout(Some(WAIT)).unwrap();
-        Peer { socket, server: server.addr }
-    }
-
-    fn send(&self, datagram: &[u8]) {
-        self.socket.send_to(datagram, self.server).unwrap();
-    }
-
-    fn recv(&self) -> Vec<u8> {
-        let mut buf = [0u8; 8192];
-        let (n, from) = self.socket.recv_from(&mut buf).expect("a datagram within 5 s");
-        assert_eq!(from, self.server);
-        buf[..n].to_vec()
-    }
-
-    fn recv_text(&self) -> String {
-        String::from_utf8(self.recv()).unwrap()
-    }
-
-    fn ask(&self, command: &str) -> String {
-        self.send(command.as_bytes());
-        self.recv_text()
-    }
-
-    fn create(&self) -> String {
-        let reply = self.ask("!CREATE");
-        let id = reply.strip_prefix("OK CREATED ").unwrap_or_else(|| panic!("{reply}"));
-        assert_eq!(id.len(), 8);
-        id.to_string()
-    }
-
-    /// Creates a group and puts every one of `peers` (the first is the creator) in it.
-    fn group_of(peers: &[&Peer]) -> String {
-        let id = peers[0].create();
-        for peer in peers {
-            peer.join(&id);
-        }
-        id
-    }
-
-    fn join(&self, id: &str) {
-        assert_eq!(self.ask(&format!("!JOIN {id}")), format!("OK JOINED {id}"));
-    }
-}
 
 #[test]
 fn three_peers_create_join_relay_and_leave() {
     let server = Server::start(&[]);
-    let (a, b, c) = (Peer::new(&server), Peer::new(&server), Peer::new(&server));
+    let (a, b, c) = (Peer::new(server.addr), Peer::new(server.addr), Peer::new(server.addr));
     let id = Peer::group_of(&[&a]);
     // Ids typed in lower case work; the reply names the id as it is.
     assert_eq!(b.ask(&format!("!JOIN {}", id.to_lowercase())), format!("OK JOINED {id}"));
@@ -167,7 +35,7 @@ fn three_peers_create_join_relay_and_leave() {
 #[test]
 fn a_4096_byte_binary_payload_arrives_verbatim() {
     let server = Server::start(&[]);
-    let (a, b) = (Peer::new(&server), Peer::new(&server));
+    let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
     Peer::group_of(&[&a, &b]);
     // NULs, invalid UTF-8, a leading byte that is not '!', every byte value.
     let payload: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 256) as u8).collect();
@@ -180,7 +48,7 @@ fn a_4096_byte_binary_payload_arrives_verbatim() {
 #[test]
 fn a_4097_byte_datagram_is_refused_and_not_relayed() {
     let server = Server::start(&[]);
-    let (a, b) = (Peer::new(&server), Peer::new(&server));
+    let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
     Peer::group_of(&[&a, &b]);
     a.send(&[b'x'; 4097]);
     assert_eq!(a.recv_text(), "ERR TOO_LARGE PayloadTooLarge");
@@ -191,7 +59,7 @@ fn a_4097_byte_datagram_is_refused_and_not_relayed() {
 #[test]
 fn the_sender_does_not_get_its_own_payload() {
     let server = Server::start(&[]);
-    let (a, b) = (Peer::new(&server), Peer::new(&server));
+    let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
     let id = Peer::group_of(&[&a, &b]);
     a.send(b"no echo please");
     assert_eq!(b.recv(), b"no echo please");
@@ -208,7 +76,7 @@ fn pong_carries_the_configured_interval() {
             Some(seconds) => Server::start(&["--heartbeat", seconds]),
             None => Server::start(&[]),
         };
-        let a = Peer::new(&server);
+        let a = Peer::new(server.addr);
         a.join(&a.create());
         assert_eq!(a.ask("!PING"), expected);
     }
@@ -217,7 +85,7 @@ fn pong_carries_the_configured_interval() {
 #[test]
 fn errors_over_udp_have_the_exact_texts() {
     let server = Server::start(&["--max-groups-per-client", "1", "--cap", "1"]);
-    let (a, b) = (Peer::new(&server), Peer::new(&server));
+    let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
     assert_eq!(a.ask("!PING"), "ERR NOT_IN_GROUP JoinFirstUseJOIN");
     assert_eq!(a.ask("!ping"), "ERR BAD_CMD UnknownCommand");
     assert_eq!(a.ask("!JOIN"), "ERR BAD_ARG Usage:!JOIN <GROUPID>");
@@ -235,24 +103,19 @@ fn errors_over_udp_have_the_exact_texts() {
 #[test]
 fn the_sweep_timer_removes_silent_members() {
     let server = Server::start(&["--heartbeat", "0.1", "--sweep", "0.05"]);
-    let a = Peer::new(&server);
+    let a = Peer::new(server.addr);
     Peer::group_of(&[&a]);
-    // `!WHO` is not activity, so A goes silent; within a second a sweep must drop it.
-    for _ in 0..40 {
-        if a.ask("!WHO") == "ERR NOT_IN_GROUP JoinFirstUseJOIN" {
-            assert!(server.log().contains("removed (inactive)"));
-            return;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    panic!("a silent member was never removed");
+    // `!WHO` is not activity, so A goes silent, and a sweep soon drops it.
+    let dropped = poll_until(|| a.ask("!WHO") == "ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert!(dropped, "a silent member was never removed");
+    assert!(server.log().contains("removed (inactive)"));
 }
 
 #[test]
 fn ipv6_loopback_works() {
     let server = Server::start_on("::1", &[]);
     assert!(server.addr.is_ipv6());
-    let (a, b) = (Peer::new(&server), Peer::new(&server));
+    let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
     Peer::group_of(&[&a, &b]);
     a.send(b"over IPv6");
     assert_eq!(b.recv(), b"over IPv6");
@@ -293,7 +156,7 @@ fn a_port_in_use_is_a_clear_error() {
 #[test]
 fn sigterm_stops_the_server_cleanly_with_its_counters() {
     let mut server = Server::start(&[]);
-    let a = Peer::new(&server);
+    let a = Peer::new(server.addr);
     a.join(&a.create());
     a.send(&[0; 5000]);
     assert_eq!(a.recv_text(), "ERR TOO_LARGE PayloadTooLarge");
@@ -302,13 +165,8 @@ fn sigterm_stops_the_server_cleanly_with_its_counters() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = server.wait();
     assert_eq!(status.code(), Some(0));
-    // The stderr pipe closes when the process exits; give the reader thread a bounded moment.
-    for _ in 0..20 {
-        if server.log().contains("shutting down") {
-            break;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    // The log reader thread sees the last lines as the pipe closes.
+    assert!(server.wait_for_log("shutting down"), "{}", server.log());
     let log = server.log();
     for counter in
         ["datagrams_in=3", "oversize=1", "creates=1", "joins=1", "live_groups=1", "live_members=1"]

@@ -1,0 +1,202 @@
+//! Test support shared by the workspace's integration tests: the real `udprelay-server`
+//! binary started on a loopback port chosen by the kernel, and plain UDP peers to talk to it.
+//! Every wait here is bounded.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A running `udprelay-server`, killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the server on 127.0.0.1 port 0 with extra flags.
+    pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_on("127.0.0.1", args)
+    }
+
+    /// Starts the server on `host` port 0 with extra flags.
+    pub fn start_on(host: &str, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(server_binary())
+            .args(["--host", host, "--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start udprelay-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let log = Arc::new(Mutex::new(String::new()));
+        drain_into(child.stderr.take().expect("piped stderr"), Arc::clone(&log));
+        let line = rx.recv_timeout(WAIT).expect("the server prints its address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("a socket address");
+        ServerProcess { child, addr, log }
+    }
+
+    /// Waits, bounded, for the process to end.
+    pub fn wait(&mut self) -> ExitStatus {
+        wait_bounded(&mut self.child)
+    }
+
+    /// What the server logged to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Polls, bounded, until the log contains `text`.
+    pub fn wait_for_log(&self, text: &str) -> bool {
+        poll_until(|| self.log().contains(text))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads a child's output into `sink` on a thread, so a full pipe never blocks the child.
+pub fn drain_into(mut source: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = source.read(&mut buf) {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+}
+
+/// Waits, bounded by [`WAIT`], for a child to exit.
+pub fn wait_bounded(child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the process did not exit within {WAIT:?}");
+}
+
+/// Calls `done` every 20 ms until it is true or [`WAIT`] has passed; returns the last answer.
+pub fn poll_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The path of a workspace binary next to the running test's own target directory, built
+/// first if a narrower `cargo test -p` run did not build it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test's path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = test_exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--bin", name]);
+        if dir.file_name().is_some_and(|profile| profile == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --bin {name} failed");
+    }
+    path
+}
+
+fn server_binary() -> PathBuf {
+    workspace_binary("udprelay-server")
+}
+
+/// A client socket on loopback, speaking to one server.
+pub struct Peer {
+    pub socket: UdpSocket,
+    server: SocketAddr,
+}
+
+impl Peer {
+    pub fn new(server: SocketAddr) -> Peer {
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => "127.0.0.1:0".parse().unwrap(),
+            SocketAddr::V6(_) => "[::1]:0".parse().unwrap(),
+        };
+        let socket = UdpSocket::bind(local).expect("bind a loopback socket");
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        Peer { socket, server }
+    }
+
+    pub fn send(&self, datagram: &[u8]) {
+        self.socket.send_to(datagram, self.server).expect("send");
+    }
+
+    /// The next datagram from the server; panics after [`WAIT`].
+    pub fn recv(&self) -> Vec<u8> {
+        let mut buf = [0u8; 8192];
+        let (n, from) = self.socket.recv_from(&mut buf).expect("a datagram within the wait");
+        assert_eq!(from, self.server, "datagrams come from the server");
+        buf[..n].to_vec()
+    }
+
+    pub fn recv_text(&self) -> String {
+        String::from_utf8(self.recv()).expect("UTF-8")
+    }
+
+    /// Sends a command and returns the reply as text.
+    pub fn ask(&self, command: &str) -> String {
+        self.send(command.as_bytes());
+        self.recv_text()
+    }
+
+    /// Creates a group; returns its id.
+    pub fn create(&self) -> String {
+        let reply = self.ask("!CREATE");
+        let id = reply.strip_prefix("OK CREATED ").unwrap_or_else(|| panic!("{reply}"));
+        assert_eq!(id.len(), 8, "{reply}");
+        id.to_string()
+    }
+
+    /// Joins a group, checking the reply.
+    pub fn join(&self, id: &str) {
+        assert_eq!(self.ask(&format!("!JOIN {id}")), format!("OK JOINED {id}"));
+    }
+
+    /// Creates a group and puts every one of `peers` (the first is the creator) in it.
+    pub fn group_of(peers: &[&Peer]) -> String {
+        let id = peers[0].create();
+        for peer in peers {
+            peer.join(&id);
+        }
+        id
+    }
+}
