@@ -126,6 +126,23 @@ impl ErrorReply {
         }
     }
 
+    /// The error in plain words, for people.
+    pub fn describe(&self) -> String {
+        match self {
+            ErrorReply::UnknownCommand => "the server did not understand the command".into(),
+            ErrorReply::JoinUsage | ErrorReply::LeaveUsage => "a group id is needed".into(),
+            ErrorReply::NoSuchGroup => "no group has that id (it may have expired)".into(),
+            ErrorReply::GroupFull(id) => format!("group {id} is full"),
+            ErrorReply::NotInThatGroup => "you are not in that group".into(),
+            ErrorReply::JoinFirst => "you are not in a group; join one first".into(),
+            ErrorReply::ClientLimit { used, max } => {
+                format!("you already created {used} of at most {max} groups")
+            }
+            ErrorReply::TooLarge => "the message is too large (max 4096 bytes)".into(),
+            ErrorReply::Other { code, message } => format!("{code}: {message}"),
+        }
+    }
+
     fn from_wire(code: &str, message: &str) -> ErrorReply {
         let known = match (code, message) {
             ("BAD_CMD", "UnknownCommand") => Some(ErrorReply::UnknownCommand),
@@ -295,6 +312,18 @@ mod tests {
         for bad in ["", "-1", "1e3", "inf", "NaN", "1.2.3", " 1"] {
             assert_eq!(parse_seconds(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn errors_in_plain_words() {
+        assert_eq!(ErrorReply::GroupFull(id("ABCD1234")).describe(), "group ABCD1234 is full");
+        assert_eq!(
+            ErrorReply::ClientLimit { used: 3, max: 3 }.describe(),
+            "you already created 3 of at most 3 groups"
+        );
+        let other =
+            ErrorReply::Other { code: ErrorCode::Other("BUSY".into()), message: "Later".into() };
+        assert_eq!(other.describe(), "BUSY: Later");
     }
 
     #[test]

@@ -28,8 +28,14 @@ impl ServerProcess {
 
     /// Starts the server on `host` port 0 with extra flags.
     pub fn start_on(host: &str, args: &[&str]) -> ServerProcess {
+        ServerProcess::start_at(host, 0, args)
+    }
+
+    /// Starts the server on `host` and `port` (a port a test freed, to restart a server).
+    pub fn start_at(host: &str, port: u16, args: &[&str]) -> ServerProcess {
+        let port = port.to_string();
         let mut child = Command::new(server_binary())
-            .args(["--host", host, "--port", "0"])
+            .args(["--host", host, "--port", &port])
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

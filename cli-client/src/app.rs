@@ -1,0 +1,178 @@
+//! The client's loop: one thread that owns the session and waits on three things at once:
+//! the network, the user's lines, and the session's next deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, never, select};
+use udprelay_shared::session::{Connection, PayloadError, Session};
+use udprelay_shared::{Command, limits::MAX_DATAGRAM};
+
+use crate::display::{self, NOT_JOINED};
+use crate::input::{self, HELP, Input};
+use crate::link::{self, Link, Network};
+use crate::terminal::{Terminal, UserInput};
+
+/// Longest sleep when the session has nothing scheduled.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// What the client was started with.
+pub struct Options {
+    pub server: SocketAddr,
+    /// The server as the user named it, for messages (`localhost:5000`).
+    pub server_label: String,
+    /// Prefix for outgoing messages (`NAME: text`).
+    pub name: Option<String>,
+}
+
+struct Client {
+    options: Options,
+    session: Session,
+    link: Link,
+    terminal: Terminal,
+}
+
+/// Runs until the user quits, the input ends or Ctrl-C arrives.
+pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<()> {
+    let (link, network) = Link::connect(options.server)?;
+    let mut client = Client { options, session: Session::new(), link, terminal };
+    if client.terminal.interactive {
+        client.show(&format!("Connecting to server at {} ...", client.options.server_label));
+        client.show(
+            "Type 'help' for commands. Messages that don't start with '!' are sent as payloads.",
+        );
+    }
+    loop {
+        client.flush();
+        let now = Instant::now();
+        let wait =
+            client.session.poll_timeout().map_or(IDLE, |at| at.saturating_duration_since(now));
+        // Lines are taken one at a time, each after the previous one's reply, so that a
+        // script's `create --join` is complete before its next line is read.
+        let lines = if client.session.awaiting_user_reply() {
+            never()
+        } else {
+            client.terminal.lines.clone()
+        };
+        select! {
+            recv(network) -> message => match message {
+                Ok(Network::Datagram(datagram)) => client.session.handle_datagram(Instant::now(), &datagram),
+                Ok(Network::Unreachable) => client.unreachable(),
+                Err(_) => break,
+            },
+            recv(lines) -> line => match line {
+                Ok(UserInput::Line(line)) => {
+                    if !client.act(&line) {
+                        break;
+                    }
+                }
+                Ok(UserInput::End) | Err(_) => break,
+            },
+            recv(interrupted) -> _ => break,
+            default(wait) => {}
+        }
+        client.session.handle_timeout(Instant::now());
+    }
+    client.flush();
+    client.goodbye();
+    Ok(())
+}
+
+impl Client {
+    fn show(&mut self, line: &str) {
+        self.terminal.show(line);
+    }
+
+    /// Sends what the session queued and shows what it reported.
+    fn flush(&mut self) {
+        while let Some(datagram) = self.session.poll_transmit() {
+            if let Err(error) = self.link.send(&datagram) {
+                if link::is_unreachable(&error) {
+                    self.unreachable();
+                } else {
+                    self.show(&format!("[cli] could not send: {error}"));
+                }
+            }
+        }
+        while let Some(event) = self.session.poll_event() {
+            for line in display::event_lines(&event) {
+                self.show(&line);
+            }
+        }
+    }
+
+    fn unreachable(&mut self) {
+        if self.session.connection() != Connection::Unreachable {
+            let label = self.options.server_label.clone();
+            self.show(&format!("[cli] server unreachable at {label}"));
+        }
+        self.session.handle_unreachable();
+    }
+
+    /// Acts on one typed line; `false` when it ends the session.
+    fn act(&mut self, line: &str) -> bool {
+        let now = Instant::now();
+        match input::parse(line) {
+            Input::Nothing => {}
+            Input::Quit => return false,
+            Input::Refused(why) => self.show(&why),
+            Input::Help => HELP.iter().for_each(|line| self.show(line)),
+            Input::Status => {
+                let status = self.status(now);
+                self.show(&status);
+            }
+            Input::Create { join: true, cap } => self.session.create_and_join(now, cap),
+            Input::Create { join: false, cap } => {
+                self.session.command(now, Command::Create { cap })
+            }
+            Input::Join(id) => self.session.command(now, Command::Join(id)),
+            Input::Leave(Some(id)) => self.session.command(now, Command::Leave(id)),
+            Input::Leave(None) => match self.session.group() {
+                Some(id) => self.session.command(now, Command::Leave(id)),
+                None => self.show(NOT_JOINED),
+            },
+            Input::Who => self.session.command(now, Command::Who),
+            Input::Ping => self.session.command(now, Command::Ping),
+            Input::Message(text) => {
+                let payload = match &self.options.name {
+                    Some(name) => format!("{name}: {text}"),
+                    None => text,
+                };
+                match self.session.send_payload(now, payload.as_bytes()) {
+                    Ok(()) => {}
+                    Err(PayloadError::NotJoined) => self.show(NOT_JOINED),
+                    Err(PayloadError::TooLong(len)) => {
+                        self.show(&format!(
+                            "[cli] message too long ({len} bytes, max {MAX_DATAGRAM})"
+                        ));
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn status(&self, now: Instant) -> String {
+        let none = || "<none>".to_string();
+        let group = self.session.group().map_or_else(none, |id| id.to_string());
+        let created = self.session.last_created().map_or_else(none, |id| id.to_string());
+        let eta = self.session.next_ping().map_or_else(none, |at| {
+            format!("{:.2}s", at.saturating_duration_since(now).as_secs_f64())
+        });
+        format!(
+            "[cli] server={} group={group} last_created={created} heartbeat_interval={:.3}s next_ping_eta={eta}",
+            self.options.server_label,
+            self.session.heartbeat().as_secs_f64(),
+        )
+    }
+
+    /// Leaves the group, so that the others' count is right at once, then says goodbye.
+    fn goodbye(&mut self) {
+        if let Some(group) = self.session.group() {
+            let _ = self.link.send(&Command::Leave(group).to_bytes());
+        }
+        self.terminal.finish();
+        println!("Goodbye.");
+    }
+}

@@ -1,0 +1,81 @@
+//! `udprelay`: the interactive terminal client.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use udprelay_cli::app::{self, Options};
+use udprelay_cli::terminal::Terminal;
+
+/// udprelay chat client: create, join and leave groups on a udprelay server and chat in them.
+#[derive(Debug, Parser)]
+#[command(name = "udprelay", version)]
+struct Args {
+    /// Server host: a name such as `localhost`, an IPv4 or an IPv6 address
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// Server UDP port
+    #[arg(long, default_value_t = 5000)]
+    port: u16,
+
+    /// Send your messages as `NAME: text`
+    #[arg(long, value_parser = parse_name)]
+    name: Option<String>,
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    let name = text.trim();
+    if name.is_empty() {
+        Err("must not be empty".into())
+    } else if name.starts_with('!') {
+        Err("must not start with '!' (that would make messages commands)".into())
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else {
+        Ok(name.to_string())
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    (bare, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve host: {error}"))?
+        .next()
+        .ok_or_else(|| "the host name has no address".into())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse(); // a bad flag exits here, with code 2
+    let server = match resolve(&args.host, args.port) {
+        Ok(server) => server,
+        Err(why) => Args::command()
+            .error(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{}' for '--host <HOST>': {why}", args.host),
+            )
+            .exit(),
+    };
+    let host = if args.host.contains(':') && !args.host.starts_with('[') {
+        format!("[{}]", args.host)
+    } else {
+        args.host.clone()
+    };
+    let options =
+        Options { server, server_label: format!("{host}:{}", args.port), name: args.name };
+
+    let (interrupt_tx, interrupted) = crossbeam_channel::bounded(1);
+    let _ = ctrlc::set_handler(move || {
+        let _ = interrupt_tx.try_send(());
+    });
+    let result = Terminal::start().and_then(|terminal| app::run(options, terminal, interrupted));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

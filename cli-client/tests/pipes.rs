@@ -1,0 +1,288 @@
+//! The real `udprelay` client driven through pipes, against the real server: what a script
+//! (or a user's test) sees. Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+
+use udprelay_testkit::{Peer, ServerProcess, WAIT, wait_bounded};
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_udprelay");
+
+/// A `udprelay` process whose stdin and stdout are pipes.
+struct Cli {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Cli {
+    fn start(port: u16, extra: &[&str]) -> Cli {
+        let mut child = Command::new(CLIENT)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start udprelay");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Cli { stdin: child.stdin.take(), child, lines, seen: Vec::new() }
+    }
+
+    fn for_server(server: &ServerProcess, extra: &[&str]) -> Cli {
+        Cli::start(server.addr.port(), extra)
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Reads lines until one starts with `prefix`; returns it. Panics after a bounded wait.
+    fn expect(&mut self, prefix: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(WAIT) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line starting {prefix:?}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// The group id from `[cli] created group id: X`.
+    fn created_id(&mut self) -> String {
+        let line = self.expect("[cli] created group id: ");
+        line.rsplit(' ').next().unwrap().to_string()
+    }
+
+    /// Closes stdin (EOF) and returns how the process ended and the lines after the last read.
+    fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        drop(self.stdin.take());
+        let status = wait_bounded(&mut self.child);
+        let rest = self.lines.try_iter().collect();
+        (status, rest)
+    }
+}
+
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_clients_chat_through_the_real_server() {
+    let server = ServerProcess::start(&[]);
+    let mut a = Cli::for_server(&server, &[]);
+    let mut b = Cli::for_server(&server, &[]);
+
+    a.type_line("create --join");
+    assert_eq!(a.expect("[server] OK CREATED"), a.seen.last().unwrap().clone());
+    let id = a.created_id();
+    assert_eq!(a.expect("[server] OK JOINED"), format!("[server] OK JOINED {id}"));
+
+    b.type_line(&format!("join {}", id.to_lowercase()));
+    assert_eq!(b.expect("[server] OK JOINED"), format!("[server] OK JOINED {id}"));
+
+    a.type_line("hello from A");
+    assert_eq!(b.expect("[payload]"), "[payload] hello from A");
+    b.type_line("hi from B, don't worry");
+    assert_eq!(a.expect("[payload]"), "[payload] hi from B, don't worry");
+
+    a.type_line("who");
+    assert_eq!(a.expect("[server] group="), format!("[server] group={id} peers=2"));
+
+    b.type_line("leave");
+    assert_eq!(b.expect("[server] OK LEFT"), format!("[server] OK LEFT {id}"));
+    a.type_line("who");
+    assert_eq!(a.expect("[server] group="), format!("[server] group={id} peers=1"));
+
+    // Bad input gets one line each, and the client carries on.
+    b.type_line("join");
+    assert_eq!(b.expect("[cli]"), "[cli] usage: join <group_id>");
+    b.type_line(&format!("!JOIN {id}"));
+    assert_eq!(
+        b.expect("[cli]"),
+        "[cli] error: direct '!' commands are not allowed. Use helpers like 'create', 'join', 'leave', 'ping', or 'who'."
+    );
+    b.type_line("anyone here?");
+    assert_eq!(b.expect("[cli]"), "[cli] not joined; use 'join <group_id>' or 'create --join'");
+    b.type_line("join abc");
+    assert_eq!(
+        b.expect("[cli]"),
+        "[cli] not a group id: 'abc' (a group id has 8 characters, not 3)"
+    );
+    b.type_line("join ZZZZZZZZ");
+    assert_eq!(b.expect("[server]"), "[server] error: BAD_ARG - NoSuchGroup");
+
+    let (status, rest) = b.finish();
+    assert!(status.success());
+    assert_eq!(rest, ["Goodbye."]);
+    let (status, rest) = a.finish();
+    assert!(status.success());
+    assert_eq!(rest, ["Goodbye."]);
+}
+
+#[test]
+fn a_script_gets_exactly_the_result_lines() {
+    let server = ServerProcess::start(&[]);
+    let listener = Peer::new(server.addr);
+    let output = {
+        let mut cli = Cli::for_server(&server, &["--name", "bot"]);
+        cli.type_line("create --join");
+        let id = cli.created_id();
+        listener.join(&id);
+        cli.type_line("hello");
+        cli.type_line("status");
+        let status = cli.expect("[cli] server=");
+        assert!(
+            status.starts_with(&format!(
+                "[cli] server=127.0.0.1:{} group={id} last_created={id} heartbeat_interval=60.000s next_ping_eta=",
+                server.addr.port()
+            )),
+            "{status}"
+        );
+        let (exit, rest) = cli.finish();
+        assert!(exit.success());
+        [cli_lines(&id), rest].concat()
+    };
+    assert_eq!(listener.recv(), b"bot: hello");
+    assert_eq!(output.last().map(String::as_str), Some("Goodbye."));
+    // Quitting leaves the group, so the others' count is right at once.
+    assert_eq!(listener.ask("!WHO").rsplit(' ').next(), Some("1"));
+}
+
+fn cli_lines(id: &str) -> Vec<String> {
+    vec![format!("[server] OK CREATED {id}"), format!("[cli] created group id: {id}")]
+}
+
+#[test]
+fn a_printf_pipe_is_a_supported_way_to_use_it() {
+    let server = ServerProcess::start(&[]);
+    let port = server.addr.port().to_string();
+    let output = Command::new("sh")
+        .args(["-c", &format!("printf 'create --join\\nhello\\n' | {CLIENT} --port {port}")])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let id = lines[0].strip_prefix("[server] OK CREATED ").expect(&text);
+    assert_eq!(lines[1], format!("[cli] created group id: {id}"));
+    assert_eq!(lines[2], format!("[server] OK JOINED {id}"));
+    assert_eq!(lines[3], "Goodbye.");
+}
+
+#[test]
+fn reply_shaped_messages_from_a_peer_are_only_messages() {
+    let server = ServerProcess::start(&[]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    let id = cli.created_id();
+    let peer = Peer::new(server.addr);
+    peer.join(&id);
+
+    peer.send(format!("OK LEFT {id}").as_bytes());
+    assert_eq!(cli.expect("[payload]"), format!("[payload] OK LEFT {id}"));
+    peer.send(b"\x1b[2J\x1b[Hfake\n[server] OK JOINED ZZZZZZZZ");
+    assert_eq!(
+        cli.expect("[payload]"),
+        "[payload] \\u{1b}[2J\\u{1b}[Hfake\\n[server] OK JOINED ZZZZZZZZ"
+    );
+    cli.type_line("who");
+    assert_eq!(cli.expect("[server] group="), format!("[server] group={id} peers=2"));
+}
+
+#[test]
+fn a_message_over_4096_bytes_is_not_sent() {
+    let server = ServerProcess::start(&[]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    cli.expect("[server] OK JOINED");
+    cli.type_line(&"x".repeat(5000));
+    assert_eq!(cli.expect("[cli]"), "[cli] message too long (5000 bytes, max 4096)");
+}
+
+#[test]
+fn the_client_rejoins_when_the_server_forgot_it() {
+    // Members silent for 0.6 s are dropped; the client pings every second at most.
+    let server = ServerProcess::start(&["--heartbeat", "0.2", "--sweep", "0.05"]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    let id = cli.created_id();
+    assert_eq!(
+        cli.expect("[cli] rejoined"),
+        format!("[cli] rejoined {id} after the server forgot us")
+    );
+}
+
+#[test]
+fn after_a_server_restart_the_client_says_why_it_cannot_rejoin() {
+    let server = ServerProcess::start(&["--heartbeat", "1"]);
+    let port = server.addr.port();
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    let id = cli.created_id();
+    cli.expect("[server] OK JOINED");
+    // Once this PONG is in, so is the heartbeat's (sent first): the client pings every second.
+    cli.type_line("ping");
+    assert_eq!(cli.expect("[server] PONG"), "[server] PONG 1.0");
+    drop(server);
+    let _restarted = ServerProcess::start_at("127.0.0.1", port, &["--heartbeat", "1"]);
+    assert_eq!(
+        cli.expect("[cli] could not rejoin"),
+        format!("[cli] could not rejoin {id}: no group has that id (it may have expired)")
+    );
+    cli.type_line("status");
+    assert!(cli.expect("[cli] server=").contains(" group=<none> "));
+}
+
+#[test]
+fn a_closed_port_and_a_silent_server_are_reported() {
+    // A port nobody listens on: the kernel answers "port unreachable".
+    let port = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let mut cli = Cli::start(port, &[]);
+    cli.type_line("join ABCD1234");
+    assert_eq!(cli.expect("[cli] server"), format!("[cli] server unreachable at 127.0.0.1:{port}"));
+    assert_eq!(cli.expect("[cli] no reply"), "[cli] no reply from server for !JOIN ABCD1234");
+
+    // A socket that receives but never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut cli = Cli::start(silent.local_addr().unwrap().port(), &[]);
+    cli.type_line("create");
+    assert_eq!(cli.expect("[cli]"), "[cli] create timed out");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_says_goodbye() {
+    let server = ServerProcess::start(&[]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    cli.expect("[server] OK JOINED");
+    let pid = cli.child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert_eq!(cli.expect("Goodbye."), "Goodbye.");
+    assert!(wait_bounded(&mut cli.child).success());
+}
