@@ -1,6 +1,6 @@
 //! The client on a real pseudo-terminal, its output read through a terminal emulator: what a
 //! person at the keyboard sees. A message arriving while a line is half typed appears above
-//! the prompt, and the typed line, cursor and history survive it.
+//! the prompt, and the typed line, cursor and history survive it; so does typing ahead.
 
 use std::io::{Read, Write};
 use std::num::NonZero;
@@ -46,6 +46,10 @@ impl Screen {
         );
     }
 
+    fn wait_for_prompt(&self) {
+        self.wait_for("a fresh prompt", |s| s.cursor_row() == (">".into(), 2));
+    }
+
     fn wait_for_row(&self, prefix: &str) -> String {
         self.wait_for(prefix, |s| s.rows().iter().any(|row| row.starts_with(prefix)));
         self.rows().into_iter().find(|row| row.starts_with(prefix)).unwrap()
@@ -80,7 +84,7 @@ fn an_incoming_message_does_not_garble_the_typed_line() {
     let mut screen = Screen { parser, keys: pair.master.take_writer().unwrap() };
 
     screen.wait_for_row("Type 'help' for commands.");
-    screen.wait_for("the prompt", |s| s.cursor_row() == (">".into(), 2));
+    screen.wait_for_prompt();
     screen.type_keys("create --join\r");
     let joined = screen.wait_for_row("[server] OK JOINED ");
     let id = joined.rsplit(' ').next().unwrap().to_string();
@@ -103,16 +107,22 @@ fn an_incoming_message_does_not_garble_the_typed_line() {
         "{rows:#?}"
     );
 
-    // Typing goes on where it stopped.
-    screen.type_keys("lo\r");
+    // Typing goes on where it stopped, and what is typed ahead of the next prompt is kept.
+    screen.type_keys("lo\rsecond");
     assert_eq!(peer.recv(), b"hello");
-
-    // History: the up arrow brings the last line back.
-    screen.type_keys("\x1b[A");
-    screen.wait_for("history", |s| s.cursor_row() == ("> hello".into(), 7));
+    screen.wait_for("the typed-ahead line", |s| s.cursor_row() == ("> second".into(), 8));
     screen.type_keys("\r");
-    assert_eq!(peer.recv(), b"hello");
+    assert_eq!(peer.recv(), b"second");
 
+    // History: the up arrow brings the last line back. (Wait for the new prompt first, as a
+    // person does: between two lines the terminal is briefly not in the editor's hands.)
+    screen.wait_for_prompt();
+    screen.type_keys("\x1b[A");
+    screen.wait_for("history", |s| s.cursor_row() == ("> second".into(), 8));
+    screen.type_keys("\r");
+    assert_eq!(peer.recv(), b"second");
+
+    screen.wait_for_prompt();
     screen.type_keys("quit\r");
     screen.wait_for_row("Goodbye.");
     let mut status = None;

@@ -108,7 +108,7 @@ fn the_sweep_timer_removes_silent_members() {
     // `!WHO` is not activity, so A goes silent, and a sweep soon drops it.
     let dropped = poll_until(|| a.ask("!WHO") == "ERR NOT_IN_GROUP JoinFirstUseJOIN");
     assert!(dropped, "a silent member was never removed");
-    assert!(server.log().contains("removed (inactive)"));
+    assert!(server.wait_for_log("removed (inactive)"), "{}", server.log());
 }
 
 #[test]
