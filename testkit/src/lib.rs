@@ -121,28 +121,24 @@ pub fn poll_until(mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The path of a workspace binary next to the running test's own target directory, built
-/// first if a narrower `cargo test -p` run did not build it.
-pub fn workspace_binary(name: &str) -> PathBuf {
+/// The `udprelay-server` binary beside the running test's own target directory, built first if
+/// a narrower `cargo test -p` run did not build it.
+fn server_binary() -> PathBuf {
     let test_exe = std::env::current_exe().expect("the test's path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    // target/<profile>/deps/<test> -> target/<profile>/udprelay-server
     let dir = test_exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let path = dir.join(format!("udprelay-server{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "--bin", name]);
+        build.args(["build", "-p", "udprelay-server", "--bin", "udprelay-server"]);
         if dir.file_name().is_some_and(|profile| profile == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --bin {name} failed");
+        assert!(status.success(), "cargo build -p udprelay-server failed");
     }
     path
-}
-
-fn server_binary() -> PathBuf {
-    workspace_binary("udprelay-server")
 }
 
 /// A client socket on loopback, speaking to one server.
