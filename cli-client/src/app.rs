@@ -1,4 +1,4 @@
-//! The client's loop: one thread that owns the session and waits on three things at once:
+//! The client's loop: one thread that owns the connection and waits on three things at once:
 //! the network, the user's lines, and the session's next deadline.
 
 use std::io;
@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, never, select};
-use udprelay_shared::session::{Connection, PayloadError, Session};
+use udprelay_link::{Connection, Report};
+use udprelay_shared::session::PayloadError;
 use udprelay_shared::{Command, limits::MAX_DATAGRAM};
 
 use crate::display::{self, NOT_JOINED};
 use crate::input::{self, HELP, Input};
-use crate::link::{self, Link, Network};
 use crate::terminal::{Terminal, UserInput};
 
 /// Longest sleep when the session has nothing scheduled.
@@ -28,15 +28,15 @@ pub struct Options {
 
 struct Client {
     options: Options,
-    session: Session,
-    link: Link,
+    connection: Connection,
     terminal: Terminal,
 }
 
 /// Runs until the user quits, the input ends or Ctrl-C arrives.
 pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<()> {
-    let (link, network) = Link::connect(options.server)?;
-    let mut client = Client { options, session: Session::new(), link, terminal };
+    let connection = Connection::open(options.server)?;
+    let network = connection.network().clone();
+    let mut client = Client { options, connection, terminal };
     if client.terminal.interactive {
         client.show(&format!("Connecting to server at {} ...", client.options.server_label));
         client.show(
@@ -47,18 +47,17 @@ pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> i
         client.flush();
         let now = Instant::now();
         let wait =
-            client.session.poll_timeout().map_or(IDLE, |at| at.saturating_duration_since(now));
+            client.connection.deadline().map_or(IDLE, |at| at.saturating_duration_since(now));
         // Lines are taken one at a time, each after the previous one's reply, so that a
         // script's `create --join` is complete before its next line is read.
-        let lines = if client.session.awaiting_user_reply() {
+        let lines = if client.connection.session().awaiting_user_reply() {
             never()
         } else {
             client.terminal.lines.clone()
         };
         select! {
             recv(network) -> message => match message {
-                Ok(Network::Datagram(datagram)) => client.session.handle_datagram(Instant::now(), &datagram),
-                Ok(Network::Unreachable) => client.unreachable(),
+                Ok(message) => client.connection.receive(Instant::now(), message),
                 Err(_) => break,
             },
             recv(lines) -> line => match line {
@@ -72,7 +71,7 @@ pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> i
             recv(interrupted) -> _ => break,
             default(wait) => {}
         }
-        client.session.handle_timeout(Instant::now());
+        client.connection.tick(Instant::now());
     }
     client.flush();
     client.goodbye();
@@ -86,33 +85,26 @@ impl Client {
 
     /// Sends what the session queued and shows what it reported.
     fn flush(&mut self) {
-        while let Some(datagram) = self.session.poll_transmit() {
-            if let Err(error) = self.link.send(&datagram) {
-                if link::is_unreachable(&error) {
-                    self.unreachable();
-                } else {
-                    self.show(&format!("[cli] could not send: {error}"));
+        for report in self.connection.flush() {
+            match report {
+                Report::Session(event) => {
+                    for line in display::event_lines(&event) {
+                        self.show(&line);
+                    }
                 }
+                Report::Unreachable => {
+                    let label = self.options.server_label.clone();
+                    self.show(&format!("[cli] server unreachable at {label}"));
+                }
+                Report::SendFailed(error) => self.show(&format!("[cli] could not send: {error}")),
             }
         }
-        while let Some(event) = self.session.poll_event() {
-            for line in display::event_lines(&event) {
-                self.show(&line);
-            }
-        }
-    }
-
-    fn unreachable(&mut self) {
-        if self.session.connection() != Connection::Unreachable {
-            let label = self.options.server_label.clone();
-            self.show(&format!("[cli] server unreachable at {label}"));
-        }
-        self.session.handle_unreachable();
     }
 
     /// Acts on one typed line; `false` when it ends the session.
     fn act(&mut self, line: &str) -> bool {
         let now = Instant::now();
+        let session = self.connection.session_mut();
         match input::parse(line) {
             Input::Nothing => {}
             Input::Quit => return false,
@@ -122,24 +114,22 @@ impl Client {
                 let status = self.status(now);
                 self.show(&status);
             }
-            Input::Create { join: true, cap } => self.session.create_and_join(now, cap),
-            Input::Create { join: false, cap } => {
-                self.session.command(now, Command::Create { cap })
-            }
-            Input::Join(id) => self.session.command(now, Command::Join(id)),
-            Input::Leave(Some(id)) => self.session.command(now, Command::Leave(id)),
-            Input::Leave(None) => match self.session.group() {
-                Some(id) => self.session.command(now, Command::Leave(id)),
+            Input::Create { join: true, cap } => session.create_and_join(now, cap),
+            Input::Create { join: false, cap } => session.command(now, Command::Create { cap }),
+            Input::Join(id) => session.command(now, Command::Join(id)),
+            Input::Leave(Some(id)) => session.command(now, Command::Leave(id)),
+            Input::Leave(None) => match session.group() {
+                Some(id) => session.command(now, Command::Leave(id)),
                 None => self.show(NOT_JOINED),
             },
-            Input::Who => self.session.command(now, Command::Who),
-            Input::Ping => self.session.command(now, Command::Ping),
+            Input::Who => session.command(now, Command::Who),
+            Input::Ping => session.command(now, Command::Ping),
             Input::Message(text) => {
                 let payload = match &self.options.name {
                     Some(name) => format!("{name}: {text}"),
                     None => text,
                 };
-                match self.session.send_payload(now, payload.as_bytes()) {
+                match session.send_payload(now, payload.as_bytes()) {
                     Ok(()) => {}
                     Err(PayloadError::NotJoined) => self.show(NOT_JOINED),
                     Err(PayloadError::TooLong(len)) => {
@@ -154,23 +144,24 @@ impl Client {
     }
 
     fn status(&self, now: Instant) -> String {
+        let session = self.connection.session();
         let none = || "<none>".to_string();
-        let group = self.session.group().map_or_else(none, |id| id.to_string());
-        let created = self.session.last_created().map_or_else(none, |id| id.to_string());
-        let eta = self.session.next_ping().map_or_else(none, |at| {
+        let group = session.group().map_or_else(none, |id| id.to_string());
+        let created = session.last_created().map_or_else(none, |id| id.to_string());
+        let eta = session.next_ping().map_or_else(none, |at| {
             format!("{:.2}s", at.saturating_duration_since(now).as_secs_f64())
         });
         format!(
             "[cli] server={} group={group} last_created={created} heartbeat_interval={:.3}s next_ping_eta={eta}",
             self.options.server_label,
-            self.session.heartbeat().as_secs_f64(),
+            session.heartbeat().as_secs_f64(),
         )
     }
 
     /// Leaves the group, so that the others' count is right at once, then says goodbye.
     fn goodbye(&mut self) {
-        if let Some(group) = self.session.group() {
-            let _ = self.link.send(&Command::Leave(group).to_bytes());
+        if let Some(group) = self.connection.session().group() {
+            let _ = self.connection.send_raw(&Command::Leave(group).to_bytes());
         }
         self.terminal.finish();
         println!("Goodbye.");

@@ -4,5 +4,4 @@
 pub mod app;
 pub mod display;
 pub mod input;
-pub mod link;
 pub mod terminal;
