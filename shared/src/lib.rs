@@ -13,4 +13,4 @@ pub mod session;
 pub use command::{Command, Incoming};
 pub use group_id::{GroupId, InvalidGroupId};
 pub use reply::{ErrorCode, ErrorReply, Reply};
-pub use session::{Connection, Event, PayloadError, Purpose, Session};
+pub use session::{Connection, Event, Health, PayloadError, Purpose, Session};

@@ -12,7 +12,9 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::limits::{DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, REPLY_TIMEOUT};
+use crate::limits::{
+    DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, MISSED_HEARTBEATS, REPLY_TIMEOUT,
+};
 use crate::{Command, ErrorReply, GroupId, Reply};
 
 /// Why a request was sent; decides what its reply does.
@@ -65,6 +67,30 @@ pub enum Event {
     Connection(Connection),
 }
 
+/// How the heartbeat is doing, for an indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// A `PONG` came within the interval (allowing for the reply's trip).
+    Good,
+    /// The last `PONG` is older than that: one is late.
+    Late,
+    /// No `PONG` for more than 3 × the interval: the server has likely dropped us.
+    Lost,
+}
+
+impl Health {
+    /// The health when the server was last heard `since` ago, pinging every `interval`.
+    pub fn after(since: Duration, interval: Duration) -> Health {
+        if since <= interval + REPLY_TIMEOUT {
+            Health::Good
+        } else if since <= interval * MISSED_HEARTBEATS {
+            Health::Late
+        } else {
+            Health::Lost
+        }
+    }
+}
+
 /// Why a payload was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayloadError {
@@ -91,6 +117,11 @@ pub struct Session {
     /// after it.
     last_sent: Option<Instant>,
     last_pong: Option<Instant>,
+    /// When the current group was joined (the heartbeat's health counts from here until the
+    /// first `PONG`).
+    joined_at: Option<Instant>,
+    /// Also ask `!WHO` after each heartbeat `PONG`, to keep a member count fresh.
+    refresh_members: bool,
     connection: Connection,
     pending: VecDeque<Pending>,
     transmits: VecDeque<Vec<u8>>,
@@ -111,11 +142,19 @@ impl Session {
             heartbeat: DEFAULT_HEARTBEAT,
             last_sent: None,
             last_pong: None,
+            joined_at: None,
+            refresh_members: false,
             connection: Connection::Unknown,
             pending: VecDeque::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// A session that also asks `!WHO` after each heartbeat `PONG` (the desktop client shows
+    /// member counts). The replies come as heartbeat [`Event::Reply`]s.
+    pub fn with_member_refresh() -> Session {
+        Session { refresh_members: true, ..Session::new() }
     }
 
     // ---- What the user asks for ----
@@ -237,6 +276,18 @@ impl Session {
         self.connection
     }
 
+    /// The heartbeat's health at `now` (`None` when not in a group).
+    pub fn health(&self, now: Instant) -> Option<Health> {
+        self.group?;
+        let heard = self.last_pong.max(self.joined_at)?;
+        Some(Health::after(now.saturating_duration_since(heard), self.ping_interval()))
+    }
+
+    /// The interval between heartbeat pings: the server's, but at least a second.
+    pub fn ping_interval(&self) -> Duration {
+        self.heartbeat.max(MIN_PING_INTERVAL)
+    }
+
     /// Whether a request the user made (or its follow-up join) still awaits its reply.
     pub fn awaiting_user_reply(&self) -> bool {
         self.pending.iter().any(|p| {
@@ -262,10 +313,6 @@ impl Session {
     /// Anything the user sends is activity, so the heartbeat can wait a full interval.
     fn user_sent(&mut self, now: Instant) {
         self.last_sent = Some(now);
-    }
-
-    fn ping_interval(&self) -> Duration {
-        self.heartbeat.max(MIN_PING_INTERVAL)
     }
 
     fn set_connection(&mut self, connection: Connection) {
@@ -309,6 +356,9 @@ impl Session {
             Reply::Pong(interval) => {
                 self.heartbeat = *interval;
                 self.last_pong = Some(now);
+                if self.refresh_members && purpose == Purpose::Heartbeat {
+                    self.request(now, Request::Command(Command::Who), Purpose::Heartbeat);
+                }
             }
             Reply::Error(error) => self.forgotten_if(error, now),
             _ => {}
@@ -318,6 +368,7 @@ impl Session {
 
     fn joined(&mut self, now: Instant, group: GroupId) {
         self.group = Some(group);
+        self.joined_at = Some(now);
         // Ping at once, to learn the server's interval before its deadline can pass.
         self.ping(now);
     }

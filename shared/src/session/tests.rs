@@ -307,3 +307,55 @@ fn unknown_errors_answer_the_oldest_request() {
         [_, Event::Reply { reply: Reply::Error(ErrorReply::Other { .. }), .. }]
     ));
 }
+
+#[test]
+fn member_counts_follow_the_heartbeat_when_asked() {
+    let mut c = Client { session: Session::with_member_refresh(), now: Instant::now() };
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING"]);
+    c.receive("PONG 10.0");
+    assert_eq!(c.sent(), ["!WHO"]);
+    c.receive("OK WHO ABCD1234 3");
+    let events = c.events();
+    assert_eq!(events.last(), Some(&reply(Command::Who, "OK WHO ABCD1234 3", Purpose::Heartbeat)));
+    // The user's own pings do not add a WHO, and a plain session never does.
+    c.session.command(c.now, Command::Ping);
+    c.receive("PONG 10.0");
+    assert_eq!(c.sent(), ["!PING"]);
+    let mut plain = Client::joined("10.0");
+    plain.advance(10.0);
+    plain.receive("PONG 10.0");
+    assert_eq!(plain.sent(), ["!PING"]);
+}
+
+#[test]
+fn the_heartbeat_indicator_has_three_states() {
+    let mut c = Client::new();
+    assert_eq!(c.session.health(c.now), None, "no group, no heartbeat");
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.session.health(c.now), Some(Health::Good), "counts from the join");
+    c.receive("PONG 10.0");
+    c.sent();
+
+    // Pings go out every 10 s; each PONG takes a moment to come back.
+    c.advance(10.0);
+    c.advance(0.05);
+    c.receive("PONG 10.0");
+    assert_eq!(c.session.health(c.now), Some(Health::Good));
+
+    // The server goes quiet: good while a reply may still come, then late, then lost.
+    c.advance(12.0); // 12 s since the last PONG: interval + reply time
+    assert_eq!(c.session.health(c.now), Some(Health::Good));
+    c.advance(0.001);
+    assert_eq!(c.session.health(c.now), Some(Health::Late));
+    c.advance(17.999); // exactly 30 s: 3 × the interval
+    assert_eq!(c.session.health(c.now), Some(Health::Late));
+    c.advance(0.001);
+    assert_eq!(c.session.health(c.now), Some(Health::Lost));
+
+    // One PONG and all is well again.
+    c.receive("PONG 10.0");
+    assert_eq!(c.session.health(c.now), Some(Health::Good));
+}
