@@ -276,10 +276,15 @@ impl Session {
         self.connection
     }
 
+    /// When the server last showed it still has us: the last `PONG`, or the join.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_pong.max(self.joined_at)
+    }
+
     /// The heartbeat's health at `now` (`None` when not in a group).
     pub fn health(&self, now: Instant) -> Option<Health> {
         self.group?;
-        let heard = self.last_pong.max(self.joined_at)?;
+        let heard = self.last_heard()?;
         Some(Health::after(now.saturating_duration_since(heard), self.ping_interval()))
     }
 

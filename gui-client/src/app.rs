@@ -1,0 +1,407 @@
+//! The desktop client's state, and the plain methods that change it. Nothing here draws: the
+//! window (`view`) is a function of this state, and tests drive these methods directly.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use udprelay_link::Report;
+use udprelay_shared::limits::MAX_DATAGRAM;
+use udprelay_shared::session::{Connection as Reachability, Event, Purpose};
+use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
+
+use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
+
+/// One line in a group's message log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Local time of day, `HH:MM:SS`.
+    pub time: String,
+    pub kind: EntryKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A message this user sent.
+    Mine,
+    /// A message from someone else.
+    Theirs,
+    /// Something that happened: joined, rejoined, ...
+    Event,
+    /// Something that went wrong.
+    Error,
+}
+
+/// Where a notice belongs: next to what caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Server,
+    Create,
+    Join,
+    Message,
+}
+
+/// An error or hint in plain words, shown next to what caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub place: Place,
+    pub text: String,
+}
+
+/// How far a group's link has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Creating or joining: no `OK JOINED` yet.
+    Joining,
+    Joined,
+    /// The server forgot us and joining again failed.
+    Lost,
+}
+
+/// One group in the left panel, with its own socket.
+pub struct Group {
+    pub link: LinkId,
+    /// `None` while a new group's id is still on its way.
+    pub id: Option<GroupId>,
+    pub stage: Stage,
+    pub members: Option<usize>,
+    pub unread: usize,
+    pub log: Vec<Entry>,
+    pub state: Option<LinkState>,
+    /// What was asked, so a failure can be put into words next to the right control.
+    origin: Place,
+    handle: LinkHandle,
+}
+
+/// The whole window's state.
+pub struct App {
+    /// The server as typed, `host:port`.
+    pub server: String,
+    /// Sent before each message as `NAME: text` when not empty.
+    pub name: String,
+    pub connection: Reachability,
+    pub groups: Vec<Group>,
+    pub selected: Option<LinkId>,
+    pub join_text: String,
+    pub cap_text: String,
+    pub draft: String,
+    pub notice: Option<Notice>,
+    updates: Receiver<(LinkId, Update)>,
+    updates_tx: Sender<(LinkId, Update)>,
+    next_link: LinkId,
+    /// Called by network threads after each report, so the window repaints at once.
+    wake: Option<egui::Context>,
+}
+
+impl App {
+    pub fn new(server: impl Into<String>, name: impl Into<String>) -> App {
+        let (updates_tx, updates) = unbounded();
+        App {
+            server: server.into(),
+            name: name.into(),
+            connection: Reachability::Unknown,
+            groups: Vec::new(),
+            selected: None,
+            join_text: String::new(),
+            cap_text: String::new(),
+            draft: String::new(),
+            notice: None,
+            updates,
+            updates_tx,
+            next_link: 1,
+            wake: None,
+        }
+    }
+
+    /// Lets network threads wake the window.
+    pub fn attach(&mut self, ctx: &egui::Context) {
+        if self.wake.is_none() {
+            self.wake = Some(ctx.clone());
+        }
+    }
+
+    pub fn selected_group(&self) -> Option<&Group> {
+        self.groups.iter().find(|g| Some(g.link) == self.selected)
+    }
+
+    fn group_mut(&mut self, link: LinkId) -> Option<&mut Group> {
+        self.groups.iter_mut().find(|g| g.link == link)
+    }
+
+    // ---- What the user does ----
+
+    /// Creates a group, with the cap field's limit if one is typed, and joins it.
+    pub fn create(&mut self) {
+        let cap = match self.cap_text.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return self
+                        .tell(Place::Create, "The size limit must be a whole number above 0.");
+                }
+            },
+        };
+        self.open_link(Place::Create, None, Order::Create { cap });
+    }
+
+    /// Joins the group typed in the join field (any case); invalid ids are refused here.
+    pub fn join(&mut self) {
+        let id = match GroupId::parse_lenient(&self.join_text) {
+            Ok(id) => id,
+            Err(why) => return self.tell(Place::Join, &format!("Not a group id: {why}.")),
+        };
+        if let Some(group) = self.groups.iter().find(|g| g.id == Some(id)) {
+            let link = group.link;
+            self.select(link);
+            return self.tell(Place::Join, &format!("You are already in {id}."));
+        }
+        self.join_text.clear();
+        self.open_link(Place::Join, Some(id), Order::Join(id));
+    }
+
+    /// Leaves the selected group and closes its socket.
+    pub fn leave_selected(&mut self) {
+        let Some(link) = self.selected else { return };
+        // Dropping the handle ends the link's thread, which says `!LEAVE` on its way out.
+        self.groups.retain(|g| g.link != link);
+        self.selected = self.groups.first().map(|g| g.link);
+        if let Some(link) = self.selected {
+            self.select(link);
+        }
+    }
+
+    pub fn select(&mut self, link: LinkId) {
+        if let Some(group) = self.group_mut(link) {
+            group.unread = 0;
+            self.selected = Some(link);
+        }
+    }
+
+    /// Sends the draft to the selected group.
+    pub fn send_draft(&mut self) {
+        let text = self.draft.trim();
+        if text.is_empty() {
+            return;
+        }
+        let payload = match self.name.trim() {
+            "" => text.to_string(),
+            name => format!("{name}: {text}"),
+        };
+        if text.starts_with('!') && self.name.trim().is_empty() {
+            return self.tell(
+                Place::Message,
+                "Messages cannot start with '!' (that is how commands start).",
+            );
+        }
+        if payload.len() > MAX_DATAGRAM {
+            let len = payload.len();
+            return self.tell(
+                Place::Message,
+                &format!("Too long to send: {len} bytes, the most is {MAX_DATAGRAM}."),
+            );
+        }
+        let Some(group) = self.groups.iter_mut().find(|g| Some(g.link) == self.selected) else {
+            return self.tell(Place::Message, "Create or join a group first.");
+        };
+        if group.stage != Stage::Joined {
+            return self.tell(Place::Message, "Not in this group yet.");
+        }
+        group.handle.order(Order::Send(payload.into_bytes()));
+        group.log.push(entry(EntryKind::Mine, text.to_string()));
+        self.draft.clear();
+        self.clear_notice(Place::Message);
+    }
+
+    // ---- What the network brings ----
+
+    /// Takes in every update the network threads have sent.
+    pub fn poll(&mut self) {
+        while let Ok((link, update)) = self.updates.try_recv() {
+            self.apply(link, update);
+        }
+    }
+
+    fn apply(&mut self, link: LinkId, update: Update) {
+        match update {
+            Update::State(state) => {
+                if let Some(group) = self.group_mut(link) {
+                    group.state = Some(state);
+                }
+            }
+            Update::OpenFailed(error) => self.fail(link, format!("Cannot open a socket: {error}.")),
+            Update::Report(Report::Unreachable) => {
+                self.connection = Reachability::Unreachable;
+                let text =
+                    format!("The server at {} is not answering (its port is closed).", self.server);
+                self.log(link, EntryKind::Error, text);
+            }
+            Update::Report(Report::SendFailed(error)) => {
+                self.log(link, EntryKind::Error, format!("Could not send: {error}."));
+            }
+            Update::Report(Report::Session(event)) => self.apply_event(link, event),
+        }
+    }
+
+    fn apply_event(&mut self, link: LinkId, event: Event) {
+        let selected = self.selected == Some(link);
+        let Some(group) = self.group_mut(link) else { return };
+        match event {
+            Event::Connection(connection) => self.connection = connection,
+            Event::Payload(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                group.log.push(entry(EntryKind::Theirs, text));
+                if !selected {
+                    group.unread += 1;
+                }
+            }
+            Event::Reply { reply: Reply::Created(id), .. } => {
+                group.id = Some(id);
+                group.log.push(entry(EntryKind::Event, format!("Created group {id}.")));
+            }
+            Event::Reply { reply: Reply::Joined(id), .. } => {
+                group.id = Some(id);
+                if group.stage != Stage::Joined {
+                    group.stage = Stage::Joined;
+                    group.log.push(entry(EntryKind::Event, format!("Joined {id}.")));
+                }
+                if let Some(notice) = &self.notice
+                    && notice.place == Place::Join
+                {
+                    self.notice = None;
+                }
+            }
+            Event::Reply { reply: Reply::Who { members, .. }, .. } => group.members = Some(members),
+            Event::Reply { reply: Reply::Error(error), request, purpose } => {
+                if group.stage == Stage::Joining {
+                    let text = failure(request, &error);
+                    return self.fail(link, text);
+                }
+                if !(purpose == Purpose::Heartbeat && error == ErrorReply::JoinFirst) {
+                    group.log.push(entry(EntryKind::Error, capitalized(&error.describe())));
+                }
+            }
+            Event::Reply { .. } => {}
+            Event::PayloadRefused(error) => {
+                group.log.push(entry(EntryKind::Error, format!("Not sent: {}.", error.describe())));
+            }
+            Event::NoReply { request, .. } => {
+                if group.stage == Stage::Joining {
+                    let server = self.server.clone();
+                    return self.fail(link, format!("No reply from the server at {server}."));
+                }
+                let text = format!("No reply from the server to {request}.");
+                group.log.push(entry(EntryKind::Error, text));
+            }
+            Event::Rejoined(id) => {
+                group.log.push(entry(
+                    EntryKind::Event,
+                    format!("The server had forgotten us; rejoined {id}."),
+                ));
+            }
+            Event::RejoinFailed { group: id, error } => {
+                group.stage = Stage::Lost;
+                let why = error.map_or("no reply from the server".to_string(), |e| e.describe());
+                group.log.push(entry(
+                    EntryKind::Error,
+                    format!("Lost {id}: the server forgot us and rejoining failed ({why})."),
+                ));
+            }
+        }
+    }
+
+    // ---- Inside ----
+
+    fn open_link(&mut self, origin: Place, id: Option<GroupId>, order: Order) {
+        let server = match resolve(&self.server) {
+            Ok(server) => server,
+            Err(why) => return self.tell(Place::Server, &why),
+        };
+        self.clear_notice(origin);
+        self.clear_notice(Place::Server);
+        let link = self.next_link;
+        self.next_link += 1;
+        let wake = self.wake.clone();
+        let handle = net::open(link, server, order, self.updates_tx.clone(), move || {
+            if let Some(ctx) = &wake {
+                ctx.request_repaint();
+            }
+        });
+        self.groups.push(Group {
+            link,
+            id,
+            stage: Stage::Joining,
+            members: None,
+            unread: 0,
+            log: Vec::new(),
+            state: None,
+            origin,
+            handle,
+        });
+        self.select(link);
+    }
+
+    /// A create or join that did not get as far as joining: say why next to its control,
+    /// and take its row away again.
+    fn fail(&mut self, link: LinkId, text: String) {
+        let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
+        let group = self.groups.remove(index);
+        self.tell(group.origin, &text);
+        if self.selected == Some(link) {
+            self.selected = self.groups.last().map(|g| g.link);
+        }
+    }
+
+    fn log(&mut self, link: LinkId, kind: EntryKind, text: String) {
+        if let Some(group) = self.group_mut(link) {
+            group.log.push(entry(kind, text));
+        }
+    }
+
+    fn tell(&mut self, place: Place, text: &str) {
+        self.notice = Some(Notice { place, text: text.to_string() });
+    }
+
+    fn clear_notice(&mut self, place: Place) {
+        if self.notice.as_ref().is_some_and(|n| n.place == place) {
+            self.notice = None;
+        }
+    }
+}
+
+/// A failed create or join, in words.
+fn failure(request: Command, error: &ErrorReply) -> String {
+    match (request, error) {
+        (Command::Join(id), ErrorReply::NoSuchGroup) => {
+            format!("No group has the id {id} (it may have expired).")
+        }
+        (Command::Join(id), _) => format!("Could not join {id}: {}.", error.describe()),
+        (_, _) => format!("Could not create a group: {}.", error.describe()),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+fn entry(kind: EntryKind, text: String) -> Entry {
+    Entry { time: chrono::Local::now().format("%H:%M:%S").to_string(), kind, text }
+}
+
+/// `host:port` to an address, with the reason in words when it is not one.
+pub fn resolve(server: &str) -> Result<SocketAddr, String> {
+    let server = server.trim();
+    let Some((host, port)) = server.rsplit_once(':') else {
+        return Err(format!("'{server}' is not host:port (for example 127.0.0.1:5000)."));
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(format!("'{port}' is not a port number (0 to 65535)."));
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("Cannot find the server '{host}': {error}."))?
+        .next()
+        .ok_or_else(|| format!("The server '{host}' has no address."))
+}

@@ -1,0 +1,6 @@
+//! `udprelay-gui`: the desktop client. [`app::App`] is the state, [`view::show`] draws it,
+//! [`net`] runs one socket per group off the UI thread.
+
+pub mod app;
+pub mod net;
+pub mod view;

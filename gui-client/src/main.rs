@@ -1,0 +1,62 @@
+//! `udprelay-gui`: the desktop window.
+
+use clap::Parser;
+use udprelay_gui::app::App;
+use udprelay_gui::view;
+
+/// udprelay desktop client: many groups at once, each with its own socket.
+#[derive(Debug, Parser)]
+#[command(name = "udprelay-gui", version)]
+struct Args {
+    /// Server host to start with (default: the last one used, or 127.0.0.1)
+    #[arg(long)]
+    host: Option<String>,
+
+    /// Server port to start with (default: the last one used, or 5000)
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+struct Window {
+    app: App,
+}
+
+impl eframe::App for Window {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        view::show(ui, &mut self.app);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        storage.set_string("server", self.app.server.clone());
+        storage.set_string("name", self.app.name.clone());
+    }
+}
+
+fn main() -> eframe::Result {
+    let args = Args::parse();
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("udprelay")
+            .with_inner_size([960.0, 640.0])
+            .with_min_inner_size([560.0, 360.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "udprelay",
+        options,
+        Box::new(move |cc| {
+            let stored = |key| cc.storage.and_then(|s| s.get_string(key));
+            let last = stored("server").unwrap_or_else(|| "127.0.0.1:5000".into());
+            let (last_host, last_port) = last.rsplit_once(':').unwrap_or(("127.0.0.1", "5000"));
+            let host = args.host.clone().unwrap_or_else(|| last_host.to_string());
+            let port = args.port.map_or_else(|| last_port.to_string(), |p| p.to_string());
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            let app = App::new(format!("{host}:{port}"), stored("name").unwrap_or_default());
+            Ok(Box::new(Window { app }))
+        }),
+    )
+}

@@ -1,0 +1,215 @@
+//! The window, drawn from [`App`] each frame. User actions call `App`'s methods; nothing here
+//! keeps state of its own.
+
+use std::time::{Duration, Instant};
+
+use egui::{
+    Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
+};
+use udprelay_shared::session::{Connection as Reachability, Health};
+
+use crate::app::{App, EntryKind, Group, Place, Stage};
+
+const GOOD: Color32 = Color32::from_rgb(60, 180, 75);
+const LATE: Color32 = Color32::from_rgb(230, 160, 30);
+const LOST: Color32 = Color32::from_rgb(220, 60, 50);
+
+/// Draws the whole window and takes in what the network brought since the last frame.
+pub fn show(ui: &mut Ui, app: &mut App) {
+    app.attach(ui.ctx());
+    app.poll();
+    let now = Instant::now();
+    Panel::top("server").show(ui, |ui| top_bar(ui, app));
+    Panel::bottom("composer").show(ui, |ui| composer(ui, app));
+    Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
+    CentralPanel::default().show(ui, |ui| message_log(ui, app));
+    if !app.groups.is_empty() {
+        // Heartbeat dots change colour with time alone.
+        ui.ctx().request_repaint_after(Duration::from_millis(500));
+    }
+}
+
+fn top_bar(ui: &mut Ui, app: &mut App) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Server");
+        ui.add(TextEdit::singleline(&mut app.server).desired_width(180.0)).labelled_by(label.id);
+        let label = ui.label("Name");
+        ui.add(TextEdit::singleline(&mut app.name).hint_text("optional").desired_width(120.0))
+            .labelled_by(label.id);
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            let (text, color) = match app.connection {
+                Reachability::Unknown => {
+                    ("Server: not contacted yet", ui.visuals().weak_text_color())
+                }
+                Reachability::Reachable => ("Server: answering", GOOD),
+                Reachability::Unreachable => ("Server: not answering", LOST),
+            };
+            ui.label(RichText::new(text).color(color));
+        });
+    });
+    notice(ui, app, Place::Server);
+}
+
+fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
+    ui.heading("Groups");
+    ui.horizontal(|ui| {
+        if ui.button("Create").clicked() {
+            app.create();
+        }
+        let label = ui.label("Size limit");
+        ui.add(TextEdit::singleline(&mut app.cap_text).hint_text("none").desired_width(50.0))
+            .labelled_by(label.id);
+    });
+    notice(ui, app, Place::Create);
+    ui.horizontal(|ui| {
+        let label = ui.label("Group id");
+        let field = ui
+            .add(
+                TextEdit::singleline(&mut app.join_text).hint_text("ABCD1234").desired_width(100.0),
+            )
+            .labelled_by(label.id);
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        if ui.button("Join").clicked() || entered {
+            app.join();
+        }
+    });
+    notice(ui, app, Place::Join);
+    ui.separator();
+
+    let mut clicked = None;
+    ScrollArea::vertical().id_salt("group list").show(ui, |ui| {
+        for group in &app.groups {
+            if group_row(ui, group, app.selected == Some(group.link), now) {
+                clicked = Some(group.link);
+            }
+        }
+    });
+    if let Some(link) = clicked {
+        app.select(link);
+    }
+
+    ui.separator();
+    let selected_id = app.selected_group().and_then(|g| g.id);
+    ui.horizontal(|ui| {
+        if ui.add_enabled(app.selected.is_some(), egui::Button::new("Leave")).clicked() {
+            app.leave_selected();
+        }
+        if ui.add_enabled(selected_id.is_some(), egui::Button::new("Copy id")).clicked()
+            && let Some(id) = selected_id
+        {
+            ui.ctx().copy_text(id.to_string());
+        }
+    });
+}
+
+/// One row: heartbeat dot, id, member count, unread badge. Returns whether it was clicked.
+fn group_row(ui: &mut Ui, group: &Group, selected: bool, now: Instant) -> bool {
+    ui.horizontal(|ui| {
+        let (color, meaning) = match (group.stage, group.state.and_then(|s| s.health(now))) {
+            (Stage::Lost, _) | (_, Some(Health::Lost)) => {
+                (LOST, "no answer for 3 heartbeats: the server has likely dropped us")
+            }
+            (_, Some(Health::Late)) => (LATE, "a heartbeat answer is late"),
+            (_, Some(Health::Good)) => (GOOD, "the server answers the heartbeat"),
+            (_, None) => (ui.visuals().weak_text_color(), "not joined yet"),
+        };
+        let (rect, dot) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+        ui.painter().circle_filled(rect.center(), 5.0, color);
+        dot.on_hover_text(meaning);
+
+        let title = match (group.id, group.stage) {
+            (Some(id), _) => id.to_string(),
+            (None, _) => "creating…".to_string(),
+        };
+        let clicked = ui.selectable_label(selected, RichText::new(title).monospace()).clicked();
+        let members = match (group.stage, group.members) {
+            (Stage::Joining, _) => "joining…".to_string(),
+            (Stage::Lost, _) => "lost".to_string(),
+            (_, Some(1)) => "1 member".to_string(),
+            (_, Some(n)) => format!("{n} members"),
+            (_, None) => String::new(),
+        };
+        ui.label(RichText::new(members).weak());
+        if group.unread > 0 {
+            let badge = RichText::new(format!(" {} ", group.unread))
+                .strong()
+                .color(Color32::WHITE)
+                .background_color(LOST);
+            ui.label(badge).on_hover_text("unread messages");
+        }
+        clicked
+    })
+    .inner
+}
+
+fn message_log(ui: &mut Ui, app: &App) {
+    let Some(group) = app.selected_group() else {
+        ui.centered_and_justified(|ui| {
+            ui.label(RichText::new("Create a group, or join one with its id.").weak());
+        });
+        return;
+    };
+    ScrollArea::vertical().stick_to_bottom(true).auto_shrink(false).show(ui, |ui| {
+        for entry in &group.log {
+            let time = RichText::new(&entry.time).weak().monospace();
+            match entry.kind {
+                EntryKind::Mine => {
+                    ui.with_layout(Layout::right_to_left(Align::TOP), |ui| {
+                        ui.label(time);
+                        let text =
+                            RichText::new(&entry.text).color(ui.visuals().strong_text_color());
+                        ui.add(Label::new(text).selectable(true).wrap());
+                    });
+                }
+                EntryKind::Theirs => {
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(time);
+                        ui.add(Label::new(&entry.text).selectable(true));
+                    });
+                }
+                EntryKind::Event | EntryKind::Error => {
+                    let color = if entry.kind == EntryKind::Error {
+                        LOST
+                    } else {
+                        ui.visuals().weak_text_color()
+                    };
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(time);
+                        ui.add(
+                            Label::new(RichText::new(&entry.text).italics().color(color))
+                                .selectable(true),
+                        );
+                    });
+                }
+            }
+        }
+    });
+}
+
+fn composer(ui: &mut Ui, app: &mut App) {
+    notice(ui, app, Place::Message);
+    ui.horizontal(|ui| {
+        let label = ui.label("Message");
+        let width = ui.available_width() - 70.0;
+        let field = ui
+            .add(
+                TextEdit::singleline(&mut app.draft)
+                    .hint_text("Type, then Enter")
+                    .desired_width(width),
+            )
+            .labelled_by(label.id);
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        if ui.button("Send").clicked() || entered {
+            app.send_draft();
+            field.request_focus(); // keep typing
+        }
+    });
+}
+
+fn notice(ui: &mut Ui, app: &App, place: Place) {
+    if let Some(notice) = &app.notice
+        && notice.place == place
+    {
+        ui.label(RichText::new(&notice.text).color(LOST));
+    }
+}

@@ -1,0 +1,191 @@
+//! The real window (egui_kittest, no display) against the real server on 127.0.0.1 port 0,
+//! with plain UDP sockets as the other people. Every wait is bounded.
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use udprelay_gui::app::{App, Place, Stage};
+use udprelay_gui::view;
+use udprelay_testkit::{Peer, ServerProcess, WAIT};
+
+fn window(server: &ServerProcess, name: &str) -> Harness<'static, App> {
+    Harness::builder().with_size([1000.0, 700.0]).build_ui_state(
+        |ui, app: &mut App| view::show(ui, app),
+        App::new(server.addr.to_string(), name),
+    )
+}
+
+/// Runs frames until `done` holds for the app's state; panics after a bounded wait.
+fn wait_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "waited for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.step();
+}
+
+fn type_into(harness: &mut Harness<'static, App>, field: &str, text: &str) {
+    harness.get_by_role_and_label(Role::TextInput, field).focus();
+    harness.step();
+    harness.get_by_role_and_label(Role::TextInput, field).type_text(text);
+    harness.step();
+}
+
+/// Clicks a button and runs two frames: one where the click is handled, one that draws the
+/// result (parts drawn before the button in the first frame show it only in the second).
+fn click(harness: &mut Harness<'static, App>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+    harness.step();
+}
+
+/// Clicks Create and waits for the new group to be joined; returns its id.
+fn create(harness: &mut Harness<'static, App>) -> String {
+    let before = harness.state().groups.len();
+    click(harness, "Create");
+    wait_until(harness, "a created group", |app| {
+        app.groups.len() == before + 1 && app.groups[before].stage == Stage::Joined
+    });
+    harness.state().groups[before].id.expect("a joined group has an id").to_string()
+}
+
+#[test]
+fn create_shows_a_new_group_selected() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    assert!(id.parse::<udprelay_shared::GroupId>().is_ok(), "{id}");
+    let app = harness.state();
+    assert_eq!(app.selected, Some(app.groups[0].link));
+    // The row shows the id, and the log says what happened.
+    harness.get_by_label(&id);
+    harness.get_by_label(&format!("Joined {id}."));
+    // The member count comes from the heartbeat's WHO.
+    wait_until(&mut harness, "a member count", |app| app.groups[0].members == Some(1));
+    harness.get_by_label("1 member");
+}
+
+#[test]
+fn enter_sends_the_typed_message_and_keeps_the_focus() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+
+    type_into(&mut harness, "Message", "hello ben");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    assert_eq!(ben.recv(), b"ana: hello ben");
+    assert!(harness.get_by_role_and_label(Role::TextInput, "Message").is_focused());
+    assert_eq!(harness.state().draft, "");
+    harness.get_by_label("hello ben");
+}
+
+#[test]
+fn messages_from_others_appear_and_mark_other_groups_unread() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let first = create(&mut harness);
+    let second = create(&mut harness); // now selected
+    let ben = Peer::new(server.addr);
+    ben.join(&first);
+
+    ben.send(b"ben: over here");
+    wait_until(&mut harness, "an unread message", |app| app.groups[0].unread == 1);
+    harness.get_by_label(" 1 "); // the badge on the first group's row
+    assert_eq!(
+        harness.state().selected_group().and_then(|g| g.id).map(|id| id.to_string()),
+        Some(second)
+    );
+
+    click(&mut harness, &first);
+    assert_eq!(harness.state().groups[0].unread, 0);
+    harness.get_by_label("ben: over here");
+}
+
+#[test]
+fn join_with_an_unknown_id_says_so_in_words() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    type_into(&mut harness, "Group id", "zzzz1111");
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "the join to fail", |app| {
+        app.notice.as_ref().is_some_and(|n| n.place == Place::Join)
+    });
+    let text = "No group has the id ZZZZ1111 (it may have expired).";
+    assert_eq!(harness.state().notice.as_ref().unwrap().text, text);
+    harness.get_by_label(text);
+    assert!(harness.state().groups.is_empty());
+}
+
+#[test]
+fn an_invalid_id_is_refused_before_sending() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    type_into(&mut harness, "Group id", "abc");
+    click(&mut harness, "Join");
+    harness.get_by_label("Not a group id: a group id has 8 characters, not 3.");
+    assert!(harness.state().groups.is_empty(), "nothing was sent");
+}
+
+#[test]
+fn two_groups_at_once_both_receive() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let first = create(&mut harness);
+    let (ben, cay) = (Peer::new(server.addr), Peer::new(server.addr));
+    ben.join(&first);
+    let second = cay.create();
+    cay.join(&second);
+    type_into(&mut harness, "Group id", &second.to_lowercase());
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "the second group", |app| {
+        app.groups.len() == 2 && app.groups[1].stage == Stage::Joined
+    });
+
+    ben.send(b"ben in the first");
+    cay.send(b"cay in the second");
+    wait_until(&mut harness, "both messages", |app| {
+        app.groups.iter().all(|g| {
+            g.log
+                .iter()
+                .any(|e| e.text.ends_with("in the first") || e.text.ends_with("in the second"))
+        })
+    });
+    // Each is a member of its own group, through its own socket.
+    assert_eq!(ben.ask("!WHO"), format!("OK WHO {first} 2"));
+    assert_eq!(cay.ask("!WHO"), format!("OK WHO {second} 2"));
+}
+
+#[test]
+fn leave_removes_the_group_and_its_membership() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    assert_eq!(ben.ask("!WHO"), format!("OK WHO {id} 2"));
+
+    click(&mut harness, "Leave");
+    assert!(harness.state().groups.is_empty());
+    assert!(harness.query_by_label(&id).is_none());
+    // The closed socket said !LEAVE on its way out.
+    let left = udprelay_testkit::poll_until(|| ben.ask("!WHO") == format!("OK WHO {id} 1"));
+    assert!(left, "the server still counts the window as a member");
+}
+
+#[test]
+fn an_over_long_message_is_refused_with_the_reason() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    create(&mut harness);
+    harness.state_mut().draft = "x".repeat(5000);
+    click(&mut harness, "Send");
+    harness.get_by_label("Too long to send: 5000 bytes, the most is 4096.");
+    assert_eq!(harness.state().draft.len(), 5000, "the text is kept for editing");
+}
