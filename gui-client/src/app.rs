@@ -375,6 +375,9 @@ fn failure(request: Command, error: &ErrorReply) -> String {
         (Command::Join(id), ErrorReply::NoSuchGroup) => {
             format!("No group has the id {id} (it may have expired).")
         }
+        (_, ErrorReply::GroupFull(_) | ErrorReply::ClientLimit { .. }) => {
+            format!("{}.", capitalized(&error.describe()))
+        }
         (Command::Join(id), _) => format!("Could not join {id}: {}.", error.describe()),
         (_, _) => format!("Could not create a group: {}.", error.describe()),
     }

@@ -189,3 +189,27 @@ fn an_over_long_message_is_refused_with_the_reason() {
     harness.get_by_label("Too long to send: 5000 bytes, the most is 4096.");
     assert_eq!(harness.state().draft.len(), 5000, "the text is kept for editing");
 }
+
+#[test]
+fn a_full_group_is_put_in_words() {
+    let server = ServerProcess::start(&["--cap", "1"]);
+    let ben = Peer::new(server.addr);
+    let full = Peer::group_of(&[&ben]);
+    let mut harness = window(&server, "");
+    type_into(&mut harness, "Group id", &full);
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "the join to fail", |app| app.notice.is_some());
+    harness.get_by_label(&format!("Group {full} is full."));
+    assert!(harness.state().groups.is_empty(), "the refused join left no row behind");
+}
+
+#[test]
+fn the_create_limit_is_put_in_words() {
+    // Each group has its own socket, so the per-address limit only bites at 0.
+    let server = ServerProcess::start(&["--max-groups-per-client", "0"]);
+    let mut harness = window(&server, "");
+    click(&mut harness, "Create");
+    wait_until(&mut harness, "the create to fail", |app| app.notice.is_some());
+    harness.get_by_label("The server lets one address create at most 0 groups, and you have 0.");
+    assert!(harness.state().groups.is_empty());
+}

@@ -136,7 +136,9 @@ impl ErrorReply {
             ErrorReply::NotInThatGroup => "you are not in that group".into(),
             ErrorReply::JoinFirst => "you are not in a group; join one first".into(),
             ErrorReply::ClientLimit { used, max } => {
-                format!("you already created {used} of at most {max} groups")
+                format!(
+                    "the server lets one address create at most {max} groups, and you have {used}"
+                )
             }
             ErrorReply::TooLarge => "the message is too large (max 4096 bytes)".into(),
             ErrorReply::Other { code, message } => format!("{code}: {message}"),
@@ -319,7 +321,7 @@ mod tests {
         assert_eq!(ErrorReply::GroupFull(id("ABCD1234")).describe(), "group ABCD1234 is full");
         assert_eq!(
             ErrorReply::ClientLimit { used: 3, max: 3 }.describe(),
-            "you already created 3 of at most 3 groups"
+            "the server lets one address create at most 3 groups, and you have 3"
         );
         let other =
             ErrorReply::Other { code: ErrorCode::Other("BUSY".into()), message: "Later".into() };
