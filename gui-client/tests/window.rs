@@ -213,3 +213,17 @@ fn the_create_limit_is_put_in_words() {
     harness.get_by_label("The server lets one address create at most 0 groups, and you have 0.");
     assert!(harness.state().groups.is_empty());
 }
+
+#[test]
+fn a_group_the_server_forgot_is_rejoined() {
+    // Members silent for 0.6 s are dropped; the window pings each group every second.
+    let server = ServerProcess::start(&["--heartbeat", "0.2", "--sweep", "0.05"]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    let rejoined = format!("The server had forgotten us; rejoined {id}.");
+    wait_until(&mut harness, "a rejoin", |app| {
+        app.groups[0].log.iter().any(|e| e.text == rejoined)
+    });
+    harness.get_by_label(&rejoined);
+    assert_eq!(harness.state().groups[0].stage, Stage::Joined);
+}
