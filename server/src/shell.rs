@@ -50,7 +50,19 @@ pub async fn serve(
                 Err(error) => debug!(%error, "receive failed"),
             },
             _ = sweeps.tick() => {
-                relay.sweep(Instant::now());
+                let started = Instant::now();
+                let swept = relay.sweep(started);
+                // Its own target, so a benchmark can turn on just this line.
+                debug!(
+                    target: "udprelay_server::sweep",
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    removed = swept.removed,
+                    expired = swept.expired,
+                    groups = relay.live_groups(),
+                    members = relay.live_members(),
+                    stats = %relay.stats(),
+                    "sweep"
+                );
             }
             () = &mut shutdown => break,
         }

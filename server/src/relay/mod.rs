@@ -13,7 +13,7 @@ mod tests;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, info};
+use tracing::info;
 use udprelay_shared::limits::{
     DEFAULT_EMPTY_TTL, DEFAULT_GROUP_CAP, DEFAULT_HEARTBEAT, DEFAULT_MAX_GROUPS_PER_CLIENT,
     MISSED_HEARTBEATS,
@@ -280,7 +280,7 @@ impl Relay {
 
         self.stats.removals += silent.len() as u64;
         self.stats.expiries += expired.len() as u64;
-        debug!(groups = self.live_groups(), members = self.live_members(), stats = %self.stats, "sweep");
+
         Swept { removed: silent.len(), expired: expired.len() }
     }
 }
