@@ -123,7 +123,7 @@ pub fn poll_until(mut done: impl FnMut() -> bool) -> bool {
 
 /// The `udprelay-server` binary beside the running test's own target directory, built first if
 /// a narrower `cargo test -p` run did not build it.
-fn server_binary() -> PathBuf {
+pub fn server_binary() -> PathBuf {
     let test_exe = std::env::current_exe().expect("the test's path");
     // target/<profile>/deps/<test> -> target/<profile>/udprelay-server
     let dir = test_exe.parent().and_then(Path::parent).expect("target/<profile>");

@@ -1,0 +1,171 @@
+//! `udprelay-bench`: measures a udprelay server against the bare loop, scenario by scenario.
+//! Run by hand, in release: `cargo run --release -p udprelay-bench -- --help`.
+
+mod bare;
+mod report;
+mod scenario;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scenario::{Outcome, relay};
+use target::{Kind, Setup, Target};
+
+/// Load generator for udprelay servers. Starts each target, runs each scenario against it in
+/// turn, and prints one table with ours/bare ratios.
+#[derive(Debug, Parser)]
+#[command(name = "udprelay-bench", version)]
+struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+
+    /// Scenarios to run (default: all)
+    #[arg(value_enum)]
+    scenarios: Vec<Scenario>,
+
+    /// Servers to measure: `ours`, `bare`, or a command with `{port}`, e.g.
+    /// "python3 chat.py --server --port {port}" (default: ours and bare)
+    #[arg(long = "target")]
+    targets: Vec<String>,
+
+    /// Seconds of load per relay, fan-out and ping-pong run
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+
+    /// Relay load: groups, members per group, payloads per second (total), payload bytes
+    #[arg(long, default_value_t = 10)]
+    groups: usize,
+    #[arg(long, default_value_t = 5)]
+    members: usize,
+    #[arg(long, default_value_t = 20_000)]
+    rate: u64,
+    #[arg(long, default_value_t = 64)]
+    bytes: usize,
+
+    /// Fan-out: members of the one group, and payloads per second from its one sender
+    #[arg(long, default_value_t = 128)]
+    fanout_members: usize,
+    #[arg(long, default_value_t = 500)]
+    fanout_rate: u64,
+
+    /// Many clients: how many, in groups of how many
+    #[arg(long, default_value_t = 100_000)]
+    clients: usize,
+    #[arg(long, default_value_t = 5)]
+    group_size: usize,
+
+    /// Our server's binary (default: udprelay-server beside this one)
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+
+    /// Also write the results as JSON to this file
+    #[arg(long)]
+    json: Option<PathBuf>,
+
+    /// A quick check that every scenario runs: 1 s each, small numbers
+    #[arg(long)]
+    smoke: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Run the bare-loop baseline server (the bench starts it itself)
+    #[command(hide = true)]
+    BareLoop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Relay,
+    Pingpong,
+    Many,
+    Fanout,
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    if let Some(Mode::BareLoop) = args.mode {
+        return match bare::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("bare loop: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.smoke {
+        (args.seconds, args.rate, args.fanout_rate, args.clients) = (1.0, 2_000, 100, 1_000);
+    }
+    let scenarios = if args.scenarios.is_empty() {
+        vec![Scenario::Relay, Scenario::Pingpong, Scenario::Many, Scenario::Fanout]
+    } else {
+        args.scenarios.clone()
+    };
+    let targets: Vec<Kind> = if args.targets.is_empty() {
+        vec![Kind::Ours, Kind::Bare]
+    } else {
+        args.targets.iter().map(|t| Kind::parse(t)).collect()
+    };
+    let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for scenario in scenarios {
+        for kind in &targets {
+            match run(scenario, kind, &server_bin, &args) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => {
+                    eprintln!("error: {scenario:?} against {}: {error}", kind.label());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    print!("{}", report::table(&outcomes));
+    if let Some(path) = &args.json
+        && let Err(error) = std::fs::write(path, report::json(&outcomes))
+    {
+        eprintln!("error: cannot write {}: {error}", path.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// One scenario against a fresh instance of one target.
+fn run(
+    scenario: Scenario,
+    kind: &Kind,
+    server_bin: &std::path::Path,
+    args: &Args,
+) -> Result<Outcome, String> {
+    let setup = Setup { sweep: (scenario == Scenario::Many).then_some(1.0) };
+    let target = Target::start(kind, server_bin, setup)?;
+    let outcome = match scenario {
+        Scenario::Relay => relay::run(
+            "relay",
+            &target,
+            relay::Load {
+                groups: args.groups,
+                members: args.members,
+                rate: args.rate,
+                bytes: args.bytes,
+                seconds: args.seconds,
+            },
+        ),
+        Scenario::Fanout => relay::run(
+            "fanout",
+            &target,
+            relay::Load {
+                groups: 1,
+                members: args.fanout_members,
+                rate: args.fanout_rate,
+                bytes: args.bytes,
+                seconds: args.seconds,
+            },
+        ),
+        Scenario::Pingpong => scenario::pingpong::run(&target, args.seconds),
+        Scenario::Many => scenario::many::run(&target, args.clients, args.group_size),
+    };
+    outcome.map_err(|e| e.to_string())
+}

@@ -1,0 +1,110 @@
+//! One table for people, and JSON for tools. Where both our server and the bare loop ran a
+//! scenario, a ratio row follows (ours / bare): machine noise cancels in it.
+
+use std::fmt::Write as _;
+
+use crate::scenario::Outcome;
+
+const HEADER: [&str; 8] = [
+    "scenario",
+    "target",
+    "offered/s",
+    "delivered/s",
+    "loss %",
+    "p50 µs",
+    "p99 µs",
+    "cpu ns/delivery",
+];
+
+pub fn table(outcomes: &[Outcome]) -> String {
+    let mut rows: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
+    let mut scenarios: Vec<&str> = outcomes.iter().map(|o| o.scenario).collect();
+    scenarios.dedup();
+    for scenario in scenarios {
+        let runs: Vec<&Outcome> = outcomes.iter().filter(|o| o.scenario == scenario).collect();
+        for run in &runs {
+            let mut row = vec![
+                run.scenario.to_string(),
+                run.target.clone(),
+                figure(run.offered_per_s, 0),
+                figure(run.delivered_per_s, 0),
+                figure(run.loss_pct, 2),
+                figure(run.p50_us, 1),
+                figure(run.p99_us, 1),
+                figure(run.cpu_ns_per_delivery, 0),
+            ];
+            row.extend(run.extra.iter().map(|(name, value)| format!("{name}={value:.1}")));
+            rows.push(row);
+        }
+        let ours = runs.iter().find(|o| o.target == "ours");
+        let bare = runs.iter().find(|o| o.target == "bare");
+        if let (Some(ours), Some(bare)) = (ours, bare) {
+            rows.push(ratio_row(ours, bare));
+        }
+    }
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|column| {
+            rows.iter().filter_map(|r| r.get(column)).map(|c| c.chars().count()).max().unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (column, cell) in row.iter().enumerate() {
+            let width = widths.get(column).copied().unwrap_or(0);
+            let _ = write!(out, "{cell:<width$}  ");
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
+}
+
+fn ratio_row(ours: &Outcome, bare: &Outcome) -> Vec<String> {
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    };
+    let mut row = vec![
+        ours.scenario.to_string(),
+        "ours/bare".into(),
+        ratio(ours.offered_per_s, bare.offered_per_s),
+        ratio(ours.delivered_per_s, bare.delivered_per_s),
+        String::new(),
+        ratio(ours.p50_us, bare.p50_us),
+        ratio(ours.p99_us, bare.p99_us),
+        ratio(ours.cpu_ns_per_delivery, bare.cpu_ns_per_delivery),
+    ];
+    for (name, value) in &ours.extra {
+        let theirs = bare.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        row.push(format!("{name}={}", ratio(Some(*value), theirs)));
+    }
+    row
+}
+
+fn figure(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("-".into(), |v| format!("{v:.decimals$}"))
+}
+
+pub fn json(outcomes: &[Outcome]) -> String {
+    let number = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v}"));
+    let runs: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            let extra: Vec<String> = o.extra.iter().map(|(n, v)| format!("\"{n}\": {v}")).collect();
+            format!(
+                "  {{\"scenario\": \"{}\", \"target\": {:?}, \"offered_per_s\": {}, \"delivered_per_s\": {}, \
+                 \"loss_pct\": {}, \"p50_us\": {}, \"p99_us\": {}, \"cpu_ns_per_delivery\": {}, \"extra\": {{{}}}}}",
+                o.scenario,
+                o.target,
+                number(o.offered_per_s),
+                number(o.delivered_per_s),
+                number(o.loss_pct),
+                number(o.p50_us),
+                number(o.p99_us),
+                number(o.cpu_ns_per_delivery),
+                extra.join(", ")
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", runs.join(",\n"))
+}

@@ -1,0 +1,33 @@
+//! CI's check of the benchmark: every scenario runs for about a second against our server and
+//! the bare loop, and reports its figures. The figures themselves are not judged here (the
+//! machines are shared and noisy); `docs/performance.md` has measured ones.
+
+use std::process::Command;
+
+#[test]
+fn every_scenario_runs_against_ours_and_the_bare_loop() {
+    let json = std::env::temp_dir().join(format!("udprelay-bench-smoke-{}.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_udprelay-bench"))
+        .arg("--smoke")
+        .arg("--server-bin")
+        .arg(udprelay_testkit::server_binary())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run udprelay-bench");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}\n{}", String::from_utf8_lossy(&output.stderr));
+    for scenario in ["relay", "pingpong", "many", "fanout"] {
+        for target in ["ours", "bare", "ours/bare"] {
+            let row = format!("{scenario:<8}  {target}");
+            assert!(table.lines().any(|l| l.starts_with(&row)), "no row {row:?} in\n{table}");
+        }
+    }
+    // Every run delivered something and measured the server's CPU.
+    let results = std::fs::read_to_string(&json).expect("the JSON file");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(results.matches("\"scenario\"").count(), 8, "{results}");
+    assert_eq!(results.matches("\"delivered_per_s\": null").count(), 2, "only `many` has none: {results}");
+    assert!(!results.contains("\"delivered_per_s\": 0,"), "{results}");
+    assert!(results.contains("\"bytes_per_member\""), "{results}");
+}

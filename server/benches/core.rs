@@ -1,0 +1,78 @@
+//! Micro-benchmarks of the relay core, without sockets: `cargo bench -p udprelay-server`.
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use udprelay_server::relay::{Config, Outgoing, Relay};
+use udprelay_shared::{GroupId, Incoming, Reply};
+
+fn addr(n: u32) -> SocketAddr {
+    let [a, b, c, d] = n.to_be_bytes();
+    SocketAddr::from(([10 ^ a, b, c, d], 40000))
+}
+
+/// A relay with `groups` groups of `size` members, all created and joined at `now`.
+fn populated(groups: u32, size: u32, now: Instant) -> (Relay, Vec<GroupId>) {
+    let config = Config { max_groups_per_client: u32::MAX, cap: None, ..Config::default() };
+    let mut relay = Relay::new(config);
+    let creator = addr(u32::MAX);
+    let mut ids = Vec::new();
+    for g in 0..groups {
+        let Outgoing::Reply(Reply::Created(id)) = relay.handle(now, creator, b"!CREATE") else {
+            panic!("create failed")
+        };
+        for m in 0..size {
+            let join = format!("!JOIN {id}");
+            relay.handle(now, addr(g * size + m), join.as_bytes());
+        }
+        ids.push(id);
+    }
+    (relay, ids)
+}
+
+fn parsing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for datagram in [
+        &b"!CREATE"[..],
+        b"!CREATE 5",
+        b"!JOIN abcd1234",
+        b"!LEAVE ABCD1234",
+        b"!PING",
+        b"!WHO",
+        b"!NOPE",
+        b"a 64-byte chat payload ....................................end",
+    ] {
+        let name = String::from_utf8_lossy(&datagram[..datagram.len().min(14)]).into_owned();
+        group.bench_function(name, |b| b.iter(|| black_box(Incoming::parse(black_box(datagram)))));
+    }
+    group.finish();
+}
+
+fn relaying(c: &mut Criterion) {
+    let now = Instant::now();
+    let payload = [b'x'; 64];
+    for size in [5u32, 128] {
+        let (mut relay, _) = populated(1, size, now);
+        let sender = addr(0);
+        c.bench_function(&format!("handle payload, group of {size}"), |b| {
+            b.iter(|| match relay.handle(now, sender, black_box(&payload)) {
+                // Walk the recipients, as the shell does, but send nothing.
+                Outgoing::Relay { recipients, .. } => black_box(recipients.count()),
+                _ => unreachable!(),
+            })
+        });
+    }
+}
+
+fn sweeping(c: &mut Criterion) {
+    let now = Instant::now();
+    let (mut relay, _) = populated(20_000, 5, now);
+    assert_eq!(relay.live_members(), 100_000);
+    let later = now + Duration::from_secs(1); // nobody is due: the sweep changes nothing
+    c.bench_function("sweep over 100 000 members", |b| b.iter(|| black_box(relay.sweep(later))));
+}
+
+criterion_group!(benches, parsing, relaying, sweeping);
+criterion_main!(benches);
