@@ -6,7 +6,8 @@ use std::process::Command;
 
 #[test]
 fn every_scenario_runs_against_ours_and_the_bare_loop() {
-    let json = std::env::temp_dir().join(format!("udprelay-bench-smoke-{}.json", std::process::id()));
+    let json =
+        std::env::temp_dir().join(format!("udprelay-bench-smoke-{}.json", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_udprelay-bench"))
         .arg("--smoke")
         .arg("--server-bin")
@@ -27,7 +28,11 @@ fn every_scenario_runs_against_ours_and_the_bare_loop() {
     let results = std::fs::read_to_string(&json).expect("the JSON file");
     let _ = std::fs::remove_file(&json);
     assert_eq!(results.matches("\"scenario\"").count(), 8, "{results}");
-    assert_eq!(results.matches("\"delivered_per_s\": null").count(), 2, "only `many` has none: {results}");
+    assert_eq!(
+        results.matches("\"delivered_per_s\": null").count(),
+        2,
+        "only `many` has none: {results}"
+    );
     assert!(!results.contains("\"delivered_per_s\": 0,"), "{results}");
     assert!(results.contains("\"bytes_per_member\""), "{results}");
 }
