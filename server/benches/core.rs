@@ -4,7 +4,7 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use udprelay_server::relay::{Config, Outgoing, Relay};
 use udprelay_shared::{GroupId, Incoming, Reply};
 
@@ -71,7 +71,22 @@ fn sweeping(c: &mut Criterion) {
     let (mut relay, _) = populated(20_000, 5, now);
     assert_eq!(relay.live_members(), 100_000);
     let later = now + Duration::from_secs(1); // nobody is due: the sweep changes nothing
-    c.bench_function("sweep over 100 000 members", |b| b.iter(|| black_box(relay.sweep(later))));
+    c.bench_function("sweep over 100 000 members, none due", |b| {
+        b.iter(|| black_box(relay.sweep(later)))
+    });
+
+    // The worst case: everyone went silent at once, and one sweep removes them all.
+    let mut group = c.benchmark_group("mass expiry");
+    group.sample_size(10);
+    let silent = now + Duration::from_secs(3600);
+    group.bench_function("sweep removing 100 000 silent members", |b| {
+        b.iter_batched(
+            || populated(20_000, 5, now).0,
+            |mut relay| black_box(relay.sweep(silent)),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
 }
 
 criterion_group!(benches, parsing, relaying, sweeping);

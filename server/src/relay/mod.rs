@@ -2,6 +2,7 @@
 //! come out. No sockets and no clock here, so every rule is tested by calling [`Relay::handle`]
 //! and [`Relay::sweep`] with a chosen `now`.
 
+mod members;
 mod state;
 mod stats;
 
@@ -20,6 +21,7 @@ use udprelay_shared::limits::{
 };
 use udprelay_shared::{Command, ErrorReply, GroupId, Incoming, Reply};
 
+use members::{MemberKey, Members};
 use state::Tables;
 pub use stats::Stats;
 
@@ -61,15 +63,17 @@ pub enum Outgoing<'a> {
 /// The members of a group other than the sender.
 #[derive(Debug, Clone)]
 pub struct Recipients<'a> {
-    members: std::slice::Iter<'a, SocketAddr>,
-    sender: SocketAddr,
+    keys: std::slice::Iter<'a, MemberKey>,
+    members: &'a Members,
+    sender: MemberKey,
 }
 
 impl Iterator for Recipients<'_> {
     type Item = SocketAddr;
 
     fn next(&mut self) -> Option<SocketAddr> {
-        self.members.by_ref().copied().find(|&addr| addr != self.sender)
+        let key = self.keys.by_ref().copied().find(|&key| key != self.sender)?;
+        Some(self.members.get(key).addr)
     }
 }
 
@@ -191,10 +195,10 @@ impl Relay {
     /// `!JOIN <id>` → `OK JOINED <id>`, or `ERR BAD_ARG NoSuchGroup`, `ERR GROUP_FULL <id>`.
     fn join(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
         let group = self.tables.groups.get(&id).ok_or(ErrorReply::NoSuchGroup)?;
-        if let Some(member) = self.tables.members.get_mut(&from)
-            && member.group == id
+        if let Some(key) = self.tables.members.key_of(from)
+            && self.tables.members.get(key).group == id
         {
-            member.last_active = now;
+            self.tables.members.touch(key, now);
             return Ok(Reply::Joined(id));
         }
         if group.is_full() {
@@ -211,7 +215,8 @@ impl Relay {
 
     /// `!LEAVE <id>` → `OK LEFT <id>`, or `ERR NOT_IN_GROUP NotInThatGroup`.
     fn leave(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
-        if self.tables.members.get(&from).is_none_or(|member| member.group != id) {
+        let members = &self.tables.members;
+        if members.key_of(from).is_none_or(|key| members.get(key).group != id) {
             return Err(ErrorReply::NotInThatGroup);
         }
         let (_, size) = self.tables.remove_member(now, from).expect("checked above");
@@ -222,30 +227,32 @@ impl Relay {
 
     /// `!PING` → `PONG <seconds>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`.
     fn ping(&mut self, now: Instant, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let member = self.tables.members.get_mut(&from).ok_or(ErrorReply::JoinFirst)?;
-        member.last_active = now;
+        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
+        self.tables.members.touch(key, now);
         Ok(Reply::Pong(self.config.heartbeat))
     }
 
     /// `!WHO` → `OK WHO <id> <count>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`. Not activity.
     fn who(&self, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let member = self.tables.members.get(&from).ok_or(ErrorReply::JoinFirst)?;
+        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
+        let member = self.tables.members.get(key);
         let members = self.tables.groups[&member.group].members.len();
         Ok(Reply::Who { group: member.group, members })
     }
 
     /// A payload goes to every other member of the sender's group, and counts as activity.
     fn relay<'a>(&'a mut self, now: Instant, from: SocketAddr, payload: &'a [u8]) -> Outgoing<'a> {
-        let Some(member) = self.tables.members.get_mut(&from) else {
+        let Some(key) = self.tables.members.key_of(from) else {
             self.stats.datagrams_out += 1;
             return Outgoing::Reply(Reply::Error(ErrorReply::JoinFirst));
         };
-        member.last_active = now;
-        let members = &self.tables.groups[&member.group].members;
-        self.stats.datagrams_out += members.len() as u64 - 1;
+        self.tables.members.touch(key, now);
+        let members = &self.tables.members;
+        let group = &self.tables.groups[&members.get(key).group].members;
+        self.stats.datagrams_out += group.len() as u64 - 1;
         Outgoing::Relay {
             payload,
-            recipients: Recipients { members: members.iter(), sender: from },
+            recipients: Recipients { keys: group.iter(), members, sender: key },
         }
     }
 
@@ -258,19 +265,21 @@ impl Relay {
     }
 
     /// Removes members silent for more than 3 × heartbeat, then deletes groups empty for more
-    /// than the time to live (the original server's strict `<` on both deadlines).
+    /// than the time to live (the original server's strict `<` on both deadlines). Both are
+    /// read oldest first and the reading stops at the first that is not due, so a sweep costs
+    /// what it removes, not the number of members.
     pub fn sweep(&mut self, now: Instant) -> Swept {
         let silence = self.config.heartbeat.saturating_mul(MISSED_HEARTBEATS);
-        let silent: Vec<SocketAddr> = self
-            .tables
-            .members
-            .iter()
-            .filter(|(_, member)| now.saturating_duration_since(member.last_active) > silence)
-            .map(|(addr, _)| *addr)
-            .collect();
-        for &addr in &silent {
-            let (group, size) = self.tables.remove_member(now, addr).expect("listed above");
+        let mut removed = 0;
+        while let Some(key) = self.tables.members.oldest() {
+            let member = self.tables.members.get(key);
+            if now.saturating_duration_since(member.last_active) <= silence {
+                break;
+            }
+            let addr = member.addr;
+            let (group, size) = self.tables.remove_member_by_key(now, key);
             info!(%group, %addr, size, "removed (inactive)");
+            removed += 1;
         }
 
         let expired = self.tables.remove_groups_empty_longer_than(now, self.config.empty_ttl);
@@ -278,9 +287,9 @@ impl Relay {
             info!(%group, addr = %creator, size = 0, "expired");
         }
 
-        self.stats.removals += silent.len() as u64;
+        self.stats.removals += removed as u64;
         self.stats.expiries += expired.len() as u64;
 
-        Swept { removed: silent.len(), expired: expired.len() }
+        Swept { removed, expired: expired.len() }
     }
 }

@@ -12,19 +12,35 @@ use super::{Config, Outgoing, Relay};
 /// Everything that must hold between any two datagrams.
 fn check_invariants(relay: &Relay) {
     let tables = &relay.tables;
-    for (addr, member) in &tables.members {
+    let mut listed = 0;
+    let mut previous: Option<Instant> = None;
+    for (key, member) in tables.members.by_activity() {
         let group = tables.groups.get(&member.group).expect("a member's group exists");
         assert_eq!(
-            group.members.get(member.slot),
-            Some(addr),
+            group.members.get(member.slot as usize),
+            Some(&key),
             "the group lists the member at its slot"
         );
+        assert_eq!(tables.members.key_of(member.addr), Some(key), "the index finds the member");
+        assert!(previous <= Some(member.last_active), "the activity list is oldest first");
+        previous = Some(member.last_active);
+        listed += 1;
+    }
+    assert_eq!(listed, tables.members.len(), "every member is in the activity list");
+    let empty: Vec<(Instant, GroupId)> = tables
+        .groups
+        .iter()
+        .filter_map(|(id, group)| group.empty_since.map(|since| (since, *id)))
+        .collect();
+    assert_eq!(empty.len(), tables.empty.len(), "every empty group is listed once");
+    for entry in &empty {
+        assert!(tables.empty.contains(entry), "the empty list has {entry:?}");
     }
     let mut per_creator: HashMap<SocketAddr, u32> = HashMap::new();
     for (id, group) in &tables.groups {
-        for (slot, addr) in group.members.iter().enumerate() {
-            let member = tables.members.get(addr).expect("listed members have records");
-            assert_eq!((member.group, member.slot), (*id, slot));
+        for (slot, &key) in group.members.iter().enumerate() {
+            let member = tables.members.get(key);
+            assert_eq!((member.group, member.slot as usize), (*id, slot));
         }
         assert_eq!(
             group.members.is_empty(),

@@ -1,12 +1,15 @@
 //! The relay's tables and the few operations that change them together, so that the indexes
 //! never disagree: a member's record names its group and its slot in that group's list, a
 //! group knows whether (and since when) it is empty, a creator's count is its live groups.
+//! Both kinds of expiry read time-ordered structures, so a sweep costs what it removes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use udprelay_shared::GroupId;
+
+use super::members::{MemberKey, Members};
 
 #[derive(Debug)]
 pub(super) struct Group {
@@ -14,7 +17,7 @@ pub(super) struct Group {
     /// The most members it may have (`None`: unlimited).
     pub cap: Option<u32>,
     /// Members in no particular order; relaying walks this list.
-    pub members: Vec<SocketAddr>,
+    pub members: Vec<MemberKey>,
     /// When the last member left (or the group was created); `None` while it has members.
     pub empty_since: Option<Instant>,
 }
@@ -25,20 +28,14 @@ impl Group {
     }
 }
 
-#[derive(Debug)]
-pub(super) struct Member {
-    pub group: GroupId,
-    /// Index in the group's `members`, so that leaving is O(1).
-    pub slot: usize,
-    pub last_active: Instant,
-}
-
 #[derive(Default)]
 pub(super) struct Tables {
     pub groups: HashMap<GroupId, Group>,
-    pub members: HashMap<SocketAddr, Member>,
+    pub members: Members,
     /// Live groups per creator address (absent: none).
     pub created: HashMap<SocketAddr, u32>,
+    /// The empty groups, oldest first: `(empty_since, id)`.
+    pub empty: BTreeSet<(Instant, GroupId)>,
 }
 
 impl Tables {
@@ -49,14 +46,8 @@ impl Tables {
     pub fn add_group(&mut self, now: Instant, id: GroupId, creator: SocketAddr, cap: Option<u32>) {
         let group = Group { creator, cap, members: Vec::new(), empty_since: Some(now) };
         self.groups.insert(id, group);
+        self.empty.insert((now, id));
         *self.created.entry(creator).or_default() += 1;
-    }
-
-    /// Deletes an empty group, freeing its creator's slot.
-    pub fn remove_group(&mut self, id: GroupId) {
-        let group = self.groups.remove(&id).expect("only live groups are removed");
-        debug_assert!(group.members.is_empty());
-        self.uncount(group.creator);
     }
 
     fn uncount(&mut self, creator: SocketAddr) {
@@ -75,42 +66,48 @@ impl Tables {
         now: Instant,
         ttl: Duration,
     ) -> Vec<(GroupId, SocketAddr)> {
-        let expired: Vec<(GroupId, SocketAddr)> = self
-            .groups
-            .iter()
-            .filter(|(_, group)| {
-                group.empty_since.is_some_and(|since| now.saturating_duration_since(since) > ttl)
-            })
-            .map(|(id, group)| (*id, group.creator))
-            .collect();
-        for (id, _) in &expired {
-            self.remove_group(*id);
+        let mut expired = Vec::new();
+        while let Some(&(since, id)) = self.empty.first()
+            && now.saturating_duration_since(since) > ttl
+        {
+            self.empty.pop_first();
+            let group = self.groups.remove(&id).expect("listed empty groups exist");
+            debug_assert!(group.members.is_empty());
+            self.uncount(group.creator);
+            expired.push((id, group.creator));
         }
         expired
     }
 
     /// Puts an address that is in no group into group `id`; returns the group's new size.
     pub fn add_member(&mut self, now: Instant, addr: SocketAddr, id: GroupId) -> usize {
-        debug_assert!(!self.members.contains_key(&addr));
         let group = self.groups.get_mut(&id).expect("joined groups exist");
-        let slot = group.members.len();
-        group.members.push(addr);
-        group.empty_since = None;
-        self.members.insert(addr, Member { group: id, slot, last_active: now });
+        if let Some(since) = group.empty_since.take() {
+            self.empty.remove(&(since, id));
+        }
+        let slot = u32::try_from(group.members.len()).expect("fewer than 4 billion members");
+        let key = self.members.insert(now, addr, id, slot);
+        group.members.push(key);
         group.members.len()
     }
 
     /// Takes an address out of its group; returns the group and its new size.
     pub fn remove_member(&mut self, now: Instant, addr: SocketAddr) -> Option<(GroupId, usize)> {
-        let member = self.members.remove(&addr)?;
+        let key = self.members.key_of(addr)?;
+        Some(self.remove_member_by_key(now, key))
+    }
+
+    pub fn remove_member_by_key(&mut self, now: Instant, key: MemberKey) -> (GroupId, usize) {
+        let member = self.members.remove(key);
         let group = self.groups.get_mut(&member.group).expect("a member's group exists");
-        group.members.swap_remove(member.slot);
-        if let Some(moved) = group.members.get(member.slot) {
-            self.members.get_mut(moved).expect("listed members have records").slot = member.slot;
+        group.members.swap_remove(member.slot as usize);
+        if let Some(&moved) = group.members.get(member.slot as usize) {
+            self.members.set_slot(moved, member.slot);
         }
         if group.members.is_empty() {
             group.empty_since = Some(now);
+            self.empty.insert((now, member.group));
         }
-        Some((member.group, group.members.len()))
+        (member.group, group.members.len())
     }
 }

@@ -432,6 +432,32 @@ fn activity_postpones_removal() {
 }
 
 #[test]
+fn the_sweep_goes_by_last_activity_not_by_joining_order() {
+    let mut h = Harness::new();
+    let group = h.group_with(&[A, B, C]); // A joined first
+    h.advance(100.0);
+    h.send(A, b"A is still here");
+    h.advance(80.001); // B and C: 180.001 s of silence; A: 80.001 s
+    assert_eq!(h.sweep(), Swept { removed: 2, expired: 0 });
+    assert_eq!(h.members(A), format!("OK WHO {group} 1"));
+}
+
+#[test]
+fn empty_groups_expire_by_when_they_emptied_not_by_creation() {
+    let config = Config { empty_ttl: Duration::from_secs(200), ..Config::default() };
+    let mut h = Harness::with(config);
+    let first = h.group_with(&[A]); // created, and left empty, before `second`
+    h.advance(100.0);
+    let second = h.create(B);
+    h.advance(100.0);
+    assert_eq!(h.reply(A, &format!("!LEAVE {first}")), format!("OK LEFT {first}"));
+    h.advance(100.001); // `second` empty for 200.001 s, `first` for 100.001 s
+    assert_eq!(h.sweep(), Swept { removed: 0, expired: 1 });
+    assert_eq!(h.reply(C, &format!("!JOIN {second}")), "ERR BAD_ARG NoSuchGroup");
+    assert_eq!(h.reply(C, &format!("!JOIN {first}")), format!("OK JOINED {first}"));
+}
+
+#[test]
 fn who_is_not_activity() {
     let mut h = Harness::new();
     h.group_with(&[A]);

@@ -1,0 +1,156 @@
+//! The member table: every joined address, found by address in O(1), and kept in order of
+//! last activity so that a sweep reads only the members that went silent, never everyone.
+//!
+//! Records live in a slab and are named by a small [`MemberKey`]; groups list keys, not
+//! addresses, and the address index stores keys only (hashed through the record), so a member
+//! costs one record plus a few bytes (see docs/performance.md for the figures).
+
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use hashbrown::HashTable;
+use slab::Slab;
+use udprelay_shared::GroupId;
+
+/// Names one member record while it lives; reused after the member is removed.
+pub(super) type MemberKey = u32;
+
+/// "No member" in the activity links (a `u32` keeps the record small where `Option` would not).
+const NONE: MemberKey = MemberKey::MAX;
+
+#[derive(Debug)]
+pub(super) struct Member {
+    pub addr: SocketAddr,
+    pub group: GroupId,
+    /// Index in the group's member list, so that leaving is O(1).
+    pub slot: u32,
+    pub last_active: Instant,
+    /// Neighbours in the activity list: the member active just before and just after this one.
+    older: MemberKey,
+    newer: MemberKey,
+}
+
+pub(super) struct Members {
+    records: Slab<Member>,
+    /// Keys of `records`, hashed by their address. SipHash with a random key, as in std's
+    /// maps: the addresses come from the network.
+    by_addr: HashTable<MemberKey>,
+    hasher: RandomState,
+    oldest: MemberKey,
+    newest: MemberKey,
+}
+
+impl Default for Members {
+    fn default() -> Members {
+        Members {
+            records: Slab::new(),
+            by_addr: HashTable::new(),
+            hasher: RandomState::new(),
+            oldest: NONE,
+            newest: NONE,
+        }
+    }
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Members").field("len", &self.len()).finish_non_exhaustive()
+    }
+}
+
+impl Members {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn key_of(&self, addr: SocketAddr) -> Option<MemberKey> {
+        let records = &self.records;
+        self.by_addr
+            .find(self.hasher.hash_one(addr), |&key| records[key as usize].addr == addr)
+            .copied()
+    }
+
+    pub fn get(&self, key: MemberKey) -> &Member {
+        &self.records[key as usize]
+    }
+
+    pub fn set_slot(&mut self, key: MemberKey, slot: u32) {
+        self.records[key as usize].slot = slot;
+    }
+
+    /// Adds a record for an address that has none; it is the most recently active.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        group: GroupId,
+        slot: u32,
+    ) -> MemberKey {
+        debug_assert!(self.key_of(addr).is_none());
+        let entry = self.records.vacant_entry();
+        let key = MemberKey::try_from(entry.key()).expect("fewer than 4 billion members");
+        entry.insert(Member { addr, group, slot, last_active: now, older: NONE, newer: NONE });
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.by_addr.insert_unique(hasher.hash_one(addr), key, |&key| {
+            hasher.hash_one(records[key as usize].addr)
+        });
+        self.push_newest(key);
+        key
+    }
+
+    pub fn remove(&mut self, key: MemberKey) -> Member {
+        self.unlink(key);
+        let addr = self.records[key as usize].addr;
+        let found = self.by_addr.find_entry(self.hasher.hash_one(addr), |&other| other == key);
+        found.expect("every record is indexed").remove();
+        self.records.remove(key as usize)
+    }
+
+    /// Notes activity: the member becomes the most recently active.
+    pub fn touch(&mut self, key: MemberKey, now: Instant) {
+        self.records[key as usize].last_active = now;
+        if self.newest != key {
+            self.unlink(key);
+            self.push_newest(key);
+        }
+    }
+
+    /// The member silent for longest.
+    pub fn oldest(&self) -> Option<MemberKey> {
+        (self.oldest != NONE).then_some(self.oldest)
+    }
+
+    /// Every member, least recently active first (for checks in tests).
+    #[cfg(test)]
+    pub fn by_activity(&self) -> impl Iterator<Item = (MemberKey, &Member)> {
+        std::iter::successors(self.oldest(), |&key| {
+            let newer = self.records[key as usize].newer;
+            (newer != NONE).then_some(newer)
+        })
+        .map(|key| (key, self.get(key)))
+    }
+
+    fn push_newest(&mut self, key: MemberKey) {
+        let record = &mut self.records[key as usize];
+        record.older = self.newest;
+        record.newer = NONE;
+        match self.newest {
+            NONE => self.oldest = key,
+            newest => self.records[newest as usize].newer = key,
+        }
+        self.newest = key;
+    }
+
+    fn unlink(&mut self, key: MemberKey) {
+        let Member { older, newer, .. } = self.records[key as usize];
+        match older {
+            NONE => self.oldest = newer,
+            older => self.records[older as usize].newer = newer,
+        }
+        match newer {
+            NONE => self.newest = older,
+            newer => self.records[newer as usize].older = older,
+        }
+    }
+}
