@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use scenario::{Outcome, relay};
+use scenario::{Outcome, relay, sweeping};
 use target::{Kind, Setup, Target};
 
 /// Load generator for udprelay servers. Starts each target, runs each scenario against it in
@@ -25,7 +25,8 @@ struct Args {
     #[arg(value_enum)]
     scenarios: Vec<Scenario>,
 
-    /// Servers to measure: `ours`, `bare`, or a command with `{port}`, e.g.
+    /// Servers to measure: `ours` (with any server flags after it, e.g. "ours --threads 1
+    /// --no-batching"), `bare`, or a command with `{port}`, e.g.
     /// "python3 chat.py --server --port {port}" (default: ours and bare)
     #[arg(long = "target")]
     targets: Vec<String>,
@@ -56,6 +57,11 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     group_size: usize,
 
+    /// Run our server on these CPUs only (a `taskset -c` list, e.g. `1`); start the bench
+    /// itself under `taskset -c` on the others to keep the load generator away from it
+    #[arg(long, value_name = "CPUS")]
+    server_cpus: Option<String>,
+
     /// Our server's binary (default: udprelay-server beside this one)
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -82,6 +88,9 @@ enum Scenario {
     Pingpong,
     Many,
     Fanout,
+    /// The relay load while sweeps run every 50 ms, before and after `--clients` idle members
+    /// joined
+    Sweeping,
 }
 
 fn main() -> ExitCode {
@@ -99,12 +108,12 @@ fn main() -> ExitCode {
         (args.seconds, args.rate, args.fanout_rate, args.clients) = (1.0, 2_000, 100, 1_000);
     }
     let scenarios = if args.scenarios.is_empty() {
-        vec![Scenario::Relay, Scenario::Pingpong, Scenario::Many, Scenario::Fanout]
+        Scenario::value_variants().to_vec()
     } else {
         args.scenarios.clone()
     };
     let targets: Vec<Kind> = if args.targets.is_empty() {
-        vec![Kind::Ours, Kind::Bare]
+        vec![Kind::Ours(Vec::new()), Kind::Bare]
     } else {
         args.targets.iter().map(|t| Kind::parse(t)).collect()
     };
@@ -139,7 +148,12 @@ fn run(
     server_bin: &std::path::Path,
     args: &Args,
 ) -> Result<Outcome, String> {
-    let setup = Setup { sweep: (scenario == Scenario::Many).then_some(1.0) };
+    let sweep = match scenario {
+        Scenario::Many => Some(1.0),
+        Scenario::Sweeping => Some(sweeping::EVERY),
+        _ => None,
+    };
+    let setup = Setup { sweep, server_cpus: args.server_cpus.clone() };
     let target = Target::start(kind, server_bin, setup)?;
     let outcome = match scenario {
         Scenario::Relay => relay::run(
@@ -166,6 +180,18 @@ fn run(
         ),
         Scenario::Pingpong => scenario::pingpong::run(&target, args.seconds),
         Scenario::Many => scenario::many::run(&target, args.clients, args.group_size),
+        Scenario::Sweeping => sweeping::run(
+            &target,
+            relay::Load {
+                groups: args.groups,
+                members: args.members,
+                rate: args.rate,
+                bytes: args.bytes,
+                seconds: args.seconds,
+            },
+            args.clients,
+            args.group_size,
+        ),
     };
     outcome.map_err(|e| e.to_string())
 }

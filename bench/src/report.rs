@@ -36,10 +36,10 @@ pub fn table(outcomes: &[Outcome]) -> String {
             row.extend(run.extra.iter().map(|(name, value)| format!("{name}={value:.1}")));
             rows.push(row);
         }
-        let ours = runs.iter().find(|o| o.target == "ours");
-        let bare = runs.iter().find(|o| o.target == "bare");
-        if let (Some(ours), Some(bare)) = (ours, bare) {
-            rows.push(ratio_row(ours, bare));
+        if let Some(bare) = runs.iter().find(|o| o.target == "bare") {
+            for ours in runs.iter().filter(|o| o.target.starts_with("ours")) {
+                rows.push(ratio_row(ours, bare));
+            }
         }
     }
     let widths: Vec<usize> = (0..HEADER.len())
@@ -66,7 +66,7 @@ fn ratio_row(ours: &Outcome, bare: &Outcome) -> Vec<String> {
     };
     let mut row = vec![
         ours.scenario.to_string(),
-        "ours/bare".into(),
+        format!("{}/bare", ours.target),
         ratio(ours.offered_per_s, bare.offered_per_s),
         ratio(ours.delivered_per_s, bare.delivered_per_s),
         String::new(),

@@ -12,8 +12,9 @@ use std::time::Duration;
 /// Which server to measure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// `udprelay-server` (release build beside this binary, or `--server-bin`).
-    Ours,
+    /// `udprelay-server` (release build beside this binary, or `--server-bin`), with any
+    /// extra flags, e.g. `ours --threads 1 --no-batching`.
+    Ours(Vec<String>),
     /// The bare loop: receive, look up the group, send to each member; nothing else.
     Bare,
     /// A command line with `{port}` where the port goes, e.g. `python3 chat.py --server --port {port}`.
@@ -22,16 +23,19 @@ pub enum Kind {
 
 impl Kind {
     pub fn parse(text: &str) -> Kind {
-        match text {
-            "ours" => Kind::Ours,
-            "bare" => Kind::Bare,
-            command => Kind::Command(command.to_string()),
+        let mut words = text.split_whitespace();
+        match words.next() {
+            Some("ours") => Kind::Ours(words.map(str::to_string).collect()),
+            Some("bare") if words.next().is_none() => Kind::Bare,
+            _ => Kind::Command(text.to_string()),
         }
     }
 
     pub fn label(&self) -> String {
         match self {
-            Kind::Ours => "ours".into(),
+            Kind::Ours(flags) => {
+                ["ours".to_string()].iter().chain(flags).cloned().collect::<Vec<_>>().join(" ")
+            }
             Kind::Bare => "bare".into(),
             Kind::Command(command) => {
                 command.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
@@ -49,18 +53,28 @@ pub struct Target {
 }
 
 /// How a scenario wants the server set up.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Setup {
     /// Sweep interval for our server, in seconds (`None`: its default).
     pub sweep: Option<f64>,
+    /// CPUs our server may run on (`taskset -c` list; `None`: any).
+    pub server_cpus: Option<String>,
 }
 
 impl Target {
     pub fn start(kind: &Kind, server_bin: &Path, setup: Setup) -> Result<Target, String> {
         let mut port = 0;
         let mut command = match kind {
-            Kind::Ours => {
-                let mut command = Command::new(server_bin);
+            Kind::Ours(flags) => {
+                let mut command = match &setup.server_cpus {
+                    // taskset execs the server, so the process measured is still the server.
+                    Some(cpus) => {
+                        let mut command = Command::new("taskset");
+                        command.args(["-c", cpus]).arg(server_bin);
+                        command
+                    }
+                    None => Command::new(server_bin),
+                };
                 // No limits or timers in the way of the measurement: nobody expires.
                 command.args(["--host", "127.0.0.1", "--port", "0", "--heartbeat", "100000"]);
                 command.args(["--empty-ttl", "100000", "--cap", "none"]);
@@ -68,6 +82,7 @@ impl Target {
                 if let Some(sweep) = setup.sweep {
                     command.args(["--sweep", &sweep.to_string()]);
                 }
+                command.args(flags);
                 command.env("RUST_LOG", "warn,udprelay_server::sweep=debug");
                 command
             }
@@ -130,11 +145,13 @@ impl Target {
         Some(kib * 1024)
     }
 
-    /// The durations of the sweeps our server has logged so far.
-    pub fn sweep_times(&self) -> Vec<Duration> {
+    /// Each value our server's sweep lines have logged so far for `field` (in microseconds):
+    /// `elapsed_us` (a whole sweep) or `longest_hold_us` (its longest step).
+    pub fn logged(&self, field: &str) -> Vec<Duration> {
         let log = self.log.lock().unwrap();
+        let prefix = format!(" {field}=");
         log.lines()
-            .filter_map(|line| line.split("elapsed_us=").nth(1))
+            .filter_map(|line| line.split(prefix.as_str()).nth(1))
             .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
             .map(Duration::from_micros)
             .collect()

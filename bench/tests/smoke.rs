@@ -27,7 +27,7 @@ fn every_scenario_runs_against_ours_and_the_bare_loop() {
     // Every run delivered something and measured the server's CPU.
     let results = std::fs::read_to_string(&json).expect("the JSON file");
     let _ = std::fs::remove_file(&json);
-    assert_eq!(results.matches("\"scenario\"").count(), 8, "{results}");
+    assert_eq!(results.matches("\"scenario\"").count(), 10, "{results}");
     assert_eq!(
         results.matches("\"delivered_per_s\": null").count(),
         2,
@@ -35,4 +35,5 @@ fn every_scenario_runs_against_ours_and_the_bare_loop() {
     );
     assert!(!results.contains("\"delivered_per_s\": 0,"), "{results}");
     assert!(results.contains("\"bytes_per_member\""), "{results}");
+    assert!(results.contains("\"p99_vs_quiet\""), "the sweeping scenario compares: {results}");
 }

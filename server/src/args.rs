@@ -12,6 +12,9 @@ use crate::relay::Config;
 /// that 3 × heartbeat never overflows a clock and `PONG` never needs an exponent.
 const MAX_SECONDS: f64 = 1e9;
 
+/// Most worker threads: far more than a relay can use, few enough to be a typo guard.
+const MAX_THREADS: usize = 1024;
+
 /// udprelay relay server: hands out group ids and relays each member's datagrams to the rest
 /// of its group. Wire-compatible with the original Python UDPRelay.
 #[derive(Debug, Parser)]
@@ -45,6 +48,16 @@ pub struct Args {
     /// Live groups one client address may have created at a time
     #[arg(long, value_name = "GROUPS", default_value_t = 3)]
     pub max_groups_per_client: u32,
+
+    /// Worker threads receiving and relaying on the port at once [default: the number of
+    /// cores]
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<usize>,
+
+    /// One system call per datagram instead of batches (the path other platforms take; for
+    /// measurements)
+    #[arg(long)]
+    pub no_batching: bool,
 }
 
 /// The `--cap` value: a limit, or none.
@@ -54,6 +67,12 @@ pub struct GroupCap(pub Option<u32>);
 impl Args {
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |cores| cores.get()).min(MAX_THREADS)
+        })
     }
 
     pub fn relay_config(&self) -> Config {
@@ -75,6 +94,13 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         return Err(format!("must be at most {MAX_SECONDS} seconds"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(threads @ 1..=MAX_THREADS) => Ok(threads),
+        _ => Err(format!("must be a whole number from 1 to {MAX_THREADS}")),
+    }
 }
 
 fn parse_cap(text: &str) -> Result<GroupCap, String> {

@@ -4,12 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tokio::net::UdpSocket;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 use udprelay_server::args::Args;
 use udprelay_server::relay::Relay;
-use udprelay_server::shell;
+use udprelay_server::shell::{self, Options};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -22,19 +21,21 @@ async fn main() -> ExitCode {
         .init();
 
     let wanted = args.listen_addr();
-    let socket = match UdpSocket::bind(wanted).await {
-        Ok(socket) => socket,
+    let threads = args.threads();
+    let sockets = match shell::bind(wanted, threads) {
+        Ok(sockets) => sockets,
         Err(error) => {
             eprintln!("error: cannot listen on {wanted}: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let bound = socket.local_addr().unwrap_or(wanted);
+    let bound = sockets[0].local_addr().unwrap_or(wanted);
     // Scripts and tests read this line to learn the port when started with `--port 0`.
     println!("listening on {bound}");
     let _ = std::io::stdout().flush();
 
     let config = args.relay_config();
+    let batching = shell::CAN_BATCH && !args.no_batching;
     info!(
         address = %bound,
         heartbeat = ?config.heartbeat,
@@ -42,10 +43,19 @@ async fn main() -> ExitCode {
         sweep = ?args.sweep,
         cap = %config.cap.map_or("none".to_string(), |cap| cap.to_string()),
         max_groups_per_client = config.max_groups_per_client,
+        threads,
+        batching,
         "relay started"
     );
+    let options = Options { sweep_every: args.sweep, batching };
     let relay =
-        shell::serve(socket, Relay::new(config), args.sweep, shell::shutdown_signal()).await;
+        match shell::serve(sockets, Relay::new(config), options, shell::shutdown_signal()).await {
+            Ok(relay) => relay,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
 
     info!(
         stats = %relay.stats(),

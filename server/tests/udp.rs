@@ -130,6 +130,8 @@ fn bad_flags_exit_2_with_a_one_line_reason() {
         ("--empty-ttl", "soon"),
         ("--cap", "-3"),
         ("--max-groups-per-client", "many"),
+        ("--threads", "0"),
+        ("--threads", "all"),
     ] {
         let output = Command::new(BINARY).args([flag, value]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -25,6 +25,30 @@ pub fn run(target: &Target, clients: usize, group_size: usize) -> io::Result<Out
     thread::sleep(Duration::from_millis(200)); // let the server settle before the baseline
     let rss_before = target.rss();
 
+    let join_time = join_clients(server, clients, group_size)?;
+
+    // Wait (bounded) for two sweeps over the full membership.
+    let sweeps_before = target.logged("elapsed_us").len();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while target.logged("elapsed_us").len() < sweeps_before + 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let sweep = target.logged("elapsed_us").into_iter().skip(sweeps_before).max();
+    let rss_after = target.rss();
+
+    let mut extra = vec![("joins_per_s", clients as f64 / join_time.as_secs_f64())];
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        extra.push(("bytes_per_member", after.saturating_sub(before) as f64 / clients as f64));
+    }
+    if let Some(sweep) = sweep {
+        extra.push(("sweep_ms", sweep.as_secs_f64() * 1000.0));
+    }
+    Ok(Outcome { scenario: "many", target: target.label.clone(), extra, ..Outcome::default() })
+}
+
+/// Creates groups and joins `clients` members to them, `group_size` to a group; returns how
+/// long the joins took.
+pub fn join_clients(server: SocketAddr, clients: usize, group_size: usize) -> io::Result<Duration> {
     let creator = client()?;
     let groups: Vec<String> = (0..clients.div_ceil(group_size))
         .map(|_| create(&creator, server))
@@ -52,25 +76,7 @@ pub fn run(target: &Target, clients: usize, group_size: usize) -> io::Result<Out
         }
         joined += window.len();
     }
-    let join_time = started.elapsed();
-
-    // Wait (bounded) for two sweeps over the full membership.
-    let sweeps_before = target.sweep_times().len();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while target.sweep_times().len() < sweeps_before + 2 && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(50));
-    }
-    let sweep = target.sweep_times().into_iter().skip(sweeps_before).max();
-    let rss_after = target.rss();
-
-    let mut extra = vec![("joins_per_s", clients as f64 / join_time.as_secs_f64())];
-    if let (Some(before), Some(after)) = (rss_before, rss_after) {
-        extra.push(("bytes_per_member", after.saturating_sub(before) as f64 / clients as f64));
-    }
-    if let Some(sweep) = sweep {
-        extra.push(("sweep_ms", sweep.as_secs_f64() * 1000.0));
-    }
-    Ok(Outcome { scenario: "many", target: target.label.clone(), extra, ..Outcome::default() })
+    Ok(started.elapsed())
 }
 
 /// Waits for `OK JOINED`; a join lost on the way (UDP) is sent again, a bounded number of

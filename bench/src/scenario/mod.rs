@@ -4,6 +4,7 @@
 pub mod many;
 pub mod pingpong;
 pub mod relay;
+pub mod sweeping;
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};

@@ -269,27 +269,42 @@ impl Relay {
     /// read oldest first and the reading stops at the first that is not due, so a sweep costs
     /// what it removes, not the number of members.
     pub fn sweep(&mut self, now: Instant) -> Swept {
+        self.sweep_step(now, usize::MAX).0
+    }
+
+    /// A sweep in steps: removes at most `limit` members and groups; `true` when nothing more
+    /// is due. The shell unlocks the relay between steps, so that even everyone expiring at
+    /// once does not hold up relaying for long.
+    pub fn sweep_step(&mut self, now: Instant, limit: usize) -> (Swept, bool) {
         let silence = self.config.heartbeat.saturating_mul(MISSED_HEARTBEATS);
-        let mut removed = 0;
+        let mut swept = Swept::default();
         while let Some(key) = self.tables.members.oldest() {
             let member = self.tables.members.get(key);
             if now.saturating_duration_since(member.last_active) <= silence {
                 break;
             }
+            if swept.removed == limit {
+                return (self.count(swept), false);
+            }
             let addr = member.addr;
             let (group, size) = self.tables.remove_member_by_key(now, key);
             info!(%group, %addr, size, "removed (inactive)");
-            removed += 1;
+            swept.removed += 1;
         }
 
-        let expired = self.tables.remove_groups_empty_longer_than(now, self.config.empty_ttl);
+        let ttl = self.config.empty_ttl;
+        let expired = self.tables.remove_groups_empty_longer_than(now, ttl, limit - swept.removed);
         for (group, creator) in &expired {
             info!(%group, addr = %creator, size = 0, "expired");
         }
+        swept.expired = expired.len();
+        let done = swept.removed + swept.expired < limit;
+        (self.count(swept), done)
+    }
 
-        self.stats.removals += removed as u64;
-        self.stats.expiries += expired.len() as u64;
-
-        Swept { removed, expired: expired.len() }
+    fn count(&mut self, swept: Swept) -> Swept {
+        self.stats.removals += swept.removed as u64;
+        self.stats.expiries += swept.expired as u64;
+        swept
     }
 }

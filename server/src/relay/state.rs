@@ -59,15 +59,17 @@ impl Tables {
         }
     }
 
-    /// Deletes every group that has been empty for longer than `ttl`; returns each with its
-    /// creator.
+    /// Deletes groups that have been empty for longer than `ttl`, oldest first and at most
+    /// `limit`; returns each with its creator.
     pub fn remove_groups_empty_longer_than(
         &mut self,
         now: Instant,
         ttl: Duration,
+        limit: usize,
     ) -> Vec<(GroupId, SocketAddr)> {
         let mut expired = Vec::new();
-        while let Some(&(since, id)) = self.empty.first()
+        while expired.len() < limit
+            && let Some(&(since, id)) = self.empty.first()
             && now.saturating_duration_since(since) > ttl
         {
             self.empty.pop_first();

@@ -458,6 +458,33 @@ fn empty_groups_expire_by_when_they_emptied_not_by_creation() {
 }
 
 #[test]
+fn a_sweep_in_steps_removes_everything_due_a_few_at_a_time() {
+    let config = Config { empty_ttl: Duration::from_secs(10), ..Config::default() };
+    let mut h = Harness::with(config);
+    let keep = h.group_with(&[A]);
+    let silent = h.group_with(&[10, 11, 12, 13, 14]);
+    h.create(20); // a second group, empty from the start
+    h.advance(100.0);
+    h.send(A, b"A is still here");
+    h.advance(80.001); // the five: 180.001 s of silence
+
+    let mut steps = Vec::new();
+    for _ in 0..10 {
+        let (swept, done) = h.relay.sweep_step(h.now, 2);
+        steps.push((swept.removed, swept.expired, done));
+        if done {
+            break;
+        }
+    }
+    // Members first, two at a time; then the groups (the one the five left became empty only
+    // now, so only the group that was always empty is due).
+    assert_eq!(steps, [(2, 0, false), (2, 0, false), (1, 1, false), (0, 0, true)]);
+    assert_eq!(h.members(A), format!("OK WHO {keep} 1"));
+    assert_eq!(h.reply(30, &format!("!JOIN {silent}")), format!("OK JOINED {silent}"));
+    assert_eq!(h.relay.stats().removals, 5);
+}
+
+#[test]
 fn who_is_not_activity() {
     let mut h = Harness::new();
     h.group_with(&[A]);

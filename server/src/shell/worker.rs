@@ -1,0 +1,164 @@
+//! One worker: its own socket and single-threaded runtime, receiving, handling and sending
+//! until told to stop. Two ways to do it: batched system calls (Linux), or one datagram per
+//! call (any platform).
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tokio::sync::watch;
+use tracing::{debug, error, warn};
+use udprelay_shared::limits::RECV_BUFFER;
+
+use super::lock;
+use super::outbox::Outbox;
+use crate::relay::Relay;
+
+pub fn run(
+    socket: UdpSocket,
+    relay: &Mutex<Relay>,
+    stopped: watch::Receiver<bool>,
+    batching: bool,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return error!(%error, "cannot start a relay worker"),
+    };
+    let served = runtime.block_on(async {
+        #[cfg(target_os = "linux")]
+        if batching {
+            return batched(socket, relay, stopped).await;
+        }
+        let _ = batching;
+        one_at_a_time(socket, relay, stopped).await
+    });
+    if let Err(error) = served {
+        error!(%error, "a relay worker stopped");
+    }
+}
+
+/// Whether a failed send means the address cannot be reached (rather than "try again").
+fn unreachable(error: &io::Error) -> bool {
+    !matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock)
+}
+
+fn remove_unreachable(relay: &Mutex<Relay>, now: Instant, addrs: &mut Vec<SocketAddr>) {
+    if !addrs.is_empty() {
+        let mut relay = lock(relay);
+        for addr in addrs.drain(..) {
+            relay.remove_unreachable(now, addr);
+        }
+    }
+}
+
+/// The portable path: one receive and one send per datagram.
+async fn one_at_a_time(
+    socket: UdpSocket,
+    relay: &Mutex<Relay>,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let socket = tokio::net::UdpSocket::from_std(socket)?;
+    let mut buffer = vec![0u8; RECV_BUFFER];
+    let mut outbox = Outbox::default();
+    let mut failed = Vec::new();
+    loop {
+        let (len, from) = tokio::select! {
+            received = socket.recv_from(&mut buffer) => match received {
+                Ok(received) => received,
+                // An ICMP error from an earlier send (some platforms report these here) or a
+                // transient fault: neither is a reason to stop serving everyone else.
+                Err(error) => {
+                    debug!(%error, "receive failed");
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return Ok(()),
+        };
+        let now = Instant::now();
+        outbox.clear();
+        outbox.handle(&mut lock(relay), now, from, &buffer, 0..len);
+        for (body, to) in &outbox.messages {
+            if let Err(error) = socket.send_to(outbox.bytes(body, &buffer), *to).await {
+                warn!(%to, %error, "send failed");
+                if unreachable(&error) {
+                    failed.push(*to);
+                }
+            }
+        }
+        remove_unreachable(relay, now, &mut failed);
+    }
+}
+
+/// Linux: one `recvmmsg` for everything waiting, one `sendmmsg` for everything it produced.
+#[cfg(target_os = "linux")]
+async fn batched(
+    socket: UdpSocket,
+    relay: &Mutex<Relay>,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    use tokio::io::unix::AsyncFd;
+
+    use super::mmsg::{BATCH, Receiver, Sender};
+
+    // SAFETY: the socket is moved into the AsyncFd, which owns its descriptor until dropped.
+    let socket = unsafe { AsyncFd::register(socket) }.map_err(|error| error.into_parts().1)?;
+    let fd = socket.as_raw_fd();
+    let mut receiver = Receiver::new();
+    let mut sender = Sender::new();
+    let mut outbox = Outbox::default();
+    let mut failed = Vec::new();
+    loop {
+        let mut ready = tokio::select! {
+            ready = socket.readable() => ready?,
+            _ = stopped.changed() => return Ok(()),
+        };
+        let count = match ready.try_io(|_| receiver.receive(fd)) {
+            Err(_would_block) => continue, // try_io has cleared the readiness
+            Ok(Err(error)) => {
+                debug!(%error, "receive failed");
+                continue;
+            }
+            Ok(Ok(count)) => count,
+        };
+        if count < BATCH {
+            // The queue was empty before the batch filled: wait for the next datagram rather
+            // than spend a call on learning that. Safe with edge-triggered readiness: any
+            // datagram that arrived since will wake us again.
+            ready.clear_ready();
+        }
+        drop(ready);
+
+        let now = Instant::now();
+        outbox.clear();
+        {
+            let mut relay = lock(relay);
+            for (from, range) in &receiver.datagrams {
+                outbox.handle(&mut relay, now, *from, &receiver.buffer, range.clone());
+            }
+        }
+
+        let mut at = 0;
+        while at < outbox.messages.len() {
+            let mut ready = socket.writable().await?;
+            let messages = outbox.messages[at..]
+                .iter()
+                .map(|(body, to)| (outbox.bytes(body, &receiver.buffer), *to));
+            match ready.try_io(|_| sender.send(fd, messages)) {
+                Err(_would_block) => continue, // the socket's send buffer is full: wait
+                Ok(Ok(sent)) => at += sent,
+                Ok(Err(error)) => {
+                    let to = outbox.messages[at].1;
+                    warn!(%to, %error, "send failed");
+                    if unreachable(&error) {
+                        failed.push(to);
+                        at += 1;
+                    }
+                }
+            }
+        }
+        remove_unreachable(relay, now, &mut failed);
+    }
+}
