@@ -57,8 +57,8 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     group_size: usize,
 
-    /// Run our server on these CPUs only (a `taskset -c` list, e.g. `1`); start the bench
-    /// itself under `taskset -c` on the others to keep the load generator away from it
+    /// Run our server and the bare loop on these CPUs only (a `taskset -c` list, e.g. `1`);
+    /// start the bench itself under `taskset -c` on the others to keep the load away from them
     #[arg(long, value_name = "CPUS")]
     server_cpus: Option<String>,
 
@@ -69,6 +69,11 @@ struct Args {
     /// Also write the results as JSON to this file
     #[arg(long)]
     json: Option<PathBuf>,
+
+    /// Run everything this many times, alternating the targets, and report each figure's
+    /// median (the machine's noise is large next to the differences measured)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
+    repeat: u32,
 
     /// A quick check that every scenario runs: 1 s each, small numbers
     #[arg(long)]
@@ -119,17 +124,26 @@ fn main() -> ExitCode {
     };
     let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
 
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    for scenario in scenarios {
-        for kind in &targets {
-            match run(scenario, kind, &server_bin, &args) {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => {
-                    eprintln!("error: {scenario:?} against {}: {error}", kind.label());
-                    return ExitCode::FAILURE;
+    // Rounds alternate the targets, so that a slow spell of the machine hits all of them.
+    let mut rounds: Vec<Vec<Outcome>> = Vec::new();
+    for _ in 0..args.repeat {
+        let mut outcomes = Vec::new();
+        for &scenario in &scenarios {
+            for kind in &targets {
+                match run(scenario, kind, &server_bin, &args) {
+                    Ok(outcome) => outcomes.push(outcome),
+                    Err(error) => {
+                        eprintln!("error: {scenario:?} against {}: {error}", kind.label());
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
         }
+        rounds.push(outcomes);
+    }
+    let outcomes = report::median(&rounds);
+    if args.repeat > 1 {
+        println!("median of {} rounds", args.repeat);
     }
     print!("{}", report::table(&outcomes));
     if let Some(path) = &args.json

@@ -16,6 +16,43 @@ const HEADER: [&str; 8] = [
     "cpu ns/delivery",
 ];
 
+/// Each figure's median over rounds that ran the same scenarios against the same targets, in
+/// the same order. (With an even number of rounds, the upper of the two middle values.)
+pub fn median(rounds: &[Vec<Outcome>]) -> Vec<Outcome> {
+    let Some(first) = rounds.first() else { return Vec::new() };
+    let middle = |mut values: Vec<f64>| -> Option<f64> {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let of = |n: usize, field: fn(&Outcome) -> Option<f64>| {
+        middle(rounds.iter().filter_map(|round| field(&round[n])).collect())
+    };
+    first
+        .iter()
+        .enumerate()
+        .map(|(n, outcome)| Outcome {
+            scenario: outcome.scenario,
+            target: outcome.target.clone(),
+            offered_per_s: of(n, |o| o.offered_per_s),
+            delivered_per_s: of(n, |o| o.delivered_per_s),
+            loss_pct: of(n, |o| o.loss_pct),
+            p50_us: of(n, |o| o.p50_us),
+            p99_us: of(n, |o| o.p99_us),
+            cpu_ns_per_delivery: of(n, |o| o.cpu_ns_per_delivery),
+            extra: outcome
+                .extra
+                .iter()
+                .filter_map(|&(name, _)| {
+                    let values = rounds.iter().filter_map(|round| {
+                        round[n].extra.iter().find(|(other, _)| *other == name).map(|(_, v)| *v)
+                    });
+                    Some((name, middle(values.collect())?))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut rows: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
     let mut scenarios: Vec<&str> = outcomes.iter().map(|o| o.scenario).collect();
@@ -107,4 +144,29 @@ pub fn json(outcomes: &[Outcome]) -> String {
         })
         .collect();
     format!("[\n{}\n]\n", runs.join(",\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(cpu: f64, sweeps: f64) -> Vec<Outcome> {
+        let outcome = Outcome {
+            scenario: "relay",
+            target: "ours".into(),
+            cpu_ns_per_delivery: Some(cpu),
+            extra: vec![("sweeps", sweeps)],
+            ..Outcome::default()
+        };
+        vec![outcome]
+    }
+
+    #[test]
+    fn the_median_is_taken_figure_by_figure() {
+        let merged = median(&[round(3000.0, 1.0), round(1000.0, 9.0), round(2000.0, 5.0)]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].cpu_ns_per_delivery, Some(2000.0));
+        assert_eq!(merged[0].extra, vec![("sweeps", 5.0)]);
+        assert_eq!(merged[0].p99_us, None, "a figure no round measured stays unmeasured");
+    }
 }

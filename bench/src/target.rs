@@ -57,7 +57,7 @@ pub struct Target {
 pub struct Setup {
     /// Sweep interval for our server, in seconds (`None`: its default).
     pub sweep: Option<f64>,
-    /// CPUs our server may run on (`taskset -c` list; `None`: any).
+    /// CPUs our server and the bare loop may run on (`taskset -c` list; `None`: any).
     pub server_cpus: Option<String>,
 }
 
@@ -66,15 +66,7 @@ impl Target {
         let mut port = 0;
         let mut command = match kind {
             Kind::Ours(flags) => {
-                let mut command = match &setup.server_cpus {
-                    // taskset execs the server, so the process measured is still the server.
-                    Some(cpus) => {
-                        let mut command = Command::new("taskset");
-                        command.args(["-c", cpus]).arg(server_bin);
-                        command
-                    }
-                    None => Command::new(server_bin),
-                };
+                let mut command = pinned(server_bin, &setup);
                 // No limits or timers in the way of the measurement: nobody expires.
                 command.args(["--host", "127.0.0.1", "--port", "0", "--heartbeat", "100000"]);
                 command.args(["--empty-ttl", "100000", "--cap", "none"]);
@@ -87,7 +79,8 @@ impl Target {
                 command
             }
             Kind::Bare => {
-                let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+                let mut command =
+                    pinned(&std::env::current_exe().map_err(|e| e.to_string())?, &setup);
                 command.arg("bare-loop");
                 command
             }
@@ -162,6 +155,19 @@ impl Drop for Target {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A command for `program`, under `taskset -c` when the setup pins servers to some CPUs
+/// (taskset execs the program, so the process measured is still the server).
+fn pinned(program: &Path, setup: &Setup) -> Command {
+    match &setup.server_cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.args(["-c", cpus]).arg(program);
+            command
+        }
+        None => Command::new(program),
     }
 }
 
