@@ -139,3 +139,10 @@ impl Sender {
         if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(sent as usize) }
     }
 }
+
+/// Blocks until the socket can take more datagrams, or 10 ms have passed.
+pub fn wait_writable(fd: RawFd) {
+    let mut wanted = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd, and its count.
+    unsafe { libc::poll(&mut wanted, 1, 10) };
+}

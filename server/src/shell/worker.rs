@@ -99,12 +99,16 @@ async fn batched(
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
+    use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;
 
-    use super::mmsg::{BATCH, Receiver, Sender};
+    use super::mmsg::{BATCH, Receiver, Sender, wait_writable};
 
+    // Readable only: with writable interest too, every datagram sent would queue a wake-up
+    // (the kernel reports send-buffer space as it frees each one), a cost per delivery.
     // SAFETY: the socket is moved into the AsyncFd, which owns its descriptor until dropped.
-    let socket = unsafe { AsyncFd::register(socket) }.map_err(|error| error.into_parts().1)?;
+    let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+        .map_err(|error| error.into_parts().1)?;
     let fd = socket.as_raw_fd();
     let mut receiver = Receiver::new();
     let mut sender = Sender::new();
@@ -142,14 +146,15 @@ async fn batched(
 
         let mut at = 0;
         while at < outbox.messages.len() {
-            let mut ready = socket.writable().await?;
             let messages = outbox.messages[at..]
                 .iter()
                 .map(|(body, to)| (outbox.bytes(body, &receiver.buffer), *to));
-            match ready.try_io(|_| sender.send(fd, messages)) {
-                Err(_would_block) => continue, // the socket's send buffer is full: wait
-                Ok(Ok(sent)) => at += sent,
-                Ok(Err(error)) => {
+            match sender.send(fd, messages) {
+                Ok(sent) => at += sent,
+                // The send buffer is full (rare: it drains at the speed of loopback or the
+                // NIC). This thread has nothing else to do meanwhile, so it simply waits.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => wait_writable(fd),
+                Err(error) => {
                     let to = outbox.messages[at].1;
                     warn!(%to, %error, "send failed");
                     if unreachable(&error) {
