@@ -154,3 +154,14 @@ impl Members {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/performance.md counts on this size for the memory per member.
+    #[test]
+    fn a_member_record_stays_small() {
+        assert!(std::mem::size_of::<Member>() <= 72, "{}", std::mem::size_of::<Member>());
+    }
+}

@@ -30,7 +30,7 @@ pub use bind::bind;
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub sweep_every: Duration,
-    /// Many datagrams per system call where the platform has it (Linux).
+    /// Many datagrams per system call; only where the platform has it ([`CAN_BATCH`]).
     pub batching: bool,
 }
 
@@ -50,7 +50,7 @@ pub async fn serve(
     let mut workers = Vec::new();
     for (n, socket) in sockets.into_iter().enumerate() {
         let (relay, stopped) = (Arc::clone(&relay), stopped.clone());
-        let batching = options.batching && CAN_BATCH;
+        let batching = options.batching;
         let worker = std::thread::Builder::new()
             .name(format!("relay-{n}"))
             .spawn(move || worker::run(socket, &relay, stopped, batching))?;
