@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    let shutdown = shell::shutdown_signal();
     let wanted = args.listen_addr();
     let threads = args.threads();
     let sockets = match shell::bind(wanted, threads) {
@@ -48,14 +49,13 @@ async fn main() -> ExitCode {
         "relay started"
     );
     let options = Options { sweep_every: args.sweep, batching };
-    let relay =
-        match shell::serve(sockets, Relay::new(config), options, shell::shutdown_signal()).await {
-            Ok(relay) => relay,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let relay = match shell::serve(sockets, Relay::new(config), options, shutdown).await {
+        Ok(relay) => relay,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     info!(
         stats = %relay.stats(),

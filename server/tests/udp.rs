@@ -176,3 +176,16 @@ fn sigterm_stops_the_server_cleanly_with_its_counters() {
         assert!(log.contains(counter), "{counter} missing from:\n{log}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_the_moment_the_address_is_printed_is_still_a_clean_stop() {
+    // The handlers are in place before the address is announced, so a service manager that
+    // stops the server at once never gets the default kill.
+    for _ in 0..10 {
+        let mut server = Server::start(&[]);
+        let pid = server.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert_eq!(server.wait().code(), Some(0), "{}", server.log());
+    }
+}

@@ -117,26 +117,32 @@ fn sweep(relay: &Mutex<Relay>) {
     );
 }
 
-/// Completes on Ctrl-C or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Watches for Ctrl-C and, on Unix, SIGTERM from the moment it is called (call it before
+/// announcing the address, so that a signal sent right after is never the default kill);
+/// the future completes on either.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(error) => {
-                warn!(%error, "cannot watch for SIGTERM");
-                std::future::pending::<()>().await;
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                (Err(error), _) | (_, Err(error)) => {
+                    warn!(%error, "cannot watch for Ctrl-C and SIGTERM; falling back to Ctrl-C");
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {}
-        () = terminate => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
