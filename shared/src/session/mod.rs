@@ -117,6 +117,8 @@ pub struct Session {
     /// after it.
     last_sent: Option<Instant>,
     last_pong: Option<Instant>,
+    /// Heartbeat pings in a row that got no reply: each makes the next one come sooner.
+    unanswered_pings: u32,
     /// When the current group was joined (the heartbeat's health counts from here until the
     /// first `PONG`).
     joined_at: Option<Instant>,
@@ -142,6 +144,7 @@ impl Session {
             heartbeat: DEFAULT_HEARTBEAT,
             last_sent: None,
             last_pong: None,
+            unanswered_pings: 0,
             joined_at: None,
             refresh_members: false,
             connection: Connection::Unknown,
@@ -262,7 +265,7 @@ impl Session {
     pub fn next_ping(&self) -> Option<Instant> {
         let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin);
         match (self.group, self.last_sent) {
-            (Some(_), Some(last)) if !rejoining => Some(last + self.ping_interval()),
+            (Some(_), Some(last)) if !rejoining => Some(last + self.ping_wait()),
             _ => None,
         }
     }
@@ -302,6 +305,17 @@ impl Session {
     }
 
     // ---- Inside ----
+
+    /// How long after the last thing sent the next ping goes. After an unanswered one, sooner:
+    /// 2 s, 4 s, 8 s… (never later than the interval), so that one lost `PONG`, above all the
+    /// first, which tells the interval, does not leave us silent until the server drops us.
+    fn ping_wait(&self) -> Duration {
+        let interval = self.ping_interval();
+        match self.unanswered_pings {
+            0 => interval,
+            n => REPLY_TIMEOUT.saturating_mul(1 << (n - 1).min(16)).min(interval),
+        }
+    }
 
     fn request(&mut self, now: Instant, request: Request, purpose: Purpose) {
         if let Request::Command(command) = request {
@@ -361,6 +375,7 @@ impl Session {
             Reply::Pong(interval) => {
                 self.heartbeat = *interval;
                 self.last_pong = Some(now);
+                self.unanswered_pings = 0;
                 if self.refresh_members && purpose == Purpose::Heartbeat {
                     self.request(now, Request::Command(Command::Who), Purpose::Heartbeat);
                 }
@@ -374,6 +389,7 @@ impl Session {
     fn joined(&mut self, now: Instant, group: GroupId) {
         self.group = Some(group);
         self.joined_at = Some(now);
+        self.unanswered_pings = 0;
         // Ping at once, to learn the server's interval before its deadline can pass.
         self.ping(now);
     }
@@ -402,6 +418,14 @@ impl Session {
                     self.group = None;
                 }
                 self.events.push_back(Event::RejoinFailed { group, error: None });
+            }
+            (Purpose::Heartbeat, Command::Ping) => {
+                self.unanswered_pings = self.unanswered_pings.saturating_add(1);
+                // One report per silence, not one per retry.
+                if self.unanswered_pings == 1 {
+                    let (request, purpose) = (Command::Ping, Purpose::Heartbeat);
+                    self.events.push_back(Event::NoReply { request, purpose });
+                }
             }
             (purpose, request) => self.events.push_back(Event::NoReply { request, purpose }),
         }

@@ -359,3 +359,64 @@ fn the_heartbeat_indicator_has_three_states() {
     c.receive("PONG 10.0");
     assert_eq!(c.session.health(c.now), Some(Health::Good));
 }
+
+impl Client {
+    /// Runs the session's timers for `seconds` with nothing answered; returns when (seconds
+    /// from now) each heartbeat `!PING` went out.
+    fn unanswered_pings_for(&mut self, seconds: u64) -> Vec<f64> {
+        let (start, end) = (self.now, self.now + Duration::from_secs(seconds));
+        let mut times = Vec::new();
+        for _ in 0..1000 {
+            match self.session.poll_timeout() {
+                Some(next) if next <= end => self.now = next,
+                _ => break,
+            }
+            self.session.handle_timeout(self.now);
+            if self.sent().contains(&"!PING".to_string()) {
+                times.push((self.now - start).as_secs_f64());
+            }
+        }
+        times
+    }
+}
+
+#[test]
+fn a_lost_first_pong_is_asked_for_again_when_overdue() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING"]);
+    c.events();
+    // Its PONG is lost. Waiting the default 60 s would outlast a server whose 3 × H is 30 s.
+    c.advance(2.0);
+    assert_eq!(c.sent(), ["!PING"]);
+    assert_eq!(
+        c.events(),
+        [
+            Event::Connection(Connection::Unreachable),
+            Event::NoReply { request: Command::Ping, purpose: Purpose::Heartbeat },
+        ]
+    );
+    c.receive("PONG 10.0");
+    assert_eq!(c.session.heartbeat(), Duration::from_secs(10));
+    assert_eq!(c.session.connection(), Connection::Reachable);
+    assert_eq!(c.unanswered_pings_for(10), [10.0], "the interval once answered");
+}
+
+#[test]
+fn while_the_server_is_silent_pings_come_sooner_then_back_off_to_the_interval() {
+    let mut c = Client::joined("10.0");
+    // 55 s: the last ping is still awaiting its reply.
+    assert_eq!(c.unanswered_pings_for(55), [10.0, 12.0, 16.0, 24.0, 34.0, 44.0, 54.0]);
+    let no_replies = c.events().into_iter().filter(|e| matches!(e, Event::NoReply { .. }));
+    assert_eq!(no_replies.count(), 1, "one report per silence, not one per retry");
+
+    c.receive("PONG 10.0");
+    assert_eq!(c.unanswered_pings_for(10), [10.0], "answered: a full interval again");
+}
+
+#[test]
+fn retries_never_come_later_than_the_interval() {
+    let mut c = Client::joined("3.0");
+    assert_eq!(c.unanswered_pings_for(14), [3.0, 5.0, 8.0, 11.0, 14.0]);
+}
