@@ -8,7 +8,7 @@ use tracing::info;
 use tracing_subscriber::EnvFilter;
 use udprelay_server::args::Args;
 use udprelay_server::relay::Relay;
-use udprelay_server::shell::{self, Options};
+use udprelay_server::shell::{self, Ending, Options};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -49,8 +49,8 @@ async fn main() -> ExitCode {
         "relay started"
     );
     let options = Options { sweep_every: args.sweep, batching };
-    let relay = match shell::serve(sockets, Relay::new(config), options, shutdown).await {
-        Ok(relay) => relay,
+    let (relay, ending) = match shell::serve(sockets, Relay::new(config), options, shutdown).await {
+        Ok(served) => served,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::FAILURE;
@@ -63,5 +63,9 @@ async fn main() -> ExitCode {
         live_members = relay.live_members(),
         "shutting down"
     );
+    if ending == Ending::WorkerStopped {
+        eprintln!("error: a relay worker stopped (the log says why); the server has stopped");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
 }

@@ -18,9 +18,9 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::relay::Relay;
 
@@ -37,23 +37,37 @@ pub struct Options {
 /// Whether this platform can batch system calls.
 pub const CAN_BATCH: bool = cfg!(target_os = "linux");
 
-/// Serves on `sockets`, one worker thread each, until `shutdown` completes; returns the relay
-/// for its final numbers.
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Ctrl-C, SIGTERM, or whatever `shutdown` waited for.
+    Asked,
+    /// A worker stopped on its own (an error or a panic, logged where it happened). The
+    /// others were stopped too: with a worker gone, the clients the kernel sends to its socket
+    /// would get no answer, and a server that exits can be restarted by whatever runs it.
+    WorkerStopped,
+}
+
+/// Serves on `sockets`, one worker thread each, until `shutdown` completes or a worker stops;
+/// returns the relay, for its final numbers, and why it ended.
 pub async fn serve(
     sockets: Vec<UdpSocket>,
     relay: Relay,
     options: Options,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<Relay> {
+) -> io::Result<(Relay, Ending)> {
     let relay = Arc::new(Mutex::new(relay));
     let (stop, stopped) = watch::channel(false);
+    let (ended, mut worker_ended) = mpsc::unbounded_channel();
     let mut workers = Vec::new();
     for (n, socket) in sockets.into_iter().enumerate() {
         let (relay, stopped) = (Arc::clone(&relay), stopped.clone());
+        let ended = Ended(ended.clone());
         let batching = options.batching;
-        let worker = std::thread::Builder::new()
-            .name(format!("relay-{n}"))
-            .spawn(move || worker::run(socket, &relay, stopped, batching))?;
+        let worker = std::thread::Builder::new().name(format!("relay-{n}")).spawn(move || {
+            let _ended = ended;
+            worker::run(socket, &relay, stopped, batching);
+        })?;
         workers.push(worker);
     }
 
@@ -61,26 +75,37 @@ pub async fn serve(
     let mut sweeps = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
-    loop {
+    let ending = loop {
         tokio::select! {
             _ = sweeps.tick() => sweep(&relay),
-            () = &mut shutdown => break,
+            () = &mut shutdown => break Ending::Asked,
+            _ = worker_ended.recv() => break Ending::WorkerStopped,
         }
-    }
+    };
 
     let _ = stop.send(true);
     for worker in workers {
         if worker.join().is_err() {
-            warn!("a relay worker panicked");
+            error!("a relay worker panicked");
         }
     }
     let relay =
         Arc::try_unwrap(relay).map_err(|_| io::Error::other("a worker still holds the relay"))?;
-    Ok(relay.into_inner().unwrap_or_else(PoisonError::into_inner))
+    Ok((relay.into_inner().unwrap_or_else(PoisonError::into_inner), ending))
 }
 
-/// The relay, for a moment. Poisoning is ignored: a panic in the core is a bug either way, and
-/// stopping every other worker over it would turn one bad datagram into an outage.
+/// Tells the shell, when dropped, that a worker thread has ended: returned or panicked.
+struct Ended(mpsc::UnboundedSender<()>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// The relay, for a moment. Poisoning is ignored: a worker that panics stops the server anyway
+/// ([`Ending::WorkerStopped`]), and meanwhile the others, the sweep and the final numbers
+/// still need the relay.
 fn lock(relay: &Mutex<Relay>) -> MutexGuard<'_, Relay> {
     relay.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -144,5 +169,56 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::fd::OwnedFd;
+
+    use super::*;
+    use crate::relay::Config;
+
+    /// A socket no worker can use: a file, which epoll refuses to watch, so its worker stops
+    /// at once with an error, as one would on any fault of its own.
+    fn broken_socket() -> UdpSocket {
+        let socket = UdpSocket::from(OwnedFd::from(std::fs::File::open("/dev/null").unwrap()));
+        socket.set_nonblocking(true).unwrap(); // as `bind` leaves its sockets
+        socket
+    }
+
+    fn working_socket() -> UdpSocket {
+        bind("127.0.0.1:0".parse().unwrap(), 1).unwrap().remove(0)
+    }
+
+    async fn serve_until(
+        sockets: Vec<UdpSocket>,
+        batching: bool,
+        shutdown: impl Future<Output = ()>,
+    ) -> Ending {
+        let options = Options { sweep_every: Duration::from_secs(30), batching };
+        let served = serve(sockets, Relay::new(Config::default()), options, shutdown);
+        let (_, ending) = tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .expect("serve returned within 10 s")
+            .unwrap();
+        ending
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_stops_stops_the_server_with_it() {
+        for batching in [false, true] {
+            let sockets = vec![working_socket(), broken_socket()];
+            let ending = serve_until(sockets, batching, std::future::pending()).await;
+            assert_eq!(ending, Ending::WorkerStopped, "batching={batching}");
+        }
+    }
+
+    #[tokio::test]
+    async fn asked_to_stop_it_says_so() {
+        for batching in [false, true] {
+            let ending = serve_until(vec![working_socket()], batching, async {}).await;
+            assert_eq!(ending, Ending::Asked, "batching={batching}");
+        }
     }
 }
