@@ -169,18 +169,16 @@ fn run(
     };
     let setup = Setup { sweep, server_cpus: args.server_cpus.clone() };
     let target = Target::start(kind, server_bin, setup)?;
+    // The relay load the flags describe (the fan-out scenario has its own).
+    let load = relay::Load {
+        groups: args.groups,
+        members: args.members,
+        rate: args.rate,
+        bytes: args.bytes,
+        seconds: args.seconds,
+    };
     let outcome = match scenario {
-        Scenario::Relay => relay::run(
-            "relay",
-            &target,
-            relay::Load {
-                groups: args.groups,
-                members: args.members,
-                rate: args.rate,
-                bytes: args.bytes,
-                seconds: args.seconds,
-            },
-        ),
+        Scenario::Relay => relay::run("relay", &target, load),
         Scenario::Fanout => relay::run(
             "fanout",
             &target,
@@ -194,18 +192,7 @@ fn run(
         ),
         Scenario::Pingpong => scenario::pingpong::run(&target, args.seconds),
         Scenario::Many => scenario::many::run(&target, args.clients, args.group_size),
-        Scenario::Sweeping => sweeping::run(
-            &target,
-            relay::Load {
-                groups: args.groups,
-                members: args.members,
-                rate: args.rate,
-                bytes: args.bytes,
-                seconds: args.seconds,
-            },
-            args.clients,
-            args.group_size,
-        ),
+        Scenario::Sweeping => sweeping::run(&target, load, args.clients, args.group_size),
     };
     outcome.map_err(|e| e.to_string())
 }
