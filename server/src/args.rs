@@ -58,6 +58,19 @@ pub struct Args {
     /// measurements)
     #[arg(long)]
     pub no_batching: bool,
+
+    /// With several threads, when to spread the load over them: `auto` hands every datagram
+    /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
+    /// gets busy (Linux; elsewhere always); `always` spreads from the start
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = Spread::Auto)]
+    pub spread: Spread,
+}
+
+/// The `--spread` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Spread {
+    Auto,
+    Always,
 }
 
 /// The `--cap` value: a limit, or none.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
-use udprelay_server::args::Args;
+use udprelay_server::args::{Args, Spread};
 use udprelay_server::relay::Relay;
 use udprelay_server::shell::{self, Ending, Options};
 
@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
 
     let config = args.relay_config();
     let batching = shell::CAN_BATCH && !args.no_batching;
+    let balancing = cfg!(target_os = "linux") && args.spread == Spread::Auto;
     info!(
         address = %bound,
         heartbeat = ?config.heartbeat,
@@ -46,9 +47,10 @@ async fn main() -> ExitCode {
         max_groups_per_client = config.max_groups_per_client,
         threads,
         batching,
+        spread = ?args.spread,
         "relay started"
     );
-    let options = Options { sweep_every: args.sweep, batching };
+    let options = Options { sweep_every: args.sweep, batching, balancing };
     let (relay, ending) = match shell::serve(sockets, Relay::new(config), options, shutdown).await {
         Ok(served) => served,
         Err(error) => {

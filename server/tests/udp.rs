@@ -132,6 +132,7 @@ fn bad_flags_exit_2_with_a_one_line_reason() {
         ("--max-groups-per-client", "many"),
         ("--threads", "0"),
         ("--threads", "all"),
+        ("--spread", "sometimes"),
     ] {
         let output = Command::new(BINARY).args([flag, value]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -8,12 +8,14 @@ use udprelay_testkit::{Peer, ServerProcess as Server};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_udprelay-server");
 
-/// Each way the shell can run.
-const WAYS: [&[&str]; 4] = [
+/// Each way the shell can run. At these tests' light load, `--spread auto` (the default)
+/// hands everything to one worker, so `always` is what makes several share the work.
+const WAYS: [&[&str]; 5] = [
     &["--threads", "1"],
     &["--threads", "2"],
+    &["--threads", "2", "--spread", "always"],
     &["--threads", "1", "--no-batching"],
-    &["--threads", "3", "--no-batching"],
+    &["--threads", "3", "--no-batching", "--spread", "always"],
 ];
 
 #[test]

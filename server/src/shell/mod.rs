@@ -2,7 +2,8 @@
 //! the shared [`Relay`] and send what it answers; a sweep timer; and a clean stop.
 //!
 //! Each worker has its own socket on the same port (see [`bind`]) and its own single-threaded
-//! runtime. The relay sits behind one mutex, held only while datagrams are handled (tens of
+//! runtime; while one worker keeps up, the kernel is told to give it everything (see
+//! [`steer`]). The relay sits behind one mutex, held only while datagrams are handled (tens of
 //! nanoseconds each), never during a system call, so the protocol's rules hold exactly as
 //! with one thread.
 
@@ -10,11 +11,13 @@ mod bind;
 #[cfg(target_os = "linux")]
 mod mmsg;
 mod outbox;
+mod steer;
 mod worker;
 
 use std::future::Future;
 use std::io;
 use std::net::UdpSocket;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,7 @@ use tracing::{debug, error, warn};
 use crate::relay::Relay;
 
 pub use bind::bind;
+use steer::{BALANCE_EVERY, Balancer};
 
 /// How the shell runs.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +36,8 @@ pub struct Options {
     pub sweep_every: Duration,
     /// Many datagrams per system call; only where the platform has it ([`CAN_BATCH`]).
     pub batching: bool,
+    /// With several workers: all datagrams to one of them while it keeps up (see [`steer`]).
+    pub balancing: bool,
 }
 
 /// Whether this platform can batch system calls.
@@ -60,13 +66,20 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     let (ended, mut worker_ended) = mpsc::unbounded_channel();
     let mut workers = Vec::new();
+    let busy = Arc::new(AtomicU64::new(0));
+    let mut balancer = match sockets.first() {
+        Some(first) if options.balancing && sockets.len() > 1 => {
+            Balancer::start(first, Arc::clone(&busy), Instant::now())
+        }
+        _ => None,
+    };
     for (n, socket) in sockets.into_iter().enumerate() {
-        let (relay, stopped) = (Arc::clone(&relay), stopped.clone());
+        let (relay, stopped, busy) = (Arc::clone(&relay), stopped.clone(), Arc::clone(&busy));
         let ended = Ended(ended.clone());
         let batching = options.batching;
         let worker = std::thread::Builder::new().name(format!("relay-{n}")).spawn(move || {
             let _ended = ended;
-            worker::run(socket, &relay, stopped, batching);
+            worker::run(socket, &relay, &busy, stopped, batching);
         })?;
         workers.push(worker);
     }
@@ -74,10 +87,16 @@ pub async fn serve(
     let every = options.sweep_every;
     let mut sweeps = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut looks = tokio::time::interval(BALANCE_EVERY);
     tokio::pin!(shutdown);
     let ending = loop {
         tokio::select! {
             _ = sweeps.tick() => sweep(&relay),
+            _ = looks.tick(), if balancer.is_some() => {
+                if let Some(balancer) = &mut balancer {
+                    balancer.look(Instant::now());
+                }
+            }
             () = &mut shutdown => break Ending::Asked,
             _ = worker_ended.recv() => break Ending::WorkerStopped,
         }
@@ -196,7 +215,7 @@ mod tests {
         batching: bool,
         shutdown: impl Future<Output = ()>,
     ) -> Ending {
-        let options = Options { sweep_every: Duration::from_secs(30), batching };
+        let options = Options { sweep_every: Duration::from_secs(30), batching, balancing: true };
         let served = serve(sockets, Relay::new(Config::default()), options, shutdown);
         let (_, ending) = tokio::time::timeout(Duration::from_secs(10), served)
             .await

@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::sync::watch;
@@ -15,9 +16,12 @@ use super::lock;
 use super::outbox::Outbox;
 use crate::relay::Relay;
 
+/// Runs a worker until `stopped`, adding the time it spends handling and sending to `busy`
+/// (nanoseconds).
 pub fn run(
     socket: UdpSocket,
     relay: &Mutex<Relay>,
+    busy: &AtomicU64,
     stopped: watch::Receiver<bool>,
     batching: bool,
 ) {
@@ -28,14 +32,18 @@ pub fn run(
     let served = runtime.block_on(async {
         #[cfg(target_os = "linux")]
         if batching {
-            return batched(socket, relay, stopped).await;
+            return batched(socket, relay, busy, stopped).await;
         }
         let _ = batching;
-        one_at_a_time(socket, relay, stopped).await
+        one_at_a_time(socket, relay, busy, stopped).await
     });
     if let Err(error) = served {
         error!(%error, "a relay worker stopped");
     }
+}
+
+fn add_busy(busy: &AtomicU64, since: Instant) {
+    busy.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
 }
 
 /// Whether a failed send means the address cannot be reached (rather than "try again").
@@ -56,6 +64,7 @@ fn remove_unreachable(relay: &Mutex<Relay>, now: Instant, addrs: &mut Vec<Socket
 async fn one_at_a_time(
     socket: UdpSocket,
     relay: &Mutex<Relay>,
+    busy: &AtomicU64,
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let socket = tokio::net::UdpSocket::from_std(socket)?;
@@ -87,6 +96,7 @@ async fn one_at_a_time(
             }
         }
         remove_unreachable(relay, now, &mut failed);
+        add_busy(busy, now);
     }
 }
 
@@ -95,6 +105,7 @@ async fn one_at_a_time(
 async fn batched(
     socket: UdpSocket,
     relay: &Mutex<Relay>,
+    busy: &AtomicU64,
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
@@ -165,5 +176,6 @@ async fn batched(
             }
         }
         remove_unreachable(relay, now, &mut failed);
+        add_busy(busy, now);
     }
 }
