@@ -1,9 +1,9 @@
 //! Which of the workers' sockets the kernel hands each datagram to, and when to change it.
 //!
 //! With several workers, the kernel spreads senders over their sockets by a hash of the
-//! sender's address. That buys parallel work, and costs CPU when there is little to do: on a
-//! small machine a second worker mostly runs on a core that something else is using (a
-//! measured 40 % more CPU per delivery on two cores, docs/performance.md). So while one
+//! sender's address. That buys parallel work, and costs CPU when there is little to do (on
+//! two cores, 40-60 % more per delivery, most likely from the second worker running on a core
+//! that something else is using; docs/performance.md). So while one
 //! worker can keep up, a one-instruction BPF program hands everything to the first socket and
 //! the other workers sleep; when the first gets busy, the program steps aside.
 
@@ -95,7 +95,7 @@ impl Balancer {
                 Some(Balancer { socket, balance, busy, looked: now })
             }
             Err(error) => {
-                warn!(%error, "cannot steer datagrams to one worker; all of them will take turns");
+                warn!(%error, "cannot steer datagrams to one worker; the kernel spreads them over all");
                 None
             }
         }
@@ -121,7 +121,7 @@ pub fn steer(socket: &UdpSocket, steering: Steering) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
     // The program's answer is an index into the group, in the order the sockets were bound;
-    // one past the last makes the kernel fall back to its hash.
+    // one past the last (or any beyond it) makes the kernel fall back to its hash.
     let index = match steering {
         Steering::Concentrated => 0,
         Steering::Spread => u32::MAX,
