@@ -47,7 +47,7 @@ async fn main() -> ExitCode {
         max_groups_per_client = config.max_groups_per_client,
         threads,
         batching,
-        spread = ?args.spread,
+        spread = %if balancing { "auto" } else { "always" },
         "relay started"
     );
     let options = Options { sweep_every: args.sweep, batching, balancing };
