@@ -1,5 +1,6 @@
-//! One table for people, and JSON for tools. Where both our server and the bare loop ran a
-//! scenario, a ratio row follows (ours / bare): machine noise cancels in it.
+//! One table for people, and JSON for tools. Where the bare loop ran a scenario, a ratio row
+//! follows for every other target that ran it (e.g. ours / bare, python3 … / bare): machine
+//! noise cancels in it.
 
 use std::fmt::Write as _;
 
@@ -74,8 +75,8 @@ pub fn table(outcomes: &[Outcome]) -> String {
             rows.push(row);
         }
         if let Some(bare) = runs.iter().find(|o| o.target == "bare") {
-            for ours in runs.iter().filter(|o| o.target.starts_with("ours")) {
-                rows.push(ratio_row(ours, bare));
+            for other in runs.iter().filter(|o| o.target != "bare") {
+                rows.push(ratio_row(other, bare));
             }
         }
     }
@@ -96,22 +97,22 @@ pub fn table(outcomes: &[Outcome]) -> String {
     out
 }
 
-fn ratio_row(ours: &Outcome, bare: &Outcome) -> Vec<String> {
+fn ratio_row(other: &Outcome, bare: &Outcome) -> Vec<String> {
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
         _ => "-".into(),
     };
     let mut row = vec![
-        ours.scenario.to_string(),
-        format!("{}/bare", ours.target),
-        ratio(ours.offered_per_s, bare.offered_per_s),
-        ratio(ours.delivered_per_s, bare.delivered_per_s),
+        other.scenario.to_string(),
+        format!("{}/bare", other.target),
+        ratio(other.offered_per_s, bare.offered_per_s),
+        ratio(other.delivered_per_s, bare.delivered_per_s),
         String::new(),
-        ratio(ours.p50_us, bare.p50_us),
-        ratio(ours.p99_us, bare.p99_us),
-        ratio(ours.cpu_ns_per_delivery, bare.cpu_ns_per_delivery),
+        ratio(other.p50_us, bare.p50_us),
+        ratio(other.p99_us, bare.p99_us),
+        ratio(other.cpu_ns_per_delivery, bare.cpu_ns_per_delivery),
     ];
-    for (name, value) in &ours.extra {
+    for (name, value) in &other.extra {
         let theirs = bare.extra.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
         row.push(format!("{name}={}", ratio(Some(*value), theirs)));
     }
@@ -168,5 +169,30 @@ mod tests {
         assert_eq!(merged[0].cpu_ns_per_delivery, Some(2000.0));
         assert_eq!(merged[0].extra, vec![("sweeps", 5.0)]);
         assert_eq!(merged[0].p99_us, None, "a figure no round measured stays unmeasured");
+    }
+
+    #[test]
+    fn every_target_but_bare_gets_a_ratio_to_bare() {
+        let run = |target: &str, cpu: f64| Outcome {
+            scenario: "relay",
+            target: target.into(),
+            cpu_ns_per_delivery: Some(cpu),
+            ..Outcome::default()
+        };
+        let text = table(&[
+            run("ours", 1600.0),
+            run("bare", 1600.0 / 1.25),
+            run("python3 chat.py", 2560.0),
+        ]);
+        let ratio_of = |label: &str| {
+            let line = text
+                .lines()
+                .find(|l| l.contains(label))
+                .unwrap_or_else(|| panic!("{label} in\n{text}"));
+            line.split_whitespace().last().unwrap().to_string()
+        };
+        assert_eq!(ratio_of("ours/bare"), "1.25x");
+        assert_eq!(ratio_of("python3 chat.py/bare"), "2.00x");
+        assert!(!text.contains("bare/bare"), "{text}");
     }
 }
