@@ -26,8 +26,9 @@ struct Args {
     scenarios: Vec<Scenario>,
 
     /// Servers to measure: `ours` (with any server flags after it, e.g. "ours --threads 1
-    /// --no-batching"), `bare`, or a command with `{port}`, e.g.
-    /// "python3 chat.py --server --port {port}" (default: ours and bare)
+    /// --no-batching"), `bare`, or a command with `{port}` and the flags that turn its limits
+    /// off, e.g. "python3 chat.py --server --port {port} --heartbeat 100000 --empty-ttl 100000
+    /// --cap 1000000 --max-groups-per-client 2000000000" (default: ours and bare)
     #[arg(long = "target")]
     targets: Vec<String>,
 

@@ -49,13 +49,24 @@ pub fn ask(socket: &UdpSocket, server: SocketAddr, command: &str) -> io::Result<
 
 pub fn create(socket: &UdpSocket, server: SocketAddr) -> io::Result<String> {
     let reply = ask(socket, server, "!CREATE")?;
-    reply.strip_prefix("OK CREATED ").map(str::to_string).ok_or_else(|| io::Error::other(reply))
+    reply.strip_prefix("OK CREATED ").map(str::to_string).ok_or_else(|| refused(reply))
 }
 
 pub fn join(socket: &UdpSocket, server: SocketAddr, id: &str) -> io::Result<()> {
     let reply = ask(socket, server, &format!("!JOIN {id}"))?;
-    if reply.starts_with("OK JOINED") { Ok(()) } else { Err(io::Error::other(reply)) }
+    if reply.starts_with("OK JOINED") { Ok(()) } else { Err(refused(reply)) }
 }
+
+/// The error for a refused setup command, saying what to do when a limit is in the way (the
+/// bench turns ours off itself, but a `--target` command runs as given).
+fn refused(reply: String) -> io::Error {
+    let limit = reply.starts_with("ERR CLIENT_LIMIT") || reply.starts_with("ERR GROUP_FULL");
+    io::Error::other(if limit { format!("{reply}: {LIMITS_OFF}") } else { reply })
+}
+
+const LIMITS_OFF: &str = "the server's limits are in the way of the load; start it with them \
+     off (for the original: --heartbeat 100000 --empty-ttl 100000 --cap 1000000 \
+     --max-groups-per-client 2000000000)";
 
 fn epoch() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -124,4 +135,21 @@ pub fn quantile_us(values: &mut [u64], q: f64) -> Option<f64> {
 /// CPU nanoseconds per delivered datagram, when both are known.
 pub fn cpu_per(cpu: Option<Duration>, delivered: u64) -> Option<f64> {
     (delivered > 0).then_some(cpu?.as_nanos() as f64 / delivered as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_by_a_limit_says_how_to_turn_limits_off() {
+        let error = refused("ERR CLIENT_LIMIT 3/3".into()).to_string();
+        assert!(error.starts_with("ERR CLIENT_LIMIT 3/3: "), "{error}");
+        assert!(error.contains("--max-groups-per-client 2000000000"), "{error}");
+        assert!(refused("ERR GROUP_FULL ABCD1234".into()).to_string().contains("--cap"));
+        assert_eq!(
+            refused("ERR BAD_ARG NoSuchGroup".into()).to_string(),
+            "ERR BAD_ARG NoSuchGroup"
+        );
+    }
 }
