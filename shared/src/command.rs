@@ -9,6 +9,7 @@ use std::fmt;
 use crate::group_id::{self, GroupId};
 use crate::limits::{MAX_DATAGRAM, MAX_TOKEN_LEN};
 use crate::reply::ErrorReply;
+use crate::token::Token;
 
 /// A well-formed command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +22,20 @@ pub enum Command {
     Join(GroupId),
     /// `!LEAVE <id>` → `OK LEFT <id>`: the sender leaves its group, which must be `<id>`.
     Leave(GroupId),
-    /// `!PING` → `PONG <seconds>`: heartbeat; the reply suggests the interval.
-    Ping,
+    /// `!PING [<arg>]` → `PONG <seconds> [<token>]`: heartbeat; the reply suggests the
+    /// interval. Extension: with an argument, the reply carries an address-validation token.
+    Ping(Option<PingArg>),
     /// `!WHO` → `OK WHO <id> <count>`: the sender's group and its size.
     Who,
+}
+
+/// The argument of a `!PING` (PROTOCOL.md, "Address validation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PingArg {
+    /// `!PING +`, or any argument that is not a token: asks for a token.
+    Request,
+    /// `!PING <token>`: echoes a token the server sent (and asks for the next).
+    Token(Token),
 }
 
 /// What a received datagram is, before any server state is consulted.
@@ -83,7 +94,7 @@ impl Command {
                 Argument::NotAnId => Err(ErrorReply::NotInThatGroup),
                 Argument::Id(id) => Ok(Command::Leave(id)),
             },
-            b"PING" => Ok(Command::Ping),
+            b"PING" => Ok(Command::Ping(ping_argument(argument))),
             b"WHO" => Ok(Command::Who),
             _ => Err(ErrorReply::UnknownCommand),
         }
@@ -102,7 +113,9 @@ impl fmt::Display for Command {
             Command::Create { cap: Some(n) } => write!(f, "!CREATE {n}"),
             Command::Join(id) => write!(f, "!JOIN {id}"),
             Command::Leave(id) => write!(f, "!LEAVE {id}"),
-            Command::Ping => f.write_str("!PING"),
+            Command::Ping(None) => f.write_str("!PING"),
+            Command::Ping(Some(PingArg::Request)) => f.write_str("!PING +"),
+            Command::Ping(Some(PingArg::Token(token))) => write!(f, "!PING {token}"),
             Command::Who => f.write_str("!WHO"),
         }
     }
@@ -123,6 +136,17 @@ fn group_argument(argument: &[u8]) -> Argument {
     } else {
         text.parse().map_or(Argument::NotAnId, Argument::Id)
     }
+}
+
+/// A `!PING` argument: none (the original's plain ping), a token, or anything else, which asks
+/// for one.
+fn ping_argument(argument: &[u8]) -> Option<PingArg> {
+    let argument = argument.trim_ascii();
+    if argument.is_empty() {
+        return None;
+    }
+    let token = std::str::from_utf8(argument).ok().and_then(|text| text.parse().ok());
+    Some(token.map_or(PingArg::Request, PingArg::Token))
 }
 
 /// The `!CREATE <n>` extension: a positive integer, saturating (it is capped anyway).
@@ -154,7 +178,7 @@ mod tests {
         assert_eq!(parse(b"!CREATE"), C(Command::Create { cap: None }));
         assert_eq!(parse(b"!JOIN ABCD1234"), C(Command::Join(id("ABCD1234"))));
         assert_eq!(parse(b"!LEAVE ABCD1234"), C(Command::Leave(id("ABCD1234"))));
-        assert_eq!(parse(b"!PING"), C(Command::Ping));
+        assert_eq!(parse(b"!PING"), C(Command::Ping(None)));
         assert_eq!(parse(b"!WHO"), C(Command::Who));
     }
 
@@ -170,8 +194,24 @@ mod tests {
     #[test]
     fn extra_arguments_are_ignored() {
         assert_eq!(parse(b"!CREATE x"), Incoming::Command(Command::Create { cap: None }));
-        assert_eq!(parse(b"!PING x"), Incoming::Command(Command::Ping));
+        assert_eq!(parse(b"!CREATE x y"), Incoming::Command(Command::Create { cap: None }));
         assert_eq!(parse(b"!WHO 1 2 3"), Incoming::Command(Command::Who));
+    }
+
+    #[test]
+    fn ping_arguments_ask_for_or_echo_a_token() {
+        let ping = |datagram: &[u8]| match parse(datagram) {
+            Incoming::Command(Command::Ping(arg)) => arg,
+            other => panic!("not a ping: {other:?}"),
+        };
+        assert_eq!(ping(b"!PING"), None);
+        assert_eq!(ping(b"!PING "), None);
+        assert_eq!(ping(b"!PING +"), Some(PingArg::Request));
+        assert_eq!(ping(b"!PING now please"), Some(PingArg::Request));
+        assert_eq!(ping(b"!PING \xff"), Some(PingArg::Request));
+        assert_eq!(ping(b"!PING abc-_9"), Some(PingArg::Token("abc-_9".parse().unwrap())));
+        assert_eq!(ping(b"!PING abc\n"), Some(PingArg::Token("abc".parse().unwrap())));
+        assert_eq!(Command::Ping(Some(PingArg::Request)).to_string(), "!PING +");
     }
 
     #[test]
@@ -190,8 +230,8 @@ mod tests {
 
     #[test]
     fn one_trailing_newline_is_dropped() {
-        assert_eq!(parse(b"!PING\n"), Incoming::Command(Command::Ping));
-        assert_eq!(parse(b"!PING\r\n"), Incoming::Command(Command::Ping));
+        assert_eq!(parse(b"!PING\n"), Incoming::Command(Command::Ping(None)));
+        assert_eq!(parse(b"!PING\r\n"), Incoming::Command(Command::Ping(None)));
         assert_eq!(parse(b"!JOIN abcd1234\n"), Incoming::Command(Command::Join(id("ABCD1234"))));
         // Only one: a second newline is part of the token.
         assert_eq!(parse(b"!PING\n\n"), Incoming::Invalid(ErrorReply::UnknownCommand));
@@ -256,7 +296,9 @@ mod tests {
             Command::Create { cap: Some(7) },
             Command::Join(id("ABCD1234")),
             Command::Leave(id("ZZZZ9999")),
-            Command::Ping,
+            Command::Ping(None),
+            Command::Ping(Some(PingArg::Request)),
+            Command::Ping(Some(PingArg::Token("aB3_-x".parse().unwrap()))),
             Command::Who,
         ];
         for command in all {

@@ -9,8 +9,11 @@ pub mod group_id;
 pub mod limits;
 pub mod reply;
 pub mod session;
+pub mod text;
+pub mod token;
 
-pub use command::{Command, Incoming};
+pub use command::{Command, Incoming, PingArg};
 pub use group_id::{GroupId, InvalidGroupId};
-pub use reply::{ErrorCode, ErrorReply, Reply};
-pub use session::{Connection, Event, Health, PayloadError, Purpose, Session};
+pub use reply::{ErrorCode, ErrorReply, Reply, ServerFull};
+pub use session::{Connection, Event, Health, PayloadError, Purpose, Session, SocketId, Transmit};
+pub use token::Token;

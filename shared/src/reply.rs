@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::group_id::GroupId;
+use crate::token::Token;
 
 /// A server reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +16,9 @@ pub enum Reply {
     Joined(GroupId),
     /// `OK LEFT <id>`
     Left(GroupId),
-    /// `PONG <seconds>`: the suggested heartbeat interval.
-    Pong(Duration),
+    /// `PONG <seconds> [<token>]`: the suggested heartbeat interval, and (extension) an
+    /// address-validation token when the `!PING` had an argument.
+    Pong { interval: Duration, token: Option<Token> },
     /// `OK WHO <id> <count>`
     Who { group: GroupId, members: usize },
     /// `ERR <CODE> <Message>`
@@ -24,7 +26,7 @@ pub enum Reply {
 }
 
 /// The `<CODE>` of an error reply: what a program switches on.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     BadCmd,
     BadArg,
@@ -32,11 +34,23 @@ pub enum ErrorCode {
     GroupFull,
     ClientLimit,
     TooLarge,
-    /// A code this version does not know (PROTOCOL.md lets servers add codes).
-    Other(String),
+    /// Extension: a server-wide limit.
+    ServerFull,
+    /// Extension: the per-IP member limit.
+    IpLimit,
 }
 
-/// An error reply, with the exact texts of PROTOCOL.md.
+/// Which server-wide limit an `ERR SERVER_FULL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFull {
+    /// `ERR SERVER_FULL TooManyGroups`: `--max-groups` live groups.
+    Groups,
+    /// `ERR SERVER_FULL TooManyMembers`: `--max-members` live members.
+    Members,
+}
+
+/// An error reply, with the exact texts of PROTOCOL.md. Nothing else parses as an error: a
+/// datagram with another code or message is not a reply from this protocol's servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorReply {
     /// `ERR BAD_CMD UnknownCommand`
@@ -53,17 +67,19 @@ pub enum ErrorReply {
     NotInThatGroup,
     /// `ERR NOT_IN_GROUP JoinFirstUseJOIN`: a ping, who or payload while in no group.
     JoinFirst,
-    /// `ERR CLIENT_LIMIT <used>/<max>`
+    /// `ERR CLIENT_LIMIT <used>/<max>`: per address, or (extension) per IP.
     ClientLimit { used: u32, max: u32 },
     /// `ERR TOO_LARGE PayloadTooLarge`
     TooLarge,
-    /// Any other `ERR <CODE> <Message>`, kept as it came.
-    Other { code: ErrorCode, message: String },
+    /// `ERR SERVER_FULL TooManyGroups` / `TooManyMembers` (extension)
+    ServerFull(ServerFull),
+    /// `ERR IP_LIMIT <used>/<max>`: the sender's IP has the most members allowed (extension).
+    IpLimit { used: u32, max: u32 },
 }
 
 impl ErrorCode {
     /// The code as it stands on the wire.
-    pub fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             ErrorCode::BadCmd => "BAD_CMD",
             ErrorCode::BadArg => "BAD_ARG",
@@ -71,19 +87,8 @@ impl ErrorCode {
             ErrorCode::GroupFull => "GROUP_FULL",
             ErrorCode::ClientLimit => "CLIENT_LIMIT",
             ErrorCode::TooLarge => "TOO_LARGE",
-            ErrorCode::Other(code) => code,
-        }
-    }
-
-    fn from_wire(code: &str) -> ErrorCode {
-        match code {
-            "BAD_CMD" => ErrorCode::BadCmd,
-            "BAD_ARG" => ErrorCode::BadArg,
-            "NOT_IN_GROUP" => ErrorCode::NotInGroup,
-            "GROUP_FULL" => ErrorCode::GroupFull,
-            "CLIENT_LIMIT" => ErrorCode::ClientLimit,
-            "TOO_LARGE" => ErrorCode::TooLarge,
-            other => ErrorCode::Other(other.to_owned()),
+            ErrorCode::ServerFull => "SERVER_FULL",
+            ErrorCode::IpLimit => "IP_LIMIT",
         }
     }
 }
@@ -106,7 +111,8 @@ impl ErrorReply {
             ErrorReply::NotInThatGroup | ErrorReply::JoinFirst => ErrorCode::NotInGroup,
             ErrorReply::ClientLimit { .. } => ErrorCode::ClientLimit,
             ErrorReply::TooLarge => ErrorCode::TooLarge,
-            ErrorReply::Other { code, .. } => code.clone(),
+            ErrorReply::ServerFull(_) => ErrorCode::ServerFull,
+            ErrorReply::IpLimit { .. } => ErrorCode::IpLimit,
         }
     }
 
@@ -120,9 +126,12 @@ impl ErrorReply {
             ErrorReply::GroupFull(id) => id.to_string(),
             ErrorReply::NotInThatGroup => "NotInThatGroup".into(),
             ErrorReply::JoinFirst => "JoinFirstUseJOIN".into(),
-            ErrorReply::ClientLimit { used, max } => format!("{used}/{max}"),
+            ErrorReply::ClientLimit { used, max } | ErrorReply::IpLimit { used, max } => {
+                format!("{used}/{max}")
+            }
             ErrorReply::TooLarge => "PayloadTooLarge".into(),
-            ErrorReply::Other { message, .. } => message.clone(),
+            ErrorReply::ServerFull(ServerFull::Groups) => "TooManyGroups".into(),
+            ErrorReply::ServerFull(ServerFull::Members) => "TooManyMembers".into(),
         }
     }
 
@@ -141,12 +150,27 @@ impl ErrorReply {
                 )
             }
             ErrorReply::TooLarge => "the message is too large (max 4096 bytes)".into(),
-            ErrorReply::Other { code, message } => format!("{code}: {message}"),
+            ErrorReply::ServerFull(ServerFull::Groups) => {
+                "the server holds as many groups as it allows".into()
+            }
+            ErrorReply::ServerFull(ServerFull::Members) => {
+                "the server holds as many members as it allows".into()
+            }
+            ErrorReply::IpLimit { used, max } => {
+                format!(
+                    "the server lets one IP address be in groups at most {max} times, and yours is {used}"
+                )
+            }
         }
     }
 
-    fn from_wire(code: &str, message: &str) -> ErrorReply {
-        let known = match (code, message) {
+    /// An error datagram's code and message, only if they are one of the exact texts.
+    fn from_wire(code: &str, message: &str) -> Option<ErrorReply> {
+        let counts = || {
+            let (used, max) = message.split_once('/')?;
+            Some((parse_count(used)?, parse_count(max)?))
+        };
+        match (code, message) {
             ("BAD_CMD", "UnknownCommand") => Some(ErrorReply::UnknownCommand),
             ("BAD_ARG", "Usage:!JOIN <GROUPID>") => Some(ErrorReply::JoinUsage),
             ("BAD_ARG", "Usage:!LEAVE <GROUPID>") => Some(ErrorReply::LeaveUsage),
@@ -154,16 +178,15 @@ impl ErrorReply {
             ("GROUP_FULL", id) => id.parse().ok().map(ErrorReply::GroupFull),
             ("NOT_IN_GROUP", "NotInThatGroup") => Some(ErrorReply::NotInThatGroup),
             ("NOT_IN_GROUP", "JoinFirstUseJOIN") => Some(ErrorReply::JoinFirst),
-            ("CLIENT_LIMIT", counts) => counts.split_once('/').and_then(|(used, max)| {
-                Some(ErrorReply::ClientLimit { used: used.parse().ok()?, max: max.parse().ok()? })
-            }),
+            ("CLIENT_LIMIT", _) => {
+                counts().map(|(used, max)| ErrorReply::ClientLimit { used, max })
+            }
             ("TOO_LARGE", "PayloadTooLarge") => Some(ErrorReply::TooLarge),
+            ("SERVER_FULL", "TooManyGroups") => Some(ErrorReply::ServerFull(ServerFull::Groups)),
+            ("SERVER_FULL", "TooManyMembers") => Some(ErrorReply::ServerFull(ServerFull::Members)),
+            ("IP_LIMIT", _) => counts().map(|(used, max)| ErrorReply::IpLimit { used, max }),
             _ => None,
-        };
-        known.unwrap_or_else(|| ErrorReply::Other {
-            code: ErrorCode::from_wire(code),
-            message: message.to_owned(),
-        })
+        }
     }
 }
 
@@ -179,8 +202,8 @@ impl Reply {
         self.to_string().into_bytes()
     }
 
-    /// Reads a datagram as a reply, if it has the shape of one. Whether it *is* one is for the
-    /// client session to decide: a peer's payload can have any shape.
+    /// Reads a datagram as a reply, if it is exactly one of the texts a server sends. Whether
+    /// it *is* one is for the client session to decide: a peer's payload can have any shape.
     pub fn parse(datagram: &[u8]) -> Option<Reply> {
         let text = std::str::from_utf8(datagram).ok()?;
         let mut words = text.splitn(3, ' ');
@@ -190,11 +213,14 @@ impl Reply {
             ("OK", Some("LEFT"), Some(id)) => Reply::Left(id.parse().ok()?),
             ("OK", Some("WHO"), Some(rest)) => {
                 let (id, count) = rest.split_once(' ')?;
-                Reply::Who { group: id.parse().ok()?, members: count.parse().ok()? }
+                Reply::Who { group: id.parse().ok()?, members: parse_count(count)? }
             }
-            ("PONG", Some(seconds), None) => Reply::Pong(parse_seconds(seconds)?),
-            ("ERR", Some(code), message) if is_error_code(code) => {
-                Reply::Error(ErrorReply::from_wire(code, message.unwrap_or("")))
+            ("PONG", Some(seconds), token) => Reply::Pong {
+                interval: parse_seconds(seconds)?,
+                token: token.map(str::parse).transpose().ok()?,
+            },
+            ("ERR", Some(code), Some(message)) => {
+                Reply::Error(ErrorReply::from_wire(code, message)?)
             }
             _ => return None,
         };
@@ -208,7 +234,12 @@ impl fmt::Display for Reply {
             Reply::Created(id) => write!(f, "OK CREATED {id}"),
             Reply::Joined(id) => write!(f, "OK JOINED {id}"),
             Reply::Left(id) => write!(f, "OK LEFT {id}"),
-            Reply::Pong(interval) => write!(f, "PONG {}", format_seconds(*interval)),
+            Reply::Pong { interval, token: None } => {
+                write!(f, "PONG {}", format_seconds(*interval))
+            }
+            Reply::Pong { interval, token: Some(token) } => {
+                write!(f, "PONG {} {token}", format_seconds(*interval))
+            }
             Reply::Who { group, members } => write!(f, "OK WHO {group} {members}"),
             Reply::Error(error) => error.fmt(f),
         }
@@ -221,8 +252,13 @@ impl From<ErrorReply> for Reply {
     }
 }
 
-fn is_error_code(code: &str) -> bool {
-    !code.is_empty() && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+/// A count as servers print it: decimal digits only (no sign, no spaces), as `str::parse`
+/// alone would let `+3` through.
+fn parse_count<T: std::str::FromStr>(text: &str) -> Option<T> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// Seconds as `PONG` prints them: rounded to 3 decimals, shortest form, always with a decimal
@@ -264,6 +300,9 @@ mod tests {
             (ErrorReply::JoinFirst, "ERR NOT_IN_GROUP JoinFirstUseJOIN"),
             (ErrorReply::ClientLimit { used: 3, max: 3 }, "ERR CLIENT_LIMIT 3/3"),
             (ErrorReply::TooLarge, "ERR TOO_LARGE PayloadTooLarge"),
+            (ErrorReply::ServerFull(ServerFull::Groups), "ERR SERVER_FULL TooManyGroups"),
+            (ErrorReply::ServerFull(ServerFull::Members), "ERR SERVER_FULL TooManyMembers"),
+            (ErrorReply::IpLimit { used: 16, max: 16 }, "ERR IP_LIMIT 16/16"),
         ];
         for (error, text) in cases {
             let reply = Reply::Error(error);
@@ -279,8 +318,15 @@ mod tests {
             (Reply::Joined(id("ABCD1234")), "OK JOINED ABCD1234"),
             (Reply::Left(id("ABCD1234")), "OK LEFT ABCD1234"),
             (Reply::Who { group: id("ABCD1234"), members: 2 }, "OK WHO ABCD1234 2"),
-            (Reply::Pong(Duration::from_secs(60)), "PONG 60.0"),
-            (Reply::Pong(Duration::from_millis(2500)), "PONG 2.5"),
+            (Reply::Pong { interval: Duration::from_secs(60), token: None }, "PONG 60.0"),
+            (Reply::Pong { interval: Duration::from_millis(2500), token: None }, "PONG 2.5"),
+            (
+                Reply::Pong {
+                    interval: Duration::from_secs(60),
+                    token: Some("t0K-_n".parse().unwrap()),
+                },
+                "PONG 60.0 t0K-_n",
+            ),
         ];
         for (reply, text) in cases {
             assert_eq!(reply.to_string(), text);
@@ -323,25 +369,29 @@ mod tests {
             ErrorReply::ClientLimit { used: 3, max: 3 }.describe(),
             "the server lets one address create at most 3 groups, and you have 3"
         );
-        let other =
-            ErrorReply::Other { code: ErrorCode::Other("BUSY".into()), message: "Later".into() };
-        assert_eq!(other.describe(), "BUSY: Later");
+        assert_eq!(
+            ErrorReply::IpLimit { used: 16, max: 16 }.describe(),
+            "the server lets one IP address be in groups at most 16 times, and yours is 16"
+        );
     }
 
     #[test]
-    fn unknown_errors_are_kept() {
-        let text = "ERR SERVER_BUSY Try later please";
-        let reply = Reply::parse(text.as_bytes()).unwrap();
-        let Reply::Error(error) = &reply else { panic!("{reply:?}") };
-        assert_eq!(error.code(), ErrorCode::Other("SERVER_BUSY".into()));
-        assert_eq!(error.message(), "Try later please");
-        assert_eq!(reply.to_string(), text);
-        // A known code with a new message is kept too.
-        let odd = Reply::parse(b"ERR BAD_ARG Whatever").unwrap();
-        assert_eq!(
-            odd,
-            Reply::Error(ErrorReply::Other { code: ErrorCode::BadArg, message: "Whatever".into() })
-        );
+    fn only_exact_error_texts_are_errors() {
+        // New codes, other messages and odd counts are not replies: a peer's text, as far as
+        // a client can tell.
+        for text in [
+            "ERR SERVER_BUSY Try later please",
+            "ERR BAD_ARG Whatever",
+            "ERR X \u{1b}]0;title\u{7}",
+            "ERR BAD_CMD",
+            "ERR CLIENT_LIMIT 3/3 now",
+            "ERR CLIENT_LIMIT +3/3",
+            "ERR IP_LIMIT 1/",
+            "ERR GROUP_FULL abcd1234",
+            "ERR SERVER_FULL",
+        ] {
+            assert_eq!(Reply::parse(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]
@@ -353,9 +403,12 @@ mod tests {
             b"OK CREATED abcd1234",
             b"OK JOINED ABCD1234 extra",
             b"OK WHO ABCD1234 many",
+            b"OK WHO ABCD1234 +2",
             b"PONG",
             b"PONG soon",
-            b"PONG 1 2",
+            b"PONG 1 2 3",
+            b"PONG 1 a+b",
+            b"PONG 1 ",
             b"ERR",
             b"ERR lower case",
             b"OK JOINED \xff",

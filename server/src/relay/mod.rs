@@ -157,7 +157,7 @@ impl Relay {
             Command::Create { cap } => self.create(now, from, cap),
             Command::Join(id) => self.join(now, from, id),
             Command::Leave(id) => self.leave(now, from, id),
-            Command::Ping => self.ping(now, from),
+            Command::Ping(_) => self.ping(now, from),
             Command::Who => self.who(from),
         };
         result.unwrap_or_else(Reply::Error)
@@ -229,7 +229,7 @@ impl Relay {
     fn ping(&mut self, now: Instant, from: SocketAddr) -> Result<Reply, ErrorReply> {
         let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
         self.tables.members.touch(key, now);
-        Ok(Reply::Pong(self.config.heartbeat))
+        Ok(Reply::Pong { interval: self.config.heartbeat, token: None })
     }
 
     /// `!WHO` → `OK WHO <id> <count>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`. Not activity.

@@ -1,26 +1,31 @@
-//! Which replies can answer which request. A datagram from the server's address is a reply only
-//! if it answers something outstanding; anything else is a peer's payload, whatever it looks like.
+//! Which replies can answer which request: the table in PROTOCOL.md, "What clients do". A
+//! datagram is a reply only if it arrived on the request's socket and answers it by this table;
+//! anything else is a peer's payload, whatever it looks like.
 
 use super::Request;
-use crate::{Command, ErrorReply, Reply};
+use crate::{Command, ErrorReply as E, GroupId, Reply};
 
-pub(super) fn answers(request: &Request, reply: &Reply) -> bool {
-    use ErrorReply as E;
+/// Whether `reply` can answer `request`, while the session believes it is in `group`.
+pub(super) fn answers(request: &Request, reply: &Reply, group: Option<GroupId>) -> bool {
     let Request::Command(command) = request else {
-        // A payload has no reply; it can only be refused.
-        return matches!(reply, Reply::Error(E::JoinFirst | E::TooLarge | E::Other { .. }));
+        // A payload has no reply; it can only be refused, because we are in no group.
+        return matches!(reply, Reply::Error(E::JoinFirst));
     };
     match (command, reply) {
-        // Errors any command can get, from this server or one with new codes.
-        (_, Reply::Error(E::UnknownCommand | E::TooLarge | E::Other { .. })) => true,
-        (Command::Create { .. }, Reply::Created(_) | Reply::Error(E::ClientLimit { .. })) => true,
+        (
+            Command::Create { .. },
+            Reply::Created(_) | Reply::Error(E::ClientLimit { .. } | E::ServerFull(_)),
+        ) => true,
         (Command::Join(id), Reply::Joined(joined)) => joined == id,
         (Command::Join(id), Reply::Error(E::GroupFull(full))) => full == id,
-        (Command::Join(_), Reply::Error(E::NoSuchGroup | E::JoinUsage)) => true,
+        (Command::Join(_), Reply::Error(E::NoSuchGroup | E::ServerFull(_) | E::IpLimit { .. })) => {
+            true
+        }
         (Command::Leave(id), Reply::Left(left)) => left == id,
-        (Command::Leave(_), Reply::Error(E::NotInThatGroup | E::LeaveUsage)) => true,
-        (Command::Ping, Reply::Pong(_) | Reply::Error(E::JoinFirst)) => true,
-        (Command::Who, Reply::Who { .. } | Reply::Error(E::JoinFirst)) => true,
+        (Command::Leave(_), Reply::Error(E::NotInThatGroup)) => true,
+        (Command::Ping(_), Reply::Pong { .. } | Reply::Error(E::JoinFirst)) => true,
+        (Command::Who, Reply::Who { group: current, .. }) => Some(*current) == group,
+        (Command::Who, Reply::Error(E::JoinFirst)) => true,
         _ => false,
     }
 }

@@ -1,10 +1,20 @@
 //! The client side of the protocol as a state machine, shared by both clients.
 //!
 //! Like the server's core it does no I/O and reads no clock: the caller feeds it what the
-//! user asked for, the datagrams that arrived and the time, and takes out datagrams to send
-//! ([`Session::poll_transmit`]), things to show ([`Session::poll_event`]) and when to call
-//! again ([`Session::poll_timeout`]). One session is one client address, so one group.
+//! user asked for, the datagrams that arrived (with the socket they came on) and the time, and
+//! takes out datagrams to send and sockets to close ([`Session::poll_transmit`]), things to
+//! show ([`Session::poll_event`]) and when to call again ([`Session::poll_timeout`]).
+//!
+//! One session is one membership, so one group, but not one socket. The socket that is the
+//! member (the *member socket*) can be reached by every peer in the group, through the relay,
+//! from the server's own address: a peer can send it anything a server could. So membership
+//! changes (create and join, join, rejoin) are made from a socket that is in no group; once
+//! `OK JOINED` arrives there, that socket becomes the member and the old one leaves. The
+//! caller opens a socket the first time a [`Transmit`] names it.
 
+mod apply;
+#[cfg(test)]
+mod hostile_tests;
 mod matching;
 #[cfg(test)]
 mod tests;
@@ -15,7 +25,7 @@ use std::time::{Duration, Instant};
 use crate::limits::{
     DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, MISSED_HEARTBEATS, REPLY_TIMEOUT,
 };
-use crate::{Command, ErrorReply, GroupId, Reply};
+use crate::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
 
 /// Why a request was sent; decides what its reply does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +34,7 @@ pub enum Purpose {
     User,
     /// The user's `create --join`: the new group is joined as soon as its id arrives.
     CreateAndJoin,
-    /// The automatic heartbeat.
+    /// The automatic heartbeat (and the member-count refresh that may follow it).
     Heartbeat,
     /// The automatic rejoin after the server forgot our membership.
     Rejoin,
@@ -35,6 +45,19 @@ pub enum Purpose {
 pub enum Request {
     Command(Command),
     Payload,
+}
+
+/// One of the session's sockets, numbered from 0 (the first member socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u32);
+
+/// What the session wants done with its sockets, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Send a datagram to the server from `socket` (opening it, if it is new).
+    Send { socket: SocketId, datagram: Vec<u8> },
+    /// Close `socket`: nothing more is sent from it or expected on it.
+    Close(SocketId),
 }
 
 /// Whether the server answers, as far as the client can tell.
@@ -102,6 +125,7 @@ pub enum PayloadError {
 
 #[derive(Debug)]
 struct Pending {
+    socket: SocketId,
     request: Request,
     purpose: Purpose,
     deadline: Instant,
@@ -112,10 +136,25 @@ struct Pending {
 pub struct Session {
     group: Option<GroupId>,
     last_created: Option<GroupId>,
+    /// The heartbeat interval: the smallest any `PONG` has named (60 s before the first). A
+    /// peer can answer our ping with a forged `PONG`; taking the smallest means it can make us
+    /// ping more often (at most once a second), never so rarely that the server drops us.
     heartbeat: Duration,
-    /// When the user or the heartbeat last sent anything: the next ping is due an interval
-    /// after it.
-    last_sent: Option<Instant>,
+    /// The socket that is our member address (or will be, for the first join).
+    member: SocketId,
+    /// No `!JOIN` was ever sent from the member socket, so no group relays to it and a reply
+    /// there is the server's.
+    member_clean: bool,
+    /// A fresh socket with a create or join under way, while the member socket is in a group.
+    attempt: Option<SocketId>,
+    next_socket: u32,
+    /// The latest address-validation token the server gave the member socket.
+    token: Option<Token>,
+    /// A `PONG` answered our request for a token since the join (with one, or, from the
+    /// original server, without): until then, heartbeat pings ask again.
+    token_answered: bool,
+    /// When the last heartbeat `!PING` went out: the next is due an interval after it.
+    last_ping: Option<Instant>,
     last_pong: Option<Instant>,
     /// Heartbeat pings in a row that got no reply: each makes the next one come sooner.
     unanswered_pings: u32,
@@ -126,7 +165,7 @@ pub struct Session {
     refresh_members: bool,
     connection: Connection,
     pending: VecDeque<Pending>,
-    transmits: VecDeque<Vec<u8>>,
+    transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
 
@@ -142,7 +181,13 @@ impl Session {
             group: None,
             last_created: None,
             heartbeat: DEFAULT_HEARTBEAT,
-            last_sent: None,
+            member: SocketId(0),
+            member_clean: true,
+            attempt: None,
+            next_socket: 1,
+            token: None,
+            token_answered: false,
+            last_ping: None,
             last_pong: None,
             unanswered_pings: 0,
             joined_at: None,
@@ -162,16 +207,20 @@ impl Session {
 
     // ---- What the user asks for ----
 
-    /// Sends a command for the user.
+    /// Sends a command for the user. `!CREATE` and `!JOIN` go out on a socket in no group.
     pub fn command(&mut self, now: Instant, command: Command) {
-        self.user_sent(now);
-        self.request(now, Request::Command(command), Purpose::User);
+        let socket = match command {
+            Command::Create { .. } | Command::Join(_) => self.socket_for_membership(),
+            Command::Leave(_) | Command::Ping(_) | Command::Who => self.member,
+        };
+        self.request(now, socket, Request::Command(command), Purpose::User);
     }
 
-    /// Creates a group and, once its id arrives, joins it.
+    /// Creates a group and, once its id arrives, joins it (from the same socket).
     pub fn create_and_join(&mut self, now: Instant, cap: Option<u32>) {
-        self.user_sent(now);
-        self.request(now, Request::Command(Command::Create { cap }), Purpose::CreateAndJoin);
+        let socket = self.socket_for_membership();
+        let create = Request::Command(Command::Create { cap });
+        self.request(now, socket, create, Purpose::CreateAndJoin);
     }
 
     /// Sends a chat payload to the current group.
@@ -183,23 +232,25 @@ impl Session {
             return Err(PayloadError::NotJoined);
         }
         debug_assert!(!payload.is_empty() && payload[0] != b'!', "not a payload");
-        self.user_sent(now);
-        self.transmits.push_back(payload.to_vec());
-        self.pending.push_back(Pending {
-            request: Request::Payload,
-            purpose: Purpose::User,
-            deadline: now + REPLY_TIMEOUT,
-        });
+        let socket = self.member;
+        self.transmits.push_back(Transmit::Send { socket, datagram: payload.to_vec() });
+        let deadline = now + REPLY_TIMEOUT;
+        let (request, purpose) = (Request::Payload, Purpose::User);
+        self.pending.push_back(Pending { socket, request, purpose, deadline });
         Ok(())
     }
 
     // ---- What the network brings ----
 
-    /// Takes in a datagram from the server's address: a reply if it answers an outstanding
-    /// request, otherwise a peer's payload.
-    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+    /// Takes in a datagram that came from the server's address on `socket`: a reply if it
+    /// answers a request outstanding on that socket, otherwise a peer's payload.
+    pub fn handle_datagram(&mut self, now: Instant, socket: SocketId, datagram: &[u8]) {
+        let group = self.group;
         let answered = Reply::parse(datagram).and_then(|reply| {
-            let index = self.pending.iter().position(|p| matching::answers(&p.request, &reply))?;
+            let index = self
+                .pending
+                .iter()
+                .position(|p| p.socket == socket && matching::answers(&p.request, &reply, group))?;
             Some((self.pending.remove(index).expect("index from position"), reply))
         });
         match answered {
@@ -208,7 +259,12 @@ impl Session {
                 self.apply(now, pending, reply);
             }
             None if datagram.is_empty() => {}
-            None => self.events.push_back(Event::Payload(datagram.to_vec())),
+            // Only the member socket is in a group; anything else on another socket is no
+            // one's message (a late reply to a request given up on).
+            None if socket == self.member => {
+                self.events.push_back(Event::Payload(datagram.to_vec()))
+            }
+            None => {}
         }
     }
 
@@ -224,13 +280,13 @@ impl Session {
             self.expire(pending);
         }
         if self.next_ping().is_some_and(|due| due <= now) {
-            self.ping(now);
+            self.ping(now, self.ping_argument());
         }
     }
 
     // ---- What to do next ----
 
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
@@ -251,12 +307,17 @@ impl Session {
         self.group
     }
 
+    /// The socket that is (or will be) the member: a farewell `!LEAVE` goes from here.
+    pub fn member_socket(&self) -> SocketId {
+        self.member
+    }
+
     /// The id of the last group this session created.
     pub fn last_created(&self) -> Option<GroupId> {
         self.last_created
     }
 
-    /// The heartbeat interval, from the last `PONG` (60 s before the first).
+    /// The heartbeat interval, from the `PONG`s (60 s before the first).
     pub fn heartbeat(&self) -> Duration {
         self.heartbeat
     }
@@ -264,7 +325,7 @@ impl Session {
     /// When the next heartbeat `!PING` goes out (`None`: not in a group, or rejoining).
     pub fn next_ping(&self) -> Option<Instant> {
         let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin);
-        match (self.group, self.last_sent) {
+        match (self.group, self.last_ping) {
             (Some(_), Some(last)) if !rejoining => Some(last + self.ping_wait()),
             _ => None,
         }
@@ -304,9 +365,55 @@ impl Session {
         })
     }
 
+    // ---- Sockets ----
+
+    /// The socket a `!CREATE` or `!JOIN` goes out on: one that no group relays to. That is the
+    /// member socket while it has never sent a join; otherwise, outside a group, a fresh
+    /// member socket; in a group, a fresh socket beside the member (the *attempt*), which
+    /// becomes the member if it joins.
+    fn socket_for_membership(&mut self) -> SocketId {
+        if let Some(old) = self.attempt.take() {
+            self.close(old);
+        }
+        if self.member_clean {
+            return self.member;
+        }
+        let fresh = SocketId(self.next_socket);
+        self.next_socket += 1;
+        if self.group.is_some() {
+            self.attempt = Some(fresh);
+        } else {
+            let old = std::mem::replace(&mut self.member, fresh);
+            self.member_clean = true;
+            self.close(old);
+        }
+        fresh
+    }
+
+    /// Closes a socket and forgets what was outstanding on it.
+    fn close(&mut self, socket: SocketId) {
+        self.pending.retain(|p| p.socket != socket);
+        self.transmits.push_back(Transmit::Close(socket));
+        if self.attempt == Some(socket) {
+            self.attempt = None;
+        }
+    }
+
+    /// An attempt socket joined: it is the member now, and the old member leaves its group.
+    fn promote(&mut self, socket: SocketId) {
+        let old = std::mem::replace(&mut self.member, socket);
+        self.member_clean = false;
+        self.attempt = None;
+        if let Some(group) = self.group {
+            let datagram = Command::Leave(group).to_bytes();
+            self.transmits.push_back(Transmit::Send { socket: old, datagram });
+        }
+        self.close(old);
+    }
+
     // ---- Inside ----
 
-    /// How long after the last thing sent the next ping goes. After an unanswered one, sooner:
+    /// How long after the last ping the next one goes. After an unanswered one, sooner:
     /// 2 s, 4 s, 8 s… (never later than the interval), so that one lost `PONG`, above all the
     /// first, which tells the interval, does not leave us silent until the server drops us.
     fn ping_wait(&self) -> Duration {
@@ -317,117 +424,39 @@ impl Session {
         }
     }
 
-    fn request(&mut self, now: Instant, request: Request, purpose: Purpose) {
-        if let Request::Command(command) = request {
-            self.transmits.push_back(command.to_bytes());
+    /// What a heartbeat ping carries: the latest token; a request for one until the server
+    /// has answered such a request; nothing for a server that gives none.
+    fn ping_argument(&self) -> Option<PingArg> {
+        match (self.token, self.token_answered) {
+            (Some(token), _) => Some(PingArg::Token(token)),
+            (None, false) => Some(PingArg::Request),
+            (None, true) => None,
         }
-        self.pending.push_back(Pending { request, purpose, deadline: now + REPLY_TIMEOUT });
     }
 
-    fn ping(&mut self, now: Instant) {
-        self.last_sent = Some(now);
-        self.request(now, Request::Command(Command::Ping), Purpose::Heartbeat);
+    fn request(&mut self, now: Instant, socket: SocketId, request: Request, purpose: Purpose) {
+        if let Request::Command(command) = request {
+            if matches!(command, Command::Join(_)) && socket == self.member {
+                self.member_clean = false;
+            }
+            self.transmits.push_back(Transmit::Send { socket, datagram: command.to_bytes() });
+        }
+        let deadline = now + REPLY_TIMEOUT;
+        self.pending.push_back(Pending { socket, request, purpose, deadline });
     }
 
-    /// Anything the user sends is activity, so the heartbeat can wait a full interval.
-    fn user_sent(&mut self, now: Instant) {
-        self.last_sent = Some(now);
+    /// A heartbeat ping from the member socket. Chatting does not postpone it: a relayed
+    /// payload is never acknowledged, so only a `PONG` shows the server still has us.
+    fn ping(&mut self, now: Instant, argument: Option<PingArg>) {
+        self.last_ping = Some(now);
+        let ping = Request::Command(Command::Ping(argument));
+        self.request(now, self.member, ping, Purpose::Heartbeat);
     }
 
     fn set_connection(&mut self, connection: Connection) {
         if self.connection != connection {
             self.connection = connection;
             self.events.push_back(Event::Connection(connection));
-        }
-    }
-
-    fn apply(&mut self, now: Instant, pending: Pending, reply: Reply) {
-        let Pending { request, purpose, .. } = pending;
-        let Request::Command(command) = request else {
-            if let Reply::Error(error) = reply {
-                self.forgotten_if(&error, now);
-                self.events.push_back(Event::PayloadRefused(error));
-            }
-            return;
-        };
-        if let (Purpose::Rejoin, Command::Join(group)) = (purpose, command) {
-            if let Reply::Error(error) = reply {
-                if self.group == Some(group) {
-                    self.group = None;
-                }
-                self.events.push_back(Event::RejoinFailed { group, error: Some(error) });
-            } else {
-                // Matching lets only `OK JOINED <group>` or an error answer a join.
-                self.joined(now, group);
-                self.events.push_back(Event::Rejoined(group));
-            }
-            return;
-        }
-        match &reply {
-            Reply::Created(id) => {
-                self.last_created = Some(*id);
-                if purpose == Purpose::CreateAndJoin {
-                    self.request(now, Request::Command(Command::Join(*id)), Purpose::User);
-                }
-            }
-            Reply::Joined(id) => self.joined(now, *id),
-            Reply::Left(id) if self.group == Some(*id) => self.group = None,
-            Reply::Pong(interval) => {
-                self.heartbeat = *interval;
-                self.last_pong = Some(now);
-                self.unanswered_pings = 0;
-                if self.refresh_members && purpose == Purpose::Heartbeat {
-                    self.request(now, Request::Command(Command::Who), Purpose::Heartbeat);
-                }
-            }
-            Reply::Error(error) => self.forgotten_if(error, now),
-            _ => {}
-        }
-        self.events.push_back(Event::Reply { request: command, reply, purpose });
-    }
-
-    fn joined(&mut self, now: Instant, group: GroupId) {
-        self.group = Some(group);
-        self.joined_at = Some(now);
-        self.unanswered_pings = 0;
-        // Ping at once, to learn the server's interval before its deadline can pass.
-        self.ping(now);
-    }
-
-    /// `ERR NOT_IN_GROUP JoinFirstUseJOIN` while we think we are in a group: the server
-    /// forgot us (it restarted, or we were silent too long). Join again, once.
-    fn forgotten_if(&mut self, error: &ErrorReply, now: Instant) {
-        let Some(group) = self.group else { return };
-        if *error != ErrorReply::JoinFirst {
-            return;
-        }
-        let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin);
-        if !rejoining {
-            self.request(now, Request::Command(Command::Join(group)), Purpose::Rejoin);
-        }
-    }
-
-    fn expire(&mut self, pending: Pending) {
-        let Request::Command(command) = pending.request else {
-            return; // a payload's silence means it was relayed
-        };
-        self.set_connection(Connection::Unreachable);
-        match (pending.purpose, command) {
-            (Purpose::Rejoin, Command::Join(group)) => {
-                if self.group == Some(group) {
-                    self.group = None;
-                }
-                self.events.push_back(Event::RejoinFailed { group, error: None });
-            }
-            (Purpose::Heartbeat, Command::Ping) => {
-                self.unanswered_pings = self.unanswered_pings.saturating_add(1);
-                // One report per silence, not one per retry.
-                if self.unanswered_pings == 1 {
-                    let (request, purpose) = (Command::Ping, Purpose::Heartbeat);
-                    self.events.push_back(Event::NoReply { request, purpose });
-                }
-            }
-            (purpose, request) => self.events.push_back(Event::NoReply { request, purpose }),
         }
     }
 }

@@ -3,44 +3,92 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::ErrorReply;
+use crate::{ErrorReply, PingArg};
 
-struct Client {
-    session: Session,
-    now: Instant,
+pub(super) struct Client {
+    pub session: Session,
+    pub now: Instant,
+    /// What the session sent and closed, oldest first, not yet looked at.
+    outbox: Vec<Transmit>,
+    /// The socket the last datagram went out on: where the server's answer comes back.
+    last_socket: SocketId,
 }
 
-fn id(text: &str) -> GroupId {
+pub(super) fn id(text: &str) -> GroupId {
     text.parse().unwrap()
 }
 
 impl Client {
-    fn new() -> Client {
-        Client { session: Session::new(), now: Instant::now() }
+    pub fn new() -> Client {
+        Client::with(Session::new())
     }
 
-    /// Everything the session wants sent, as text.
-    fn sent(&mut self) -> Vec<String> {
-        std::iter::from_fn(|| self.session.poll_transmit())
-            .map(|d| String::from_utf8(d).unwrap())
+    pub fn with(session: Session) -> Client {
+        Client { session, now: Instant::now(), outbox: Vec::new(), last_socket: SocketId(0) }
+    }
+
+    fn pump(&mut self) {
+        while let Some(transmit) = self.session.poll_transmit() {
+            if let Transmit::Send { socket, .. } = &transmit {
+                self.last_socket = *socket;
+            }
+            self.outbox.push(transmit);
+        }
+    }
+
+    /// Every datagram the session sent, as text (sockets and closes left out).
+    pub fn sent(&mut self) -> Vec<String> {
+        self.pump();
+        std::mem::take(&mut self.outbox)
+            .into_iter()
+            .filter_map(|t| match t {
+                Transmit::Send { datagram, .. } => Some(String::from_utf8(datagram).unwrap()),
+                Transmit::Close(_) => None,
+            })
             .collect()
     }
 
-    fn events(&mut self) -> Vec<Event> {
+    /// Everything the session asked for, as `N: text` (socket N) and `close N`.
+    pub fn transmits(&mut self) -> Vec<String> {
+        self.pump();
+        std::mem::take(&mut self.outbox)
+            .into_iter()
+            .map(|t| match t {
+                Transmit::Send { socket, datagram } => {
+                    format!("{}: {}", socket.0, String::from_utf8(datagram).unwrap())
+                }
+                Transmit::Close(socket) => format!("close {}", socket.0),
+            })
+            .collect()
+    }
+
+    pub fn events(&mut self) -> Vec<Event> {
         std::iter::from_fn(|| self.session.poll_event()).collect()
     }
 
-    fn receive(&mut self, datagram: &str) {
-        self.session.handle_datagram(self.now, datagram.as_bytes());
+    /// A datagram from the server's address on the socket that sent last.
+    pub fn receive(&mut self, datagram: &str) {
+        self.pump();
+        self.receive_on(self.last_socket, datagram);
     }
 
-    fn advance(&mut self, seconds: f64) {
+    pub fn receive_on(&mut self, socket: SocketId, datagram: &str) {
+        self.session.handle_datagram(self.now, socket, datagram.as_bytes());
+    }
+
+    /// What a peer in our group sends: it arrives on the member socket, through the relay.
+    pub fn from_peer(&mut self, datagram: &str) {
+        self.receive_on(self.session.member_socket(), datagram);
+    }
+
+    pub fn advance(&mut self, seconds: f64) {
         self.now += Duration::from_secs_f64(seconds);
         self.session.handle_timeout(self.now);
     }
 
-    /// A session in group ABCD1234 with the interval learned, all output drained.
-    fn joined(interval: &str) -> Client {
+    /// A session in group ABCD1234 with the interval learned (from a server that gives no
+    /// tokens, as the original), all output drained.
+    pub fn joined(interval: &str) -> Client {
         let mut c = Client::new();
         c.session.command(c.now, Command::Join(id("ABCD1234")));
         c.receive("OK JOINED ABCD1234");
@@ -62,7 +110,7 @@ fn a_join_is_answered_and_followed_by_a_ping() {
     assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
     c.receive("OK JOINED ABCD1234");
     assert_eq!(c.session.group(), Some(id("ABCD1234")));
-    assert_eq!(c.sent(), ["!PING"], "ping at once to learn the interval");
+    assert_eq!(c.sent(), ["!PING +"], "ping at once to learn the interval, asking for a token");
     c.receive("PONG 2.5");
     assert_eq!(c.session.heartbeat(), Duration::from_millis(2500));
     assert_eq!(
@@ -70,7 +118,7 @@ fn a_join_is_answered_and_followed_by_a_ping() {
         [
             Event::Connection(Connection::Reachable),
             reply(Command::Join(id("ABCD1234")), "OK JOINED ABCD1234", Purpose::User),
-            reply(Command::Ping, "PONG 2.5", Purpose::Heartbeat),
+            reply(Command::Ping(Some(PingArg::Request)), "PONG 2.5", Purpose::Heartbeat),
         ]
     );
 }
@@ -109,7 +157,7 @@ fn a_reply_for_another_id_is_a_payload() {
 fn replies_match_the_oldest_request_they_answer() {
     let mut c = Client::joined("60.0");
     c.session.command(c.now, Command::Who);
-    c.session.command(c.now, Command::Ping);
+    c.session.command(c.now, Command::Ping(None));
     c.sent();
     c.receive("PONG 60.0");
     c.receive("OK WHO ABCD1234 2");
@@ -117,7 +165,7 @@ fn replies_match_the_oldest_request_they_answer() {
     assert_eq!(
         events,
         [
-            reply(Command::Ping, "PONG 60.0", Purpose::User),
+            reply(Command::Ping(None), "PONG 60.0", Purpose::User),
             reply(Command::Who, "OK WHO ABCD1234 2", Purpose::User),
         ]
     );
@@ -174,21 +222,19 @@ fn heartbeat_follows_the_interval() {
 }
 
 #[test]
-fn anything_the_user_sends_resets_the_heartbeat() {
+fn chatting_does_not_postpone_the_heartbeat() {
+    // A relayed payload is never acknowledged: only a PONG shows the server still has us, so
+    // the pings go on every interval however much the user says.
     let mut c = Client::joined("10.0");
-    c.advance(8.0);
-    c.session.send_payload(c.now, b"hello").unwrap();
-    assert_eq!(c.sent(), ["hello"]);
-    c.advance(9.0); // 17 s after the join's ping, 9 s after the message
-    assert!(c.sent().is_empty());
-    c.advance(1.0);
-    assert_eq!(c.sent(), ["!PING"]);
-    c.receive("PONG 10.0");
-    c.advance(5.0);
-    c.session.command(c.now, Command::Who);
-    c.receive("OK WHO ABCD1234 1");
-    c.advance(9.9);
-    assert_eq!(c.sent(), ["!WHO"]);
+    for second in 1..=25 {
+        c.advance(1.0);
+        c.session.send_payload(c.now, format!("line {second}").as_bytes()).unwrap();
+        if c.sent().contains(&"!PING".to_string()) {
+            c.receive("PONG 10.0");
+        }
+        assert_eq!(c.session.health(c.now), Some(Health::Good), "at {second} s");
+    }
+    assert_eq!(c.unanswered_pings_for(5), [5.0], "the last ping was at 20 s");
 }
 
 #[test]
@@ -219,12 +265,18 @@ fn a_forgotten_member_rejoins_once() {
     c.advance(10.0);
     assert_eq!(c.sent(), ["!PING"]);
     c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
-    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    // From a fresh socket, which no group relays to.
+    assert_eq!(c.transmits(), ["1: !JOIN ABCD1234"]);
     c.events();
     c.receive("OK JOINED ABCD1234");
     assert_eq!(c.events(), [Event::Rejoined(id("ABCD1234"))]);
-    assert_eq!(c.sent(), ["!PING"], "and pings at once, as after any join");
+    assert_eq!(
+        c.transmits(),
+        ["0: !LEAVE ABCD1234", "close 0", "1: !PING +"],
+        "the new socket is the member, and pings at once, as after any join"
+    );
     assert_eq!(c.session.group(), Some(id("ABCD1234")));
+    assert_eq!(c.session.member_socket(), SocketId(1));
 }
 
 #[test]
@@ -297,30 +349,18 @@ fn the_network_can_report_the_server_unreachable() {
 }
 
 #[test]
-fn unknown_errors_answer_the_oldest_request() {
-    let mut c = Client::new();
-    c.session.command(c.now, Command::Create { cap: None });
-    c.receive("ERR SERVER_BUSY TryLater");
-    let events = c.events();
-    assert!(matches!(
-        &events[..],
-        [_, Event::Reply { reply: Reply::Error(ErrorReply::Other { .. }), .. }]
-    ));
-}
-
-#[test]
 fn member_counts_follow_the_heartbeat_when_asked() {
-    let mut c = Client { session: Session::with_member_refresh(), now: Instant::now() };
+    let mut c = Client::with(Session::with_member_refresh());
     c.session.command(c.now, Command::Join(id("ABCD1234")));
     c.receive("OK JOINED ABCD1234");
-    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING"]);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING +"]);
     c.receive("PONG 10.0");
     assert_eq!(c.sent(), ["!WHO"]);
     c.receive("OK WHO ABCD1234 3");
     let events = c.events();
     assert_eq!(events.last(), Some(&reply(Command::Who, "OK WHO ABCD1234 3", Purpose::Heartbeat)));
     // The user's own pings do not add a WHO, and a plain session never does.
-    c.session.command(c.now, Command::Ping);
+    c.session.command(c.now, Command::Ping(None));
     c.receive("PONG 10.0");
     assert_eq!(c.sent(), ["!PING"]);
     let mut plain = Client::joined("10.0");
@@ -363,7 +403,7 @@ fn the_heartbeat_indicator_has_three_states() {
 impl Client {
     /// Runs the session's timers for `seconds` with nothing answered; returns when (seconds
     /// from now) each heartbeat `!PING` went out.
-    fn unanswered_pings_for(&mut self, seconds: u64) -> Vec<f64> {
+    pub fn unanswered_pings_for(&mut self, seconds: u64) -> Vec<f64> {
         let (start, end) = (self.now, self.now + Duration::from_secs(seconds));
         let mut times = Vec::new();
         for _ in 0..1000 {
@@ -372,7 +412,7 @@ impl Client {
                 _ => break,
             }
             self.session.handle_timeout(self.now);
-            if self.sent().contains(&"!PING".to_string()) {
+            if self.sent().iter().any(|sent| sent.starts_with("!PING")) {
                 times.push((self.now - start).as_secs_f64());
             }
         }
@@ -385,16 +425,16 @@ fn a_lost_first_pong_is_asked_for_again_when_overdue() {
     let mut c = Client::new();
     c.session.command(c.now, Command::Join(id("ABCD1234")));
     c.receive("OK JOINED ABCD1234");
-    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING"]);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234", "!PING +"]);
     c.events();
     // Its PONG is lost. Waiting the default 60 s would outlast a server whose 3 × H is 30 s.
     c.advance(2.0);
-    assert_eq!(c.sent(), ["!PING"]);
+    assert_eq!(c.sent(), ["!PING +"], "still asking for a token");
     assert_eq!(
         c.events(),
         [
             Event::Connection(Connection::Unreachable),
-            Event::NoReply { request: Command::Ping, purpose: Purpose::Heartbeat },
+            Event::NoReply { request: Command::Ping(None), purpose: Purpose::Heartbeat },
         ]
     );
     c.receive("PONG 10.0");

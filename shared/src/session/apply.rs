@@ -1,0 +1,144 @@
+//! What a reply, or the lack of one, does to the session.
+
+use std::time::Instant;
+
+use super::{Event, Pending, Purpose, Request, Session, SocketId};
+use crate::{Command, ErrorReply, GroupId, PingArg, Reply};
+
+impl Session {
+    /// A reply that matched `pending` (same socket, and one the table lets answer it).
+    pub(super) fn apply(&mut self, now: Instant, pending: Pending, reply: Reply) {
+        let Pending { socket, request, purpose, .. } = pending;
+        let Request::Command(command) = request else {
+            // Matching lets only `ERR NOT_IN_GROUP JoinFirstUseJOIN` answer a payload.
+            if let Reply::Error(error) = reply {
+                self.forgotten_if(&error, now);
+                self.events.push_back(Event::PayloadRefused(error));
+            }
+            return;
+        };
+        match (command, &reply) {
+            (Command::Create { .. }, Reply::Created(id)) => {
+                self.last_created = Some(*id);
+                if purpose == Purpose::CreateAndJoin {
+                    // From the same socket, so that the creator is the member.
+                    let join = Request::Command(Command::Join(*id));
+                    self.request(now, socket, join, Purpose::User);
+                } else {
+                    self.finish_attempt(socket);
+                }
+            }
+            (Command::Join(id), Reply::Joined(_)) => {
+                if socket != self.member {
+                    self.promote(socket);
+                }
+                self.joined(now, id);
+                if purpose == Purpose::Rejoin {
+                    self.events.push_back(Event::Rejoined(id));
+                    return;
+                }
+            }
+            (Command::Join(group), Reply::Error(error)) if purpose == Purpose::Rejoin => {
+                self.finish_attempt(socket);
+                self.lost(group);
+                let error = Some(error.clone());
+                self.events.push_back(Event::RejoinFailed { group, error });
+                return;
+            }
+            (Command::Create { .. } | Command::Join(_), Reply::Error(_)) => {
+                self.finish_attempt(socket);
+            }
+            (Command::Leave(id), Reply::Left(_)) if self.group == Some(id) => {
+                self.group = None;
+                self.token = None;
+            }
+            (Command::Ping(argument), Reply::Pong { interval, token }) => {
+                self.heartbeat = self.heartbeat.min(*interval);
+                self.last_pong = Some(now);
+                self.unanswered_pings = 0;
+                let asked = argument == Some(PingArg::Request);
+                self.token_answered |= asked;
+                if token.is_some() {
+                    self.token = *token;
+                }
+                let echo = asked && token.is_some();
+                if echo {
+                    // Echo the token at once: that validates our address.
+                    self.ping(now, token.map(PingArg::Token));
+                } else if self.refresh_members && purpose == Purpose::Heartbeat {
+                    let who = Request::Command(Command::Who);
+                    self.request(now, self.member, who, Purpose::Heartbeat);
+                }
+            }
+            (_, Reply::Error(error)) => self.forgotten_if(error, now),
+            _ => {}
+        }
+        self.events.push_back(Event::Reply { request: command, reply, purpose });
+    }
+
+    /// A request got no reply in time.
+    pub(super) fn expire(&mut self, pending: Pending) {
+        let Request::Command(command) = pending.request else {
+            return; // a payload's silence means it was relayed
+        };
+        self.finish_attempt(pending.socket);
+        self.set_connection(super::Connection::Unreachable);
+        match (pending.purpose, command) {
+            (Purpose::Rejoin, Command::Join(group)) => {
+                self.lost(group);
+                self.events.push_back(Event::RejoinFailed { group, error: None });
+            }
+            (Purpose::Heartbeat, Command::Ping(_)) => {
+                self.unanswered_pings = self.unanswered_pings.saturating_add(1);
+                // One report per silence, not one per retry.
+                if self.unanswered_pings == 1 {
+                    let (request, purpose) = (Command::Ping(None), Purpose::Heartbeat);
+                    self.events.push_back(Event::NoReply { request, purpose });
+                }
+            }
+            (purpose, request) => self.events.push_back(Event::NoReply { request, purpose }),
+        }
+    }
+
+    /// The member socket joined `group`: ask for a token at once, which also tells the
+    /// heartbeat interval before the server's deadline can pass.
+    fn joined(&mut self, now: Instant, group: GroupId) {
+        self.group = Some(group);
+        self.joined_at = Some(now);
+        self.unanswered_pings = 0;
+        self.token = None;
+        self.token_answered = false;
+        self.ping(now, Some(PingArg::Request));
+    }
+
+    /// The server no longer has us in `group`.
+    fn lost(&mut self, group: GroupId) {
+        if self.group == Some(group) {
+            self.group = None;
+            self.token = None;
+        }
+    }
+
+    /// A create or join on an attempt socket is over without a join: close the socket.
+    fn finish_attempt(&mut self, socket: SocketId) {
+        if self.attempt == Some(socket) {
+            self.close(socket);
+        }
+    }
+
+    /// `ERR NOT_IN_GROUP JoinFirstUseJOIN` while we think we are in a group: the server
+    /// forgot us (it restarted, or we were silent too long). Join again, once, from a fresh
+    /// socket: if a peer forged the error, the member socket is still in the group, and the
+    /// peer could answer a rejoin sent from there.
+    fn forgotten_if(&mut self, error: &ErrorReply, now: Instant) {
+        let Some(group) = self.group else { return };
+        if *error != ErrorReply::JoinFirst || self.attempt.is_some() {
+            return; // not forgotten, or a join under way will settle our membership
+        }
+        let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin);
+        if !rejoining {
+            let socket = self.socket_for_membership();
+            self.request(now, socket, Request::Command(Command::Join(group)), Purpose::Rejoin);
+        }
+    }
+}

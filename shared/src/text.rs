@@ -1,0 +1,92 @@
+//! Text from the network made safe to show. Payloads and error texts come from anyone; a
+//! terminal obeys escape sequences in what it prints, and invisible format characters can hide
+//! or reverse text in a window as well as in a terminal.
+
+use unicode_general_category::{GeneralCategory, get_general_category};
+
+/// A datagram as safe text: invalid UTF-8 replaced, and every control character (`\n`,
+/// escape sequences), format character (Unicode category Cf: zero-width characters, bidi
+/// overrides, byte-order marks) and line or paragraph separator shown escaped, as
+/// `\u{1b}`, `\n` or `\u{200b}`. Nothing is left that moves the cursor, changes the terminal
+/// or hides text, so a peer cannot forge a line that looks like the client's own.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut shown = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
+        let joins_emoji = c == ZERO_WIDTH_JOINER
+            && previous.is_some_and(is_pictograph)
+            && chars.peek().copied().is_some_and(is_pictograph);
+        previous = Some(c);
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else if is_invisible(c) && !joins_emoji {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+const ZERO_WIDTH_JOINER: char = '\u{200d}';
+
+/// Emoji and the variation selector that asks for emoji style: a zero-width joiner between two
+/// of these builds one emoji (👨‍👩‍👧) and hides nothing, so it is kept.
+fn is_pictograph(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27bf}' | '\u{1f000}'..='\u{1faff}' | '\u{fe0f}')
+}
+
+/// Format characters and the line and paragraph separators: they draw nothing, or break the
+/// line, or reorder what follows.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable(b"\x1b[2J\x1b[Hgotcha"), "\\u{1b}[2J\\u{1b}[Hgotcha");
+        assert_eq!(printable(b"one\n[server] OK LEFT X"), "one\\n[server] OK LEFT X");
+        assert_eq!(printable(b"tab\there\r\x07"), "tab\\there\\r\\u{7}");
+        assert_eq!(printable(b"\x1b]52;c;aGk=\x07"), "\\u{1b}]52;c;aGk=\\u{7}");
+        assert_eq!(printable("c1 \u{9b}31m".as_bytes()), "c1 \\u{9b}31m");
+    }
+
+    #[test]
+    fn format_characters_are_escaped() {
+        for (c, shown) in [
+            ('\u{200b}', "\\u{200b}"),
+            ('\u{200d}', "\\u{200d}"),
+            ('\u{2060}', "\\u{2060}"),
+            ('\u{feff}', "\\u{feff}"),
+            ('\u{202e}', "\\u{202e}"),
+            ('\u{2066}', "\\u{2066}"),
+            ('\u{00ad}', "\\u{ad}"),
+            ('\u{2028}', "\\u{2028}"),
+            ('\u{e0041}', "\\u{e0041}"),
+        ] {
+            assert_eq!(printable(format!("a{c}b").as_bytes()), format!("a{shown}b"), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_untouched() {
+        assert_eq!(printable(b"bad \xff utf8"), "bad \u{fffd} utf8");
+        assert_eq!(printable("héllo, 世界 🙂 ❤️ 🇩🇪".as_bytes()), "héllo, 世界 🙂 ❤️ 🇩🇪");
+        assert_eq!(printable("עברית".as_bytes()), "עברית");
+        // A joiner inside an emoji sequence builds the emoji; anywhere else it is escaped.
+        assert_eq!(printable("👨‍👩‍👧".as_bytes()), "👨\u{200d}👩\u{200d}👧");
+        assert_eq!(printable("a\u{200d}👩".as_bytes()), "a\\u{200d}👩");
+        assert_eq!(printable("👩\u{200d}".as_bytes()), "👩\\u{200d}");
+    }
+}
