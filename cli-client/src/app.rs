@@ -12,6 +12,7 @@ use udprelay_shared::{Command, limits::MAX_DATAGRAM};
 
 use crate::display::{self, NOT_JOINED};
 use crate::input::{self, HELP, Input};
+use crate::style::Style;
 use crate::terminal::{Terminal, UserInput};
 
 /// Longest sleep when the session has nothing scheduled.
@@ -24,19 +25,30 @@ pub struct Options {
     pub server_label: String,
     /// Prefix for outgoing messages (`NAME: text`).
     pub name: Option<String>,
+    /// Colours and timestamps.
+    pub style: Style,
 }
 
 struct Client {
     options: Options,
     connection: Connection,
     terminal: Terminal,
+    /// A command failed (an error reply, no reply, or a refused line): pipe mode exits 1.
+    failed: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Some command failed along the way.
+    pub failed: bool,
 }
 
 /// Runs until the user quits, the input ends or Ctrl-C arrives.
-pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<()> {
+pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<Outcome> {
     let connection = Connection::open(options.server)?;
     let network = connection.network().clone();
-    let mut client = Client { options, connection, terminal };
+    let mut client = Client { options, connection, terminal, failed: false };
     if client.terminal.interactive {
         client.show(&format!("Connecting to server at {} ...", client.options.server_label));
         client.show(
@@ -75,12 +87,28 @@ pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> i
     }
     client.flush();
     client.goodbye();
-    Ok(())
+    Ok(Outcome { failed: client.failed })
 }
 
 impl Client {
+    /// One of the client's own lines (help, status, refusals).
     fn show(&mut self, line: &str) {
-        self.terminal.show(line);
+        let shown = self.options.style.render(line, None);
+        self.terminal.show(&shown);
+    }
+
+    /// A line about something from the network: timestamped when asked.
+    fn show_incoming(&mut self, line: &str) {
+        let time = self.options.style.timestamps.then(|| chrono::Local::now().format("%H:%M"));
+        let time = time.map(|time| time.to_string());
+        let shown = self.options.style.render(line, time.as_deref());
+        self.terminal.show(&shown);
+    }
+
+    /// Refuses a line, which counts as a failure for a script.
+    fn refuse(&mut self, why: &str) {
+        self.failed = true;
+        self.show(why);
     }
 
     /// Sends what the session queued and shows what it reported.
@@ -88,15 +116,19 @@ impl Client {
         for report in self.connection.flush() {
             match report {
                 Report::Session(event) => {
+                    self.failed |= display::is_failure(&event);
                     for line in display::event_lines(&event) {
-                        self.show(&line);
+                        self.show_incoming(&line);
                     }
                 }
                 Report::Unreachable => {
                     let label = self.options.server_label.clone();
-                    self.show(&format!("[cli] server unreachable at {label}"));
+                    self.show_incoming(&format!("[cli] server unreachable at {label}"));
                 }
-                Report::SendFailed(error) => self.show(&format!("[cli] could not send: {error}")),
+                Report::SendFailed(error) => {
+                    self.failed = true;
+                    self.show(&format!("[cli] could not send: {error}"));
+                }
             }
         }
     }
@@ -108,7 +140,7 @@ impl Client {
         match input::parse(line) {
             Input::Nothing => {}
             Input::Quit => return false,
-            Input::Refused(why) => self.show(&why),
+            Input::Refused(why) => self.refuse(&why),
             Input::Help => HELP.iter().for_each(|line| self.show(line)),
             Input::Status => {
                 let status = self.status(now);
@@ -120,10 +152,10 @@ impl Client {
             Input::Leave(Some(id)) => session.command(now, Command::Leave(id)),
             Input::Leave(None) => match session.group() {
                 Some(id) => session.command(now, Command::Leave(id)),
-                None => self.show(NOT_JOINED),
+                None => self.refuse(NOT_JOINED),
             },
             Input::Who => session.command(now, Command::Who),
-            Input::Ping => session.command(now, Command::Ping),
+            Input::Ping => session.command(now, Command::Ping(None)),
             Input::Message(text) => {
                 let payload = match &self.options.name {
                     Some(name) => format!("{name}: {text}"),
@@ -131,9 +163,9 @@ impl Client {
                 };
                 match session.send_payload(now, payload.as_bytes()) {
                     Ok(()) => {}
-                    Err(PayloadError::NotJoined) => self.show(NOT_JOINED),
+                    Err(PayloadError::NotJoined) => self.refuse(NOT_JOINED),
                     Err(PayloadError::TooLong(len)) => {
-                        self.show(&format!(
+                        self.refuse(&format!(
                             "[cli] message too long ({len} bytes, max {MAX_DATAGRAM})"
                         ));
                     }

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod display;
 pub mod input;
+pub mod style;
 pub mod terminal;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use udprelay_cli::app::{self, Options};
+use udprelay_cli::style::Style;
 use udprelay_cli::terminal::Terminal;
 
 /// udprelay chat client: create, join and leave groups on a udprelay server and chat in them.
@@ -20,9 +21,13 @@ struct Args {
     #[arg(long, default_value_t = 5000)]
     port: u16,
 
-    /// Send your messages as `NAME: text`
+    /// Send your messages as `NAME: text` (on a terminal, messages that mention it ring the bell)
     #[arg(long, value_parser = parse_name)]
     name: Option<String>,
+
+    /// Put the time (HH:MM) before each line from the network
+    #[arg(long)]
+    timestamps: bool,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
@@ -63,16 +68,28 @@ fn main() -> ExitCode {
     } else {
         args.host.clone()
     };
-    let options =
-        Options { server, server_label: format!("{host}:{}", args.port), name: args.name };
-
     let (interrupt_tx, interrupted) = crossbeam_channel::bounded(1);
     let _ = ctrlc::set_handler(move || {
         let _ = interrupt_tx.try_send(());
     });
-    let result = Terminal::start().and_then(|terminal| app::run(options, terminal, interrupted));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let terminal = match Terminal::start() {
+        Ok(terminal) => terminal,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let interactive = terminal.interactive;
+    // Colour only for a person at a terminal who has not asked for none (no-color.org), never
+    // in pipe mode.
+    let colour = interactive && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let style = Style { colour, timestamps: args.timestamps, name: args.name.clone() };
+    let options =
+        Options { server, server_label: format!("{host}:{}", args.port), name: args.name, style };
+    match app::run(options, terminal, interrupted) {
+        // A script learns from the exit code whether every command worked.
+        Ok(outcome) if outcome.failed && !interactive => ExitCode::FAILURE,
+        Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

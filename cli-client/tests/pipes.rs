@@ -131,9 +131,11 @@ fn two_clients_chat_through_the_real_server() {
     );
     b.type_line("join ZZZZZZZZ");
     assert_eq!(b.expect("[server]"), "[server] error: BAD_ARG - NoSuchGroup");
+    assert!(b.expect("[cli]").starts_with("[cli] no group has that id"));
 
+    // Some of b's commands failed, and a script hears of it in the exit code.
     let (status, rest) = b.finish();
-    assert!(status.success());
+    assert_eq!(status.code(), Some(1));
     assert_eq!(rest, ["Goodbye."]);
     let (status, rest) = a.finish();
     assert!(status.success());

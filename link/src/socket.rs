@@ -11,16 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::Sender;
+use udprelay_shared::SocketId;
 use udprelay_shared::limits::RECV_BUFFER;
 
-/// What the receiving thread reports.
+/// What a receiving thread reports, and on which of the session's sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     /// A datagram from the server's address.
-    Datagram(Vec<u8>),
+    Datagram(SocketId, Vec<u8>),
     /// The server's port is closed (or its host unreachable).
-    Unreachable,
+    Unreachable(SocketId),
 }
 
 /// A socket connected to one server; receiving stops when this is dropped.
@@ -33,8 +34,9 @@ pub struct Link {
 const STOP_CHECK: Duration = Duration::from_millis(200);
 
 impl Link {
-    /// Binds an ephemeral local port, connects it to `server` and starts receiving.
-    pub fn connect(server: SocketAddr) -> io::Result<(Link, Receiver<Network>)> {
+    /// Binds an ephemeral local port, connects it to `server` and starts receiving into
+    /// `network`, tagged with `id`.
+    pub fn connect(server: SocketAddr, id: SocketId, network: Sender<Network>) -> io::Result<Link> {
         let local: SocketAddr = match server {
             SocketAddr::V4(_) => "0.0.0.0:0".parse().expect("literal"),
             SocketAddr::V6(_) => "[::]:0".parse().expect("literal"),
@@ -42,14 +44,13 @@ impl Link {
         let socket = UdpSocket::bind(local)?;
         socket.connect(server)?;
         socket.set_read_timeout(Some(STOP_CHECK))?;
-        let (tx, rx) = unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let receiver = socket.try_clone()?;
         let stopped = Arc::clone(&stop);
         thread::Builder::new()
-            .name("udprelay-receive".into())
-            .spawn(move || receive(receiver, tx, stopped))?;
-        Ok((Link { socket, stop }, rx))
+            .name(format!("udprelay-receive-{}", id.0))
+            .spawn(move || receive(receiver, id, network, stopped))?;
+        Ok(Link { socket, stop })
     }
 
     /// Sends one datagram to the server.
@@ -74,12 +75,12 @@ pub fn is_unreachable(error: &io::Error) -> bool {
     )
 }
 
-fn receive(socket: UdpSocket, tx: Sender<Network>, stop: Arc<AtomicBool>) {
+fn receive(socket: UdpSocket, id: SocketId, tx: Sender<Network>, stop: Arc<AtomicBool>) {
     let mut buf = vec![0u8; RECV_BUFFER];
     while !stop.load(Ordering::Relaxed) {
         let event = match socket.recv(&mut buf) {
-            Ok(len) => Network::Datagram(buf[..len].to_vec()),
-            Err(error) if is_unreachable(&error) => Network::Unreachable,
+            Ok(len) => Network::Datagram(id, buf[..len].to_vec()),
+            Err(error) if is_unreachable(&error) => Network::Unreachable(id),
             Err(error)
                 if matches!(
                     error.kind(),

@@ -129,7 +129,7 @@ fn an_error_after_our_own_message_is_a_payload() {
     c.session.send_payload(c.now, b"hi all").unwrap();
     c.sent();
     for forged in ["ERR X \u{1b}]52;c;aGk=\u{7}", "ERR TOO_LARGE PayloadTooLarge"] {
-        c.from_peer(forged);
+        c.peer_sends(forged);
         assert_eq!(c.events(), [Event::Payload(forged.as_bytes().to_vec())]);
     }
 }
@@ -140,14 +140,14 @@ fn a_peer_cannot_redirect_create_and_join() {
     c.session.create_and_join(c.now, None);
     assert_eq!(c.transmits(), ["1: !CREATE"], "from a socket no group relays to");
     for _ in 0..3 {
-        c.from_peer("OK CREATED PEER1234");
+        c.peer_sends("OK CREATED PEER1234");
     }
     assert_eq!(c.events().len(), 3, "three payloads");
     assert!(c.transmits().is_empty(), "the peer's id is not joined");
     c.receive_on(SocketId(1), "OK CREATED NEWG1234");
     assert_eq!(c.transmits(), ["1: !JOIN NEWG1234"]);
-    c.from_peer("OK JOINED PEER1234");
-    c.from_peer("ERR BAD_ARG NoSuchGroup");
+    c.peer_sends("OK JOINED PEER1234");
+    c.peer_sends("ERR BAD_ARG NoSuchGroup");
     c.receive_on(SocketId(1), "OK JOINED NEWG1234");
     assert_eq!(c.transmits(), ["0: !LEAVE ABCD1234", "close 0", "1: !PING +"]);
     assert_eq!(c.session.group(), Some(id("NEWG1234")));
@@ -159,8 +159,8 @@ fn a_peer_cannot_fake_a_failed_join() {
     let mut c = Client::joined("60.0");
     c.session.command(c.now, Command::Join(id("BBBB2222")));
     assert_eq!(c.transmits(), ["1: !JOIN BBBB2222"]);
-    c.from_peer("ERR BAD_ARG NoSuchGroup");
-    c.from_peer("ERR GROUP_FULL BBBB2222");
+    c.peer_sends("ERR BAD_ARG NoSuchGroup");
+    c.peer_sends("ERR GROUP_FULL BBBB2222");
     assert!(c.session.awaiting_user_reply(), "still waiting for the server");
     c.receive_on(SocketId(1), "OK JOINED BBBB2222");
     assert_eq!(c.session.group(), Some(id("BBBB2222")));
@@ -190,9 +190,9 @@ fn a_forged_join_first_cannot_take_us_out_of_the_group() {
     let mut c = Client::joined("10.0");
     c.advance(10.0);
     assert_eq!(c.transmits(), ["0: !PING"]);
-    c.from_peer("ERR NOT_IN_GROUP JoinFirstUseJOIN"); // a peer answers our heartbeat
+    c.peer_sends("ERR NOT_IN_GROUP JoinFirstUseJOIN"); // a peer answers our heartbeat
     assert_eq!(c.transmits(), ["1: !JOIN ABCD1234"], "the rejoin goes from a fresh socket");
-    c.from_peer("ERR BAD_ARG NoSuchGroup"); // and tries to fail the rejoin
+    c.peer_sends("ERR BAD_ARG NoSuchGroup"); // and tries to fail the rejoin
     assert_eq!(c.session.group(), Some(id("ABCD1234")));
     c.receive_on(SocketId(1), "OK JOINED ABCD1234");
     assert_eq!(c.session.group(), Some(id("ABCD1234")));
@@ -203,13 +203,13 @@ fn a_forged_join_first_cannot_take_us_out_of_the_group() {
 fn a_forged_pong_cannot_slow_the_heartbeat() {
     let mut c = Client::joined("10.0");
     c.advance(10.0);
-    c.from_peer("PONG 999999.0"); // answers our ping: the session cannot tell
+    c.peer_sends("PONG 999999.0"); // answers our ping: the session cannot tell
     assert_eq!(c.session.heartbeat(), Duration::from_secs(10));
     assert_eq!(c.unanswered_pings_for(10), [10.0]);
     // A smaller interval is taken: the worst a peer can do is a ping a second.
     let mut c = Client::joined("10.0");
     c.advance(10.0);
-    c.from_peer("PONG 0.001");
+    c.peer_sends("PONG 0.001");
     assert_eq!(c.session.ping_interval(), Duration::from_secs(1));
 }
 

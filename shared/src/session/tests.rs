@@ -77,7 +77,7 @@ impl Client {
     }
 
     /// What a peer in our group sends: it arrives on the member socket, through the relay.
-    pub fn from_peer(&mut self, datagram: &str) {
+    pub fn peer_sends(&mut self, datagram: &str) {
         self.receive_on(self.session.member_socket(), datagram);
     }
 

@@ -1,0 +1,155 @@
+//! How a line looks on a terminal: the text is exactly what [`crate::display`] made (scripts
+//! and tests read it), and on a colour terminal some of it is coloured. Pure: the time and the
+//! choices come in as values.
+
+/// What decorations are on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Style {
+    /// Colour (a terminal, and `NO_COLOR` not set): senders' names, dimmed prefixes, mentions.
+    pub colour: bool,
+    /// `--timestamps`: `HH:MM ` before each line that came from the network.
+    pub timestamps: bool,
+    /// The user's `--name`: a message that mentions it is highlighted and rings the bell.
+    pub name: Option<String>,
+}
+
+const DIM: &str = "\x1b[2m";
+const UNDIM: &str = "\x1b[22m";
+const REVERSE: &str = "\x1b[7m";
+const UNREVERSE: &str = "\x1b[27m";
+const DEFAULT_COLOUR: &str = "\x1b[39m";
+const BELL: &str = "\x07";
+
+/// Foreground colours for senders' names (SGR codes): readable on dark and light backgrounds.
+const NAME_COLOURS: [u8; 10] = [31, 32, 33, 34, 35, 36, 91, 92, 94, 95];
+
+/// Longest text before `: ` that is taken as a sender's name.
+const MAX_NAME: usize = 32;
+
+impl Style {
+    /// `line` as it is printed. `time` is the local `HH:MM` for a line from the network, and
+    /// `None` for the client's own lines (help, status, refusals).
+    pub fn render(&self, line: &str, time: Option<&str>) -> String {
+        let mut shown = String::with_capacity(line.len() + 32);
+        if let (true, Some(time)) = (self.timestamps, time) {
+            shown.push_str(time);
+            shown.push(' ');
+        }
+        if !self.colour {
+            shown.push_str(line);
+            return shown;
+        }
+        let Some((prefix, text)) = split_prefix(line) else {
+            shown.push_str(line);
+            return shown;
+        };
+        shown.push_str(&format!("{DIM}{prefix}{UNDIM} "));
+        if prefix != "[payload]" {
+            shown.push_str(text);
+            return shown;
+        }
+        let (sender, message) = match sender(text) {
+            Some((name, message)) => (Some(name), message),
+            None => (None, text),
+        };
+        if let Some(name) = sender {
+            shown.push_str(&format!("\x1b[{}m{name}{DEFAULT_COLOUR}: ", name_colour(name)));
+        }
+        if self.mentions_me(message) {
+            shown.push_str(&format!("{REVERSE}{message}{UNREVERSE}{BELL}"));
+        } else {
+            shown.push_str(message);
+        }
+        shown
+    }
+
+    fn mentions_me(&self, message: &str) -> bool {
+        self.name.as_ref().is_some_and(|name| message.to_lowercase().contains(&name.to_lowercase()))
+    }
+}
+
+/// `[server] rest` → (`[server]`, `rest`).
+fn split_prefix(line: &str) -> Option<(&str, &str)> {
+    let (prefix, text) = line.split_once(' ')?;
+    matches!(prefix, "[server]" | "[cli]" | "[payload]").then_some((prefix, text))
+}
+
+/// `NAME: message`, the clients' convention for who said it.
+fn sender(text: &str) -> Option<(&str, &str)> {
+    let (name, message) = text.split_once(": ")?;
+    let plausible = !name.is_empty() && name.chars().count() <= MAX_NAME && !name.contains('\\');
+    plausible.then_some((name, message))
+}
+
+/// A colour from the name, the same for everyone and every run (weechat's way: a hash of the
+/// nick into a palette).
+pub fn name_colour(name: &str) -> u8 {
+    // djb2: small, stable across versions and platforms (std's hasher is neither promised).
+    let hash = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+    NAME_COLOURS[hash as usize % NAME_COLOURS.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colour() -> Style {
+        Style { colour: true, timestamps: false, name: Some("ana".into()) }
+    }
+
+    #[test]
+    fn without_colour_the_text_is_untouched() {
+        let plain = Style::default();
+        for line in ["[payload] ben: hi ana", "[server] OK JOINED ABCD1234", "[cli] x", "Goodbye."]
+        {
+            assert_eq!(plain.render(line, Some("12:34")), line);
+        }
+        let stamped = Style { timestamps: true, ..Style::default() };
+        assert_eq!(stamped.render("[payload] hi", Some("09:05")), "09:05 [payload] hi");
+        assert_eq!(stamped.render("[cli] usage", None), "[cli] usage");
+    }
+
+    #[test]
+    fn colour_keeps_the_text() {
+        let strip = |s: &str| {
+            let mut out = String::new();
+            let mut chars = s.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\x1b' => {
+                        for c in chars.by_ref() {
+                            if c == 'm' {
+                                break;
+                            }
+                        }
+                    }
+                    '\x07' => {}
+                    c => out.push(c),
+                }
+            }
+            out
+        };
+        for line in ["[payload] ben: hi ana", "[payload] no name here", "[server] PONG 60.0"] {
+            let shown = colour().render(line, None);
+            assert_ne!(shown, line);
+            assert_eq!(strip(&shown), line);
+        }
+    }
+
+    #[test]
+    fn senders_get_a_stable_colour_and_mentions_ring() {
+        let shown = colour().render("[payload] ben: hi there", None);
+        let ben = name_colour("ben");
+        assert_eq!(shown, format!("\x1b[2m[payload]\x1b[22m \x1b[{ben}mben\x1b[39m: hi there"));
+        assert_eq!(name_colour("ben"), ben);
+        let distinct: std::collections::HashSet<u8> =
+            ["ana", "ben", "cy", "dee", "eve", "fay", "gus"]
+                .iter()
+                .map(|n| name_colour(n))
+                .collect();
+        assert!(distinct.len() >= 4, "names spread over the palette: {distinct:?}");
+        let mention = colour().render("[payload] ben: hi ANA!", None);
+        assert!(mention.ends_with("\x1b[7mhi ANA!\x1b[27m\x07"), "{mention:?}");
+        assert!(!colour().render("[payload] ben: hi all", None).contains('\x07'));
+    }
+}
