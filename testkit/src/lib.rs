@@ -2,6 +2,10 @@
 //! binary started on a loopback port chosen by the kernel, and plain UDP peers to talk to it.
 //! Every wait here is bounded.
 
+mod proxy;
+
+pub use proxy::DelayProxy;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
