@@ -7,6 +7,7 @@ use crossbeam_channel::{Receiver, Sender, unbounded};
 use udprelay_link::Report;
 use udprelay_shared::limits::MAX_DATAGRAM;
 use udprelay_shared::session::{Connection as Reachability, Event, Purpose};
+use udprelay_shared::text::printable;
 use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
 use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
@@ -249,7 +250,8 @@ impl App {
         match event {
             Event::Connection(connection) => self.connection = connection,
             Event::Payload(bytes) => {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
+                // Invisible and control characters shown escaped, as the terminal client does.
+                let text = printable(&bytes);
                 group.log.push(entry(EntryKind::Theirs, text));
                 if !selected {
                     group.unread += 1;

@@ -227,3 +227,41 @@ fn a_group_the_server_forgot_is_rejoined() {
     harness.get_by_label(&rejoined);
     assert_eq!(harness.state().groups[0].stage, Stage::Joined);
 }
+
+#[test]
+fn a_hostile_member_can_neither_redirect_create_nor_write_raw_text() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let first = create(&mut harness);
+    let mallory = Peer::new(server.addr);
+    mallory.join(&first);
+    let owned = Peer::new(server.addr).create(); // Mallory's own group
+    let forged = format!("OK CREATED {owned}");
+    let hidden = "ERR X zero\u{200b}width \u{202e}reversed \u{1b}]0;title\u{7}";
+    // Forged replies keep arriving in the first group while Create is clicked.
+    for _ in 0..3 {
+        mallory.send(forged.as_bytes());
+    }
+    mallory.send(hidden.as_bytes());
+    click(&mut harness, "Create");
+    for _ in 0..3 {
+        mallory.send(forged.as_bytes());
+    }
+    wait_until(&mut harness, "the second group", |app| {
+        app.groups.len() == 2 && app.groups[1].stage == Stage::Joined
+    });
+    let second = harness.state().groups[1].id.unwrap().to_string();
+    assert_ne!(second, owned, "the new group is a new one, not Mallory's");
+    assert_ne!(second, first);
+    // In the first group's log, Mallory's texts are messages, escaped.
+    wait_until(&mut harness, "the forged texts", |app| app.groups[0].log.len() >= 8);
+    click(&mut harness, &first);
+    let log: Vec<String> = harness.state().groups[0].log.iter().map(|e| e.text.clone()).collect();
+    assert!(log.contains(&forged), "{log:?}");
+    assert!(
+        log.contains(
+            &"ERR X zero\\u{200b}width \\u{202e}reversed \\u{1b}]0;title\\u{7}".to_string()
+        ),
+        "{log:?}"
+    );
+}
