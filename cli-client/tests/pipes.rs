@@ -209,3 +209,36 @@ fn ctrl_c_says_goodbye() {
     assert_eq!(cli.expect("Goodbye."), "Goodbye.");
     assert!(wait_bounded(&mut cli.child).success());
 }
+
+#[test]
+fn typos_and_helper_like_lines_never_reach_the_group() {
+    let server = ServerProcess::start(&[]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    let id = cli.created_id();
+    cli.expect("[server] OK JOINED");
+    let peer = Peer::new(server.addr);
+    peer.join(&id);
+
+    cli.type_line("crate --join");
+    assert_eq!(
+        cli.expect("[cli]"),
+        "[cli] 'crate' is not a command (did you mean 'create'?); to send it as a message, start the line with a space"
+    );
+    cli.type_line("Who");
+    assert_eq!(cli.expect("[server] group="), format!("[server] group={id} peers=2"));
+    cli.type_line("/WHO");
+    assert_eq!(cli.expect("[server] group="), format!("[server] group={id} peers=2"));
+    cli.type_line("QUIT now");
+    assert!(cli.expect("[cli]").starts_with("[cli] 'QUIT' takes nothing after it"));
+    cli.type_line(" crate of apples");
+    cli.type_line("//shrug");
+    cli.type_line("see you");
+    // Only the three lines meant as messages arrived, in order.
+    assert_eq!(peer.recv(), b"crate of apples");
+    assert_eq!(peer.recv(), b"/shrug");
+    assert_eq!(peer.recv(), b"see you");
+    let (status, rest) = cli.finish();
+    assert_eq!(status.code(), Some(1), "two lines were refused");
+    assert_eq!(rest, ["Goodbye."]);
+}
