@@ -146,10 +146,7 @@ fn a_peer_cannot_drive_the_terminal() {
     let server = ServerProcess::start(&[]);
     let port = server.addr.port().to_string();
     let mut screen = Screen::start(&["--host", "127.0.0.1", "--port", &port], &[]);
-    screen.wait_for_prompt();
-    screen.type_keys("create --join\r");
-    let joined = screen.wait_for_row("[server] OK JOINED ");
-    let group = joined.rsplit(' ').next().unwrap().to_string();
+    let group = screen.create_group();
     let attacker = Peer::new(server.addr);
     attacker.join(&group);
     screen.wait_for_prompt();
@@ -182,10 +179,7 @@ fn typed_lines_are_acted_on_under_a_spray_of_messages() {
     let port = proxy.addr.port().to_string();
     // NO_COLOR: the prefixes counted below are then plain bytes.
     let mut screen = Screen::start(&["--host", "127.0.0.1", "--port", &port], &[("NO_COLOR", "1")]);
-    screen.wait_for_prompt();
-    screen.type_keys("create --join\r");
-    let joined = screen.wait_for_row("[server] OK JOINED ");
-    let group = joined.rsplit(' ').next().unwrap().to_string();
+    let group = screen.create_group();
     let attacker = Peer::new(server.addr);
     attacker.join(&group);
     let other = Peer::new(server.addr).create();

@@ -13,10 +13,7 @@ fn an_incoming_message_does_not_garble_the_typed_line() {
     let port = server.addr.port().to_string();
     let mut screen = Screen::start(&["--host", "127.0.0.1", "--port", &port], &[]);
     screen.wait_for_row("Type 'help' for commands.");
-    screen.wait_for_prompt();
-    screen.type_keys("create --join\r");
-    let joined = screen.wait_for_row("[server] OK JOINED ");
-    let id = joined.rsplit(' ').next().unwrap().to_string();
+    let id = screen.create_group();
     let peer = Peer::new(server.addr);
     peer.join(&id);
 

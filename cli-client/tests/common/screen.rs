@@ -99,4 +99,12 @@ impl Screen {
         self.wait_for(prefix, |s| s.rows().iter().any(|row| row.starts_with(prefix)));
         self.rows().into_iter().find(|row| row.starts_with(prefix)).unwrap()
     }
+
+    /// At a fresh prompt, types `create --join` and returns the new group's id.
+    pub fn create_group(&mut self) -> String {
+        self.wait_for_prompt();
+        self.type_keys("create --join\r");
+        let joined = self.wait_for_row("[server] OK JOINED ");
+        joined.rsplit(' ').next().unwrap().to_string()
+    }
 }
