@@ -61,6 +61,24 @@ pub struct Setup {
     pub server_cpus: Option<String>,
 }
 
+/// Every abuse limit on, and higher than any scenario goes.
+const LIMITS_ABOVE_THE_LOAD: &[&str] = &[
+    "--max-groups",
+    "4000000000",
+    "--max-members",
+    "4000000000",
+    "--max-groups-per-ip",
+    "4000000000",
+    "--max-members-per-ip",
+    "4000000000",
+    "--command-rate",
+    "100000000",
+    "--error-rate",
+    "100000000",
+    "--payload-rate",
+    "100000000",
+];
+
 impl Target {
     pub fn start(kind: &Kind, server_bin: &Path, setup: Setup) -> Result<Target, String> {
         let mut port = 0;
@@ -71,6 +89,9 @@ impl Target {
                 command.args(["--host", "127.0.0.1", "--port", "0", "--heartbeat", "100000"]);
                 command.args(["--empty-ttl", "100000", "--cap", "none"]);
                 command.args(["--max-groups-per-client", "4000000000"]);
+                // The abuse limits stay on (their checks are part of the cost measured), set
+                // above the load: every simulated client is on 127.0.0.1.
+                command.args(LIMITS_ABOVE_THE_LOAD);
                 if let Some(sweep) = setup.sweep {
                     command.args(["--sweep", &sweep.to_string()]);
                 }

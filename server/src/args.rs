@@ -7,6 +7,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::relay::Config;
+use crate::relay::limits::{
+    DEFAULT_COMMAND_RATE, DEFAULT_ERROR_RATE, DEFAULT_MAX_GROUPS, DEFAULT_MAX_GROUPS_PER_IP,
+    DEFAULT_MAX_MEMBERS, DEFAULT_MAX_MEMBERS_PER_IP, DEFAULT_PAYLOAD_RATE, Limits, Rate,
+};
 
 /// Longest interval accepted, in seconds (about 31 years): far beyond any use, and small enough
 /// that 3 × heartbeat never overflows a clock and `PONG` never needs an exponent.
@@ -18,7 +22,12 @@ const MAX_THREADS: usize = 1024;
 /// udprelay relay server: hands out group ids and relays each member's datagrams to the rest
 /// of its group. Wire-compatible with the original Python UDPRelay.
 #[derive(Debug, Parser)]
-#[command(name = "udprelay-server", version, allow_negative_numbers = true)]
+#[command(
+    name = "udprelay-server",
+    version,
+    allow_negative_numbers = true,
+    args_override_self = true
+)]
 pub struct Args {
     /// Address to listen on: IPv4 (`0.0.0.0`), IPv6 (`::`) or a host name
     #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_host)]
@@ -59,6 +68,44 @@ pub struct Args {
     #[arg(long)]
     pub no_batching: bool,
 
+    /// Live groups on the server at most; 0 for no limit
+    #[arg(long, value_name = "GROUPS", default_value_t = DEFAULT_MAX_GROUPS)]
+    pub max_groups: u32,
+
+    /// Live members on the server at most; 0 for no limit
+    #[arg(long, value_name = "MEMBERS", default_value_t = DEFAULT_MAX_MEMBERS)]
+    pub max_members: u32,
+
+    /// Live groups created from one IP (IPv4 address or IPv6 /64) at most; 0 for no limit
+    #[arg(long, value_name = "GROUPS", default_value_t = DEFAULT_MAX_GROUPS_PER_IP)]
+    pub max_groups_per_ip: u32,
+
+    /// Live members at one IP (IPv4 address or IPv6 /64) at most; an office behind one NAT
+    /// needs one per person; 0 for no limit
+    #[arg(long, value_name = "MEMBERS", default_value_t = DEFAULT_MAX_MEMBERS_PER_IP)]
+    pub max_members_per_ip: u32,
+
+    /// Commands a second from one IP (bursts of twice that); more are dropped without a
+    /// reply; 0 for no limit
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_COMMAND_RATE)]
+    pub command_rate: u32,
+
+    /// Error replies a second to one IP (bursts of twice that); more are not sent; 0 for no
+    /// limit
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_ERROR_RATE)]
+    pub error_rate: u32,
+
+    /// Payloads a second from one member (bursts of twice that); more are not relayed; 0 for
+    /// no limit
+    #[arg(long, value_name = "PER_SECOND", default_value_t = DEFAULT_PAYLOAD_RATE)]
+    pub payload_rate: u32,
+
+    /// Relay to a member that has not echoed a validation token at most 3 × the bytes it
+    /// sent, so that a forged source address cannot turn the relay into an amplifier
+    /// (original clients never echo one)
+    #[arg(long)]
+    pub require_validation: bool,
+
     /// With several threads, when to spread the load over them: `auto` hands every datagram
     /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
     /// gets busy (Linux; elsewhere always); `always` spreads from the start
@@ -94,6 +141,21 @@ impl Args {
             empty_ttl: self.empty_ttl,
             cap: self.cap.0,
             max_groups_per_client: self.max_groups_per_client,
+            limits: self.limits(),
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        let count = |n: u32| (n > 0).then_some(n);
+        Limits {
+            max_groups: count(self.max_groups),
+            max_members: count(self.max_members),
+            max_groups_per_ip: count(self.max_groups_per_ip),
+            max_members_per_ip: count(self.max_members_per_ip),
+            command_rate: Rate::per_second(self.command_rate),
+            error_rate: Rate::per_second(self.error_rate),
+            payload_rate: Rate::per_second(self.payload_rate),
+            require_validation: self.require_validation,
         }
     }
 }
@@ -185,6 +247,47 @@ mod tests {
         assert_eq!(parse(&["--cap", "5"]).unwrap().cap, GroupCap(Some(5)));
         assert_eq!(parse(&["--host", "[::1]"]).unwrap().host, "::1".parse::<IpAddr>().unwrap());
         assert!(parse(&["--host", "localhost"]).unwrap().host.is_loopback());
+    }
+
+    #[test]
+    fn abuse_limits_are_read_and_zero_turns_one_off() {
+        let limits = parse(&[
+            "--max-groups",
+            "10",
+            "--max-members",
+            "0",
+            "--max-groups-per-ip",
+            "3",
+            "--max-members-per-ip",
+            "64",
+            "--command-rate",
+            "0",
+            "--error-rate",
+            "5",
+            "--payload-rate",
+            "100",
+            "--require-validation",
+        ])
+        .unwrap()
+        .relay_config()
+        .limits;
+        assert_eq!(limits.max_groups, Some(10));
+        assert_eq!(limits.max_members, None);
+        assert_eq!(limits.max_groups_per_ip, Some(3));
+        assert_eq!(limits.max_members_per_ip, Some(64));
+        assert_eq!(limits.command_rate, None);
+        assert_eq!(limits.error_rate, Rate::per_second(5));
+        assert_eq!(limits.payload_rate, Rate::per_second(100));
+        assert!(limits.require_validation);
+        // The last of a flag given twice wins (tests and config files rely on it).
+        let twice = parse(&["--command-rate", "0", "--command-rate", "7"]).unwrap();
+        assert_eq!(twice.relay_config().limits.command_rate, Rate::per_second(7));
+        for bad in
+            [&["--max-groups", "-1"][..], &["--command-rate", "fast"], &["--payload-rate", "1.5"]]
+        {
+            let error = parse(bad).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
+        }
     }
 
     #[test]

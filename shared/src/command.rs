@@ -127,8 +127,17 @@ enum Argument {
     Id(GroupId),
 }
 
+/// Longest id argument worth decoding, after ASCII white space is trimmed: an id is 8
+/// characters, and upper-casing a few kilobytes of ligatures costs real time for a datagram
+/// anyone can send.
+pub const MAX_ID_ARGUMENT: usize = 64;
+
 /// A group-id argument: UTF-8 with invalid bytes dropped, then trimmed and upper-cased.
 fn group_argument(argument: &[u8]) -> Argument {
+    let argument = argument.trim_ascii();
+    if argument.len() > MAX_ID_ARGUMENT {
+        return Argument::NotAnId; // no decoding, no upper-casing
+    }
     let text: String = argument.utf8_chunks().map(|chunk| chunk.valid()).collect();
     let text = group_id::normalize(&text);
     if text.is_empty() {
@@ -275,6 +284,10 @@ mod tests {
         assert_eq!(parse(b"!JOIN nope"), Incoming::Invalid(NoSuchGroup));
         assert_eq!(parse(b"!JOIN ABCD12340"), Incoming::Invalid(NoSuchGroup));
         assert_eq!(parse(b"!LEAVE nope"), Incoming::Invalid(NotInThatGroup));
+        let long = format!("!JOIN {}", "\u{fb03}".repeat(1363));
+        assert_eq!(parse(long.as_bytes()), Incoming::Invalid(NoSuchGroup));
+        let padded = format!("!JOIN {}abcd1234{}", " ".repeat(2000), "\t".repeat(2000));
+        assert_eq!(parse(padded.as_bytes()), Incoming::Command(Command::Join(id("ABCD1234"))));
     }
 
     #[test]

@@ -24,8 +24,22 @@ pub struct ServerProcess {
     log: Arc<Mutex<String>>,
 }
 
+/// The per-IP limits turned off: every test client speaks from 127.0.0.1, one IP, many times
+/// a second. [`ServerProcess::start`] puts these first; a test's own flags come after and win
+/// (`--command-rate 5` sets that limit back on).
+pub const ONE_IP_LIMITS: &[&str] = &[
+    "--max-members-per-ip",
+    "0",
+    "--max-groups-per-ip",
+    "0",
+    "--command-rate",
+    "0",
+    "--error-rate",
+    "0",
+];
+
 impl ServerProcess {
-    /// Starts the server on 127.0.0.1 port 0 with extra flags.
+    /// Starts the server on 127.0.0.1 port 0 with [`ONE_IP_LIMITS`] and extra flags.
     pub fn start(args: &[&str]) -> ServerProcess {
         ServerProcess::start_on("127.0.0.1", args)
     }
@@ -40,6 +54,7 @@ impl ServerProcess {
         let port = port.to_string();
         let mut child = Command::new(server_binary())
             .args(["--host", host, "--port", &port])
+            .args(ONE_IP_LIMITS)
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

@@ -16,6 +16,10 @@ use udprelay_shared::GroupId;
 /// Names one member record while it lives; reused after the member is removed.
 pub(super) type MemberKey = u32;
 
+/// Tables this small are not worth shrinking (tiny in tests, so that the property tests
+/// shrink, and check, all the time).
+pub(super) const SHRINK_ABOVE: usize = if cfg!(test) { 2 } else { 64 };
+
 /// "No member" in the activity links (a `u32` keeps the record small where `Option` would not).
 const NONE: MemberKey = MemberKey::MAX;
 
@@ -26,6 +30,14 @@ pub(super) struct Member {
     /// Index in the group's member list, so that leaving is O(1).
     pub slot: u32,
     pub last_active: Instant,
+    /// `--payload-rate`: the member's token bucket (GCRA arrival time, ns since the epoch).
+    pub payload_tat: u64,
+    /// Bytes received from this address while a member, and payload bytes relayed to it: an
+    /// unvalidated member gets at most 3 × the first (`--require-validation`).
+    pub received: u64,
+    pub relayed: u64,
+    /// The address echoed a token the server sent it.
+    pub validated: bool,
     /// Neighbours in the activity list: the member active just before and just after this one.
     older: MemberKey,
     newer: MemberKey,
@@ -64,6 +76,11 @@ impl Members {
         self.records.len()
     }
 
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.records.capacity()
+    }
+
     pub fn key_of(&self, addr: SocketAddr) -> Option<MemberKey> {
         let records = &self.records;
         self.by_addr
@@ -73,6 +90,10 @@ impl Members {
 
     pub fn get(&self, key: MemberKey) -> &Member {
         &self.records[key as usize]
+    }
+
+    pub fn get_mut(&mut self, key: MemberKey) -> &mut Member {
+        &mut self.records[key as usize]
     }
 
     pub fn set_slot(&mut self, key: MemberKey, slot: u32) {
@@ -90,7 +111,18 @@ impl Members {
         debug_assert!(self.key_of(addr).is_none());
         let entry = self.records.vacant_entry();
         let key = MemberKey::try_from(entry.key()).expect("fewer than 4 billion members");
-        entry.insert(Member { addr, group, slot, last_active: now, older: NONE, newer: NONE });
+        entry.insert(Member {
+            addr,
+            group,
+            slot,
+            last_active: now,
+            payload_tat: 0,
+            received: 0,
+            relayed: 0,
+            validated: false,
+            older: NONE,
+            newer: NONE,
+        });
         let (records, hasher) = (&self.records, &self.hasher);
         self.by_addr.insert_unique(hasher.hash_one(addr), key, |&key| {
             hasher.hash_one(records[key as usize].addr)
@@ -114,6 +146,45 @@ impl Members {
             self.unlink(key);
             self.push_newest(key);
         }
+    }
+
+    /// Gives memory back when under a quarter of the capacity is in use: the index is shrunk,
+    /// and the records are moved down to the lowest keys so that the slab can shrink too (its
+    /// keys are renamed in the activity list and the index; the caller's group lists are not
+    /// touched, so this is only called through [`super::state::Tables::shrink`], which fixes
+    /// them).
+    pub fn shrink(&mut self) -> Vec<(MemberKey, MemberKey)> {
+        let (len, capacity) = (self.records.len(), self.records.capacity());
+        if capacity <= SHRINK_ABOVE || len >= capacity / 4 {
+            return Vec::new();
+        }
+        let mut moves = Vec::new();
+        self.records.compact(|_, from, to| {
+            moves.push((from as MemberKey, to as MemberKey));
+            true
+        });
+        let renamed: std::collections::HashMap<MemberKey, MemberKey> =
+            moves.iter().copied().collect();
+        let rename = |key: MemberKey| renamed.get(&key).copied().unwrap_or(key);
+        for (_, record) in self.records.iter_mut() {
+            record.older = if record.older == NONE { NONE } else { rename(record.older) };
+            record.newer = if record.newer == NONE { NONE } else { rename(record.newer) };
+        }
+        if self.oldest != NONE {
+            self.oldest = rename(self.oldest);
+        }
+        if self.newest != NONE {
+            self.newest = rename(self.newest);
+        }
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.by_addr = HashTable::with_capacity(len);
+        for (key, record) in records.iter() {
+            let key = key as MemberKey;
+            self.by_addr.insert_unique(hasher.hash_one(record.addr), key, |&key| {
+                hasher.hash_one(records[key as usize].addr)
+            });
+        }
+        moves
     }
 
     /// The member silent for longest.
@@ -159,9 +230,10 @@ impl Members {
 mod tests {
     use super::*;
 
-    /// docs/performance.md counts on this size for the memory per member.
+    /// docs/performance.md counts on this size for the memory per member (72 bytes before the
+    /// abuse limits added the rate, budget and validation fields).
     #[test]
     fn a_member_record_stays_small() {
-        assert!(std::mem::size_of::<Member>() <= 72, "{}", std::mem::size_of::<Member>());
+        assert!(std::mem::size_of::<Member>() <= 104, "{}", std::mem::size_of::<Member>());
     }
 }

@@ -2,10 +2,16 @@
 //! come out. No sockets and no clock here, so every rule is tested by calling [`Relay::handle`]
 //! and [`Relay::sweep`] with a chosen `now`.
 
+mod commands;
+pub mod limits;
+mod logs;
 mod members;
 mod state;
 mod stats;
+mod tokens;
 
+#[cfg(test)]
+mod abuse_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -19,11 +25,14 @@ use udprelay_shared::limits::{
     DEFAULT_EMPTY_TTL, DEFAULT_GROUP_CAP, DEFAULT_HEARTBEAT, DEFAULT_MAX_GROUPS_PER_CLIENT,
     MISSED_HEARTBEATS,
 };
-use udprelay_shared::{Command, ErrorReply, GroupId, Incoming, Reply};
+use udprelay_shared::{ErrorReply, GroupId, Incoming, Reply};
 
+use limits::{AMPLIFICATION, IpKey, Limits, RateTable};
+use logs::{Line, LogLimiter};
 use members::{MemberKey, Members};
 use state::Tables;
 pub use stats::Stats;
+use tokens::Tokens;
 
 /// The relay's rules, fixed at start.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +45,8 @@ pub struct Config {
     pub cap: Option<u32>,
     /// Live groups one address may have created.
     pub max_groups_per_client: u32,
+    /// The abuse limits.
+    pub limits: Limits,
 }
 
 impl Default for Config {
@@ -45,6 +56,7 @@ impl Default for Config {
             empty_ttl: DEFAULT_EMPTY_TTL,
             cap: Some(DEFAULT_GROUP_CAP),
             max_groups_per_client: DEFAULT_MAX_GROUPS_PER_CLIENT,
+            limits: Limits::default(),
         }
     }
 }
@@ -52,7 +64,7 @@ impl Default for Config {
 /// What to send after handling one datagram.
 #[derive(Debug)]
 pub enum Outgoing<'a> {
-    /// Nothing (an empty datagram).
+    /// Nothing: an empty datagram, or one dropped by a limit.
     Nothing,
     /// One reply, to the sender.
     Reply(Reply),
@@ -60,20 +72,37 @@ pub enum Outgoing<'a> {
     Relay { payload: &'a [u8], recipients: Recipients<'a> },
 }
 
-/// The members of a group other than the sender.
-#[derive(Debug, Clone)]
+/// The members of a group other than the sender; with `--require-validation`, only those whose
+/// budget allows this payload (each yielded delivery is counted against it).
+#[derive(Debug)]
 pub struct Recipients<'a> {
     keys: std::slice::Iter<'a, MemberKey>,
-    members: &'a Members,
+    members: &'a mut Members,
     sender: MemberKey,
+    /// The payload's size, when budgets are enforced.
+    budget_bytes: Option<u64>,
+    stats: &'a mut Stats,
 }
 
 impl Iterator for Recipients<'_> {
     type Item = SocketAddr;
 
     fn next(&mut self) -> Option<SocketAddr> {
-        let key = self.keys.by_ref().copied().find(|&key| key != self.sender)?;
-        Some(self.members.get(key).addr)
+        loop {
+            let key = self.keys.by_ref().copied().find(|&key| key != self.sender)?;
+            let member = self.members.get_mut(key);
+            if let Some(len) = self.budget_bytes
+                && !member.validated
+            {
+                if member.relayed + len > AMPLIFICATION * member.received {
+                    self.stats.dropped_budget += 1;
+                    continue;
+                }
+                member.relayed += len;
+            }
+            self.stats.datagrams_out += 1;
+            return Some(member.addr);
+        }
     }
 }
 
@@ -92,6 +121,15 @@ pub struct Relay {
     tables: Tables,
     new_id: Box<dyn FnMut() -> GroupId + Send>,
     stats: Stats,
+    /// The time of the first datagram: rates and token windows count from here.
+    epoch: Option<Instant>,
+    command_rates: Option<RateTable>,
+    error_rates: Option<RateTable>,
+    tokens: Tokens,
+    logs: LogLimiter,
+    /// The server's own addresses: nothing from them is answered (a forged source there would
+    /// have the relay talk to itself).
+    own: Vec<SocketAddr>,
 }
 
 impl Relay {
@@ -105,12 +143,25 @@ impl Relay {
         config: Config,
         new_id: impl FnMut() -> GroupId + Send + 'static,
     ) -> Relay {
+        let epoch = Instant::now(); // only a base for the tables' arithmetic, never read as time
+        let table = |rate: Option<limits::Rate>| rate.map(|rate| RateTable::new(rate, epoch));
         Relay {
+            command_rates: table(config.limits.command_rate),
+            error_rates: table(config.limits.error_rate),
             config,
             tables: Tables::default(),
             new_id: Box::new(new_id),
             stats: Stats::default(),
+            epoch: None,
+            tokens: Tokens::new(),
+            logs: LogLimiter::default(),
+            own: Vec::new(),
         }
+    }
+
+    /// The addresses the relay itself sends from (the shell knows them once it has bound).
+    pub fn set_own_addresses(&mut self, own: Vec<SocketAddr>) {
+        self.own = own;
     }
 
     pub fn config(&self) -> &Config {
@@ -136,131 +187,121 @@ impl Relay {
         from: SocketAddr,
         datagram: &'a [u8],
     ) -> Outgoing<'a> {
+        self.handle_parsed(now, from, datagram, Incoming::parse(datagram))
+    }
+
+    /// Handles a datagram already classified by [`Incoming::parse`] (the shell parses before
+    /// it takes the relay's lock, so that hostile input costs nothing under it).
+    pub fn handle_parsed<'a>(
+        &'a mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &'a [u8],
+        incoming: Incoming<'a>,
+    ) -> Outgoing<'a> {
         self.stats.datagrams_in += 1;
-        let reply = match Incoming::parse(datagram) {
+        self.epoch.get_or_insert(now);
+        if self.own.contains(&from) {
+            self.stats.dropped_own_address += 1;
+            return Outgoing::Nothing;
+        }
+        let member = self.tables.members.key_of(from);
+        if member.is_none() && is_reply_shaped(datagram) {
+            // Another server's reply (or a forged one): answering would start a loop.
+            self.stats.dropped_loop += 1;
+            return Outgoing::Nothing;
+        }
+        if let Some(key) = member {
+            self.tables.members.get_mut(key).received += datagram.len() as u64;
+        }
+        let is_command = datagram.first() == Some(&b'!');
+        if is_command && !self.allow(now, from, Limit::Command) {
+            self.stats.dropped_command_rate += 1;
+            return Outgoing::Nothing;
+        }
+        let reply = match incoming {
             Incoming::Empty => return Outgoing::Nothing,
-            Incoming::Payload(payload) => return self.relay(now, from, payload),
+            Incoming::Payload(payload) => return self.relay(now, from, member, payload),
             Incoming::Invalid(error) => {
                 if error == ErrorReply::TooLarge {
                     self.stats.oversize += 1;
                 }
                 Reply::Error(error)
             }
-            Incoming::Command(command) => self.apply(now, from, command),
+            Incoming::Command(command) => {
+                let reply = self.apply(now, from, command);
+                if member.is_none()
+                    && let Some(key) = self.tables.members.key_of(from)
+                {
+                    // A new member's join counts toward what it has sent.
+                    self.tables.members.get_mut(key).received += datagram.len() as u64;
+                }
+                reply
+            }
         };
+        self.reply(now, from, reply)
+    }
+
+    /// Sends a reply, unless it is an error over the sender's `--error-rate`.
+    fn reply<'a>(&mut self, now: Instant, to: SocketAddr, reply: Reply) -> Outgoing<'a> {
+        if matches!(reply, Reply::Error(_)) && !self.allow(now, to, Limit::Error) {
+            self.stats.dropped_error_rate += 1;
+            return Outgoing::Nothing;
+        }
         self.stats.datagrams_out += 1;
         Outgoing::Reply(reply)
     }
 
-    fn apply(&mut self, now: Instant, from: SocketAddr, command: Command) -> Reply {
-        let result = match command {
-            Command::Create { cap } => self.create(now, from, cap),
-            Command::Join(id) => self.join(now, from, id),
-            Command::Leave(id) => self.leave(now, from, id),
-            Command::Ping(_) => self.ping(now, from),
-            Command::Who => self.who(from),
+    fn allow(&mut self, now: Instant, addr: SocketAddr, limit: Limit) -> bool {
+        let table = match limit {
+            Limit::Command => &mut self.command_rates,
+            Limit::Error => &mut self.error_rates,
         };
-        result.unwrap_or_else(Reply::Error)
-    }
-
-    /// `!CREATE [<n>]` → `OK CREATED <id>`, or `ERR CLIENT_LIMIT <used>/<max>`.
-    fn create(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        cap: Option<u32>,
-    ) -> Result<Reply, ErrorReply> {
-        let used = self.tables.created_by(from);
-        let max = self.config.max_groups_per_client;
-        if used >= max {
-            return Err(ErrorReply::ClientLimit { used, max });
-        }
-        let id = loop {
-            let candidate = (self.new_id)();
-            if !self.tables.groups.contains_key(&candidate) {
-                break candidate;
-            }
-        };
-        let cap = match (cap, self.config.cap) {
-            (Some(asked), Some(global)) => Some(asked.min(global)),
-            (asked, global) => asked.or(global),
-        };
-        self.tables.add_group(now, id, from, cap);
-        self.stats.creates += 1;
-        let cap_text = cap.map_or("none".to_string(), |cap| cap.to_string());
-        info!(group = %id, addr = %from, size = 0, cap = %cap_text, "create");
-        Ok(Reply::Created(id))
-    }
-
-    /// `!JOIN <id>` → `OK JOINED <id>`, or `ERR BAD_ARG NoSuchGroup`, `ERR GROUP_FULL <id>`.
-    fn join(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
-        let group = self.tables.groups.get(&id).ok_or(ErrorReply::NoSuchGroup)?;
-        if let Some(key) = self.tables.members.key_of(from)
-            && self.tables.members.get(key).group == id
-        {
-            self.tables.members.touch(key, now);
-            return Ok(Reply::Joined(id));
-        }
-        if group.is_full() {
-            return Err(ErrorReply::GroupFull(id));
-        }
-        if let Some((old, size)) = self.tables.remove_member(now, from) {
-            info!(group = %old, addr = %from, size, "leave (joined another group)");
-        }
-        let size = self.tables.add_member(now, from, id);
-        self.stats.joins += 1;
-        info!(group = %id, addr = %from, size, "join");
-        Ok(Reply::Joined(id))
-    }
-
-    /// `!LEAVE <id>` → `OK LEFT <id>`, or `ERR NOT_IN_GROUP NotInThatGroup`.
-    fn leave(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
-        let members = &self.tables.members;
-        if members.key_of(from).is_none_or(|key| members.get(key).group != id) {
-            return Err(ErrorReply::NotInThatGroup);
-        }
-        let (_, size) = self.tables.remove_member(now, from).expect("checked above");
-        self.stats.leaves += 1;
-        info!(group = %id, addr = %from, size, "leave");
-        Ok(Reply::Left(id))
-    }
-
-    /// `!PING` → `PONG <seconds>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`.
-    fn ping(&mut self, now: Instant, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
-        self.tables.members.touch(key, now);
-        Ok(Reply::Pong { interval: self.config.heartbeat, token: None })
-    }
-
-    /// `!WHO` → `OK WHO <id> <count>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`. Not activity.
-    fn who(&self, from: SocketAddr) -> Result<Reply, ErrorReply> {
-        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
-        let member = self.tables.members.get(key);
-        let members = self.tables.groups[&member.group].members.len();
-        Ok(Reply::Who { group: member.group, members })
+        table.as_mut().is_none_or(|table| table.allow(IpKey::of(addr), now))
     }
 
     /// A payload goes to every other member of the sender's group, and counts as activity.
-    fn relay<'a>(&'a mut self, now: Instant, from: SocketAddr, payload: &'a [u8]) -> Outgoing<'a> {
-        let Some(key) = self.tables.members.key_of(from) else {
-            self.stats.datagrams_out += 1;
-            return Outgoing::Reply(Reply::Error(ErrorReply::JoinFirst));
+    /// A member over `--payload-rate` is cut here, before any fan-out work.
+    fn relay<'a>(
+        &'a mut self,
+        now: Instant,
+        from: SocketAddr,
+        member: Option<MemberKey>,
+        payload: &'a [u8],
+    ) -> Outgoing<'a> {
+        let Some(key) = member else {
+            return self.reply(now, from, Reply::Error(ErrorReply::JoinFirst));
         };
+        if let Some(rate) = self.config.limits.payload_rate {
+            let epoch = self.epoch.unwrap_or(now);
+            if !rate.allow(&mut self.tables.members.get_mut(key).payload_tat, epoch, now) {
+                self.stats.dropped_payload_rate += 1;
+                return Outgoing::Nothing;
+            }
+        }
         self.tables.members.touch(key, now);
-        let members = &self.tables.members;
-        let group = &self.tables.groups[&members.get(key).group].members;
-        self.stats.datagrams_out += group.len() as u64 - 1;
+        let group = self.tables.members.get(key).group;
+        let budget_bytes = self.config.limits.require_validation.then_some(payload.len() as u64);
         Outgoing::Relay {
             payload,
-            recipients: Recipients { keys: group.iter(), members, sender: key },
+            recipients: Recipients {
+                keys: self.tables.groups[&group].members.iter(),
+                members: &mut self.tables.members,
+                sender: key,
+                budget_bytes,
+                stats: &mut self.stats,
+            },
         }
     }
 
     /// Removes a member that could not be sent to (the shell saw the send fail).
+    /// The shell calls this for a failed send, and for an ICMP error the kernel reported.
     pub fn remove_unreachable(&mut self, now: Instant, addr: SocketAddr) {
         if let Some((group, size)) = self.tables.remove_member(now, addr) {
-            self.stats.removals += 1;
-            info!(%group, %addr, size, "removed (unreachable)");
+            self.stats.unreachable += 1;
+            if self.logs.admit(now, Line::Removed) {
+                info!(%group, %addr, size, "removed (unreachable)");
+            }
         }
     }
 
@@ -288,17 +329,25 @@ impl Relay {
             }
             let addr = member.addr;
             let (group, size) = self.tables.remove_member_by_key(now, key);
-            info!(%group, %addr, size, "removed (inactive)");
+            if self.logs.admit(now, Line::Removed) {
+                info!(%group, %addr, size, "removed (inactive)");
+            }
             swept.removed += 1;
         }
 
         let ttl = self.config.empty_ttl;
         let expired = self.tables.remove_groups_empty_longer_than(now, ttl, limit - swept.removed);
         for (group, creator) in &expired {
-            info!(%group, addr = %creator, size = 0, "expired");
+            if self.logs.admit(now, Line::Expired) {
+                info!(%group, addr = %creator, size = 0, "expired");
+            }
         }
         swept.expired = expired.len();
         let done = swept.removed + swept.expired < limit;
+        if done {
+            self.logs.flush(now);
+            self.tables.shrink();
+        }
         (self.count(swept), done)
     }
 
@@ -307,4 +356,16 @@ impl Relay {
         self.stats.expiries += swept.expired as u64;
         swept
     }
+}
+
+/// The per-IP rates kept in tables.
+#[derive(Clone, Copy)]
+enum Limit {
+    Command,
+    Error,
+}
+
+/// Whether a datagram looks like a server's reply (PROTOCOL.md, "No reply loops").
+fn is_reply_shaped(datagram: &[u8]) -> bool {
+    datagram.starts_with(b"OK ") || datagram.starts_with(b"ERR ") || datagram.starts_with(b"PONG")
 }

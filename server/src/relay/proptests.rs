@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use udprelay_shared::{GroupId, Reply};
 
+use super::limits::{AMPLIFICATION, IpKey, Limits, Rate};
 use super::{Config, Outgoing, Relay};
 
 /// Everything that must hold between any two datagrams.
@@ -56,6 +57,29 @@ fn check_invariants(relay: &Relay) {
         *per_creator.entry(group.creator).or_default() += 1;
     }
     assert_eq!(per_creator, tables.created, "creator counts match live groups");
+    let mut groups_per_ip: HashMap<IpKey, u32> = HashMap::new();
+    for group in tables.groups.values() {
+        *groups_per_ip.entry(IpKey::of(group.creator)).or_default() += 1;
+    }
+    assert_eq!(groups_per_ip, tables.groups_per_ip, "per-IP group counts match");
+    let mut members_per_ip: HashMap<IpKey, u32> = HashMap::new();
+    for (_, member) in tables.members.by_activity() {
+        *members_per_ip.entry(IpKey::of(member.addr)).or_default() += 1;
+        if relay.config.limits.require_validation && !member.validated {
+            assert!(member.relayed <= AMPLIFICATION * member.received, "within the budget");
+        }
+    }
+    assert_eq!(members_per_ip, tables.members_per_ip, "per-IP member counts match");
+    let limits = &relay.config.limits;
+    let within = |count: usize, limit: Option<u32>| limit.is_none_or(|max| count <= max as usize);
+    assert!(within(tables.groups.len(), limits.max_groups), "--max-groups");
+    assert!(within(tables.members.len(), limits.max_members), "--max-members");
+    for count in groups_per_ip.values() {
+        assert!(within(*count as usize, limits.max_groups_per_ip), "--max-groups-per-ip");
+    }
+    for count in members_per_ip.values() {
+        assert!(within(*count as usize, limits.max_members_per_ip), "--max-members-per-ip");
+    }
     for count in tables.created.values() {
         assert!(*count <= relay.config.max_groups_per_client);
     }
@@ -70,6 +94,8 @@ enum Step {
     Ping(u8),
     Who(u8),
     Payload(u8),
+    /// `!PING +`, then the token it brought echoed back.
+    Validate(u8),
     Unreachable(u8),
     Advance(u16),
     Sweep,
@@ -88,22 +114,39 @@ fn step() -> impl Strategy<Value = Step> {
         sender.clone().prop_map(Step::Ping),
         sender.clone().prop_map(Step::Who),
         sender.clone().prop_map(Step::Payload),
+        sender.clone().prop_map(Step::Validate),
         sender.prop_map(Step::Unreachable),
         (0u16..40).prop_map(Step::Advance),
         Just(Step::Sweep),
     ]
 }
 
+/// Senders on three IPs, so that the per-IP limits are reached and crossed.
 fn addr(n: u8) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 50000 + u16::from(n)))
+    SocketAddr::from(([127, 0, 0, 1 + n % 3], 50000 + u16::from(n)))
 }
 
-fn run(steps: Vec<Step>) {
+/// Small limits, so that random sequences reach every one of them.
+fn limited() -> Limits {
+    Limits {
+        max_groups: Some(5),
+        max_members: Some(6),
+        max_groups_per_ip: Some(3),
+        max_members_per_ip: Some(3),
+        command_rate: Rate::per_second(5),
+        error_rate: Rate::per_second(3),
+        payload_rate: Rate::per_second(4),
+        require_validation: true,
+    }
+}
+
+fn run(steps: Vec<Step>, limits: Limits) {
     let config = Config {
         heartbeat: Duration::from_secs(5),
         empty_ttl: Duration::from_secs(20),
         cap: Some(3),
         max_groups_per_client: 2,
+        limits,
     };
     let mut relay = Relay::new(config);
     let mut now = Instant::now();
@@ -119,6 +162,14 @@ fn run(steps: Vec<Step>) {
             Step::Ping(s) => (s, b"!PING".to_vec()),
             Step::Who(s) => (s, b"!WHO".to_vec()),
             Step::Payload(s) => (s, b"payload".to_vec()),
+            Step::Validate(s) => {
+                let token = match relay.handle(now, addr(s), b"!PING +") {
+                    Outgoing::Reply(Reply::Pong { token: Some(token), .. }) => token,
+                    _ => continue, // not a member, or over a rate
+                };
+                check_invariants(&relay);
+                (s, format!("!PING {token}").into_bytes())
+            }
             Step::Unreachable(s) => {
                 relay.remove_unreachable(now, addr(s));
                 check_invariants(&relay);
@@ -137,7 +188,8 @@ fn run(steps: Vec<Step>) {
         match relay.handle(now, addr(sender), &datagram) {
             Outgoing::Reply(Reply::Created(id)) => known.push(id),
             Outgoing::Relay { recipients, .. } => {
-                assert!(recipients.clone().all(|to| to != addr(sender)), "no echo");
+                let recipients: Vec<SocketAddr> = recipients.collect();
+                assert!(recipients.iter().all(|&to| to != addr(sender)), "no echo");
             }
             _ => {}
         }
@@ -154,7 +206,12 @@ proptest! {
 
     #[test]
     fn any_sequence_keeps_the_state_consistent(steps in prop::collection::vec(step(), 1..120)) {
-        run(steps);
+        run(steps, Limits::none());
+    }
+
+    #[test]
+    fn with_limits_on_no_sequence_exceeds_them(steps in prop::collection::vec(step(), 1..160)) {
+        run(steps, limited());
     }
 
     #[test]

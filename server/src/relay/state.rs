@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use udprelay_shared::GroupId;
 
-use super::members::{MemberKey, Members};
+use super::limits::IpKey;
+use super::members::{MemberKey, Members, SHRINK_ABOVE};
 
 #[derive(Debug)]
 pub(super) struct Group {
@@ -36,6 +37,23 @@ pub(super) struct Tables {
     pub created: HashMap<SocketAddr, u32>,
     /// The empty groups, oldest first: `(empty_since, id)`.
     pub empty: BTreeSet<(Instant, GroupId)>,
+    /// Live groups per creator IP, and members per IP (absent: none). Both are bounded by the
+    /// live groups and members, so by the server-wide limits.
+    pub groups_per_ip: HashMap<IpKey, u32>,
+    pub members_per_ip: HashMap<IpKey, u32>,
+}
+
+fn count_up(counts: &mut HashMap<IpKey, u32>, key: IpKey) {
+    *counts.entry(key).or_default() += 1;
+}
+
+fn count_down(counts: &mut HashMap<IpKey, u32>, key: IpKey) {
+    if let Some(count) = counts.get_mut(&key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(&key);
+        }
+    }
 }
 
 impl Tables {
@@ -43,11 +61,20 @@ impl Tables {
         self.created.get(&creator).copied().unwrap_or(0)
     }
 
+    pub fn created_from_ip(&self, ip: IpKey) -> u32 {
+        self.groups_per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    pub fn members_at_ip(&self, ip: IpKey) -> u32 {
+        self.members_per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
     pub fn add_group(&mut self, now: Instant, id: GroupId, creator: SocketAddr, cap: Option<u32>) {
         let group = Group { creator, cap, members: Vec::new(), empty_since: Some(now) };
         self.groups.insert(id, group);
         self.empty.insert((now, id));
         *self.created.entry(creator).or_default() += 1;
+        count_up(&mut self.groups_per_ip, IpKey::of(creator));
     }
 
     fn uncount(&mut self, creator: SocketAddr) {
@@ -57,6 +84,7 @@ impl Tables {
                 self.created.remove(&creator);
             }
         }
+        count_down(&mut self.groups_per_ip, IpKey::of(creator));
     }
 
     /// Deletes groups that have been empty for longer than `ttl`, oldest first and at most
@@ -90,7 +118,30 @@ impl Tables {
         let slot = u32::try_from(group.members.len()).expect("fewer than 4 billion members");
         let key = self.members.insert(now, addr, id, slot);
         group.members.push(key);
+        count_up(&mut self.members_per_ip, IpKey::of(addr));
         group.members.len()
+    }
+
+    /// Moves a member to group `id`, keeping its record (validation, rate, budget); returns the
+    /// group it left with that group's new size, and the new group's size.
+    pub fn move_member(
+        &mut self,
+        now: Instant,
+        key: MemberKey,
+        id: GroupId,
+    ) -> ((GroupId, usize), usize) {
+        let left = self.unlist(now, key);
+        let group = self.groups.get_mut(&id).expect("joined groups exist");
+        if let Some(since) = group.empty_since.take() {
+            self.empty.remove(&(since, id));
+        }
+        let slot = u32::try_from(group.members.len()).expect("fewer than 4 billion members");
+        group.members.push(key);
+        let size = group.members.len();
+        let member = self.members.get_mut(key);
+        (member.group, member.slot) = (id, slot);
+        self.members.touch(key, now);
+        (left, size)
     }
 
     /// Takes an address out of its group; returns the group and its new size.
@@ -100,16 +151,54 @@ impl Tables {
     }
 
     pub fn remove_member_by_key(&mut self, now: Instant, key: MemberKey) -> (GroupId, usize) {
+        let left = self.unlist(now, key);
         let member = self.members.remove(key);
-        let group = self.groups.get_mut(&member.group).expect("a member's group exists");
-        group.members.swap_remove(member.slot as usize);
-        if let Some(&moved) = group.members.get(member.slot as usize) {
-            self.members.set_slot(moved, member.slot);
+        count_down(&mut self.members_per_ip, IpKey::of(member.addr));
+        left
+    }
+
+    /// Takes a member out of its group's list (its record stays); returns the group and its
+    /// new size.
+    fn unlist(&mut self, now: Instant, key: MemberKey) -> (GroupId, usize) {
+        let member = self.members.get(key);
+        let (id, slot) = (member.group, member.slot as usize);
+        let group = self.groups.get_mut(&id).expect("a member's group exists");
+        group.members.swap_remove(slot);
+        if let Some(&moved) = group.members.get(slot) {
+            self.members.set_slot(moved, slot as u32);
         }
         if group.members.is_empty() {
             group.empty_since = Some(now);
-            self.empty.insert((now, member.group));
+            self.empty.insert((now, id));
         }
-        (member.group, group.members.len())
+        (id, group.members.len())
+    }
+}
+
+impl Tables {
+    /// Gives memory back after a wave of expiries: a table at under a quarter of its capacity
+    /// is shrunk to fit (the sweep calls this when it has caught up).
+    pub fn shrink(&mut self) {
+        fn sparse(len: usize, capacity: usize) -> bool {
+            capacity > SHRINK_ABOVE && len < capacity / 4
+        }
+        if sparse(self.groups.len(), self.groups.capacity()) {
+            self.groups.shrink_to_fit();
+        }
+        if sparse(self.created.len(), self.created.capacity()) {
+            self.created.shrink_to_fit();
+        }
+        if sparse(self.groups_per_ip.len(), self.groups_per_ip.capacity()) {
+            self.groups_per_ip.shrink_to_fit();
+        }
+        if sparse(self.members_per_ip.len(), self.members_per_ip.capacity()) {
+            self.members_per_ip.shrink_to_fit();
+        }
+        for (from, to) in self.members.shrink() {
+            let member = self.members.get(to);
+            let group = self.groups.get_mut(&member.group).expect("a member's group exists");
+            debug_assert_eq!(group.members[member.slot as usize], from);
+            group.members[member.slot as usize] = to;
+        }
     }
 }

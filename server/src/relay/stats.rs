@@ -1,4 +1,5 @@
-//! Counters the relay keeps for its logs.
+//! Counters the relay keeps for its logs: what it did, and everything it refused or dropped,
+//! by reason.
 
 use std::fmt;
 
@@ -14,10 +15,30 @@ pub struct Stats {
     pub creates: u64,
     pub joins: u64,
     pub leaves: u64,
-    /// Members removed because they went silent or could not be sent to.
+    /// Members removed because they went silent.
     pub removals: u64,
+    /// Members removed because they could not be sent to (a failed send, or ICMP).
+    pub unreachable: u64,
     /// Empty groups deleted after their time to live.
     pub expiries: u64,
+    /// Addresses that echoed a token.
+    pub validations: u64,
+    /// Dropped without a reply: commands over `--command-rate` from one IP.
+    pub dropped_command_rate: u64,
+    /// Error replies not sent: over `--error-rate` to one IP.
+    pub dropped_error_rate: u64,
+    /// Payloads not relayed: over `--payload-rate` from one member.
+    pub dropped_payload_rate: u64,
+    /// Deliveries not made: past an unvalidated member's 3 × budget.
+    pub dropped_budget: u64,
+    /// Reply-shaped datagrams from non-members (a reply loop, or the start of one).
+    pub dropped_loop: u64,
+    /// Datagrams whose source was the server's own address.
+    pub dropped_own_address: u64,
+    /// Creates and joins refused by `--max-groups` / `--max-members`.
+    pub refused_server_full: u64,
+    /// Creates and joins refused by `--max-groups-per-ip` / `--max-members-per-ip`.
+    pub refused_ip_limit: u64,
 }
 
 impl fmt::Display for Stats {
@@ -25,7 +46,9 @@ impl fmt::Display for Stats {
         write!(
             f,
             "datagrams_in={} datagrams_out={} oversize={} creates={} joins={} leaves={} \
-             removals={} expiries={}",
+             removals={} unreachable={} expiries={} validations={} dropped_command_rate={} \
+             dropped_error_rate={} dropped_payload_rate={} dropped_budget={} dropped_loop={} \
+             dropped_own_address={} refused_server_full={} refused_ip_limit={}",
             self.datagrams_in,
             self.datagrams_out,
             self.oversize,
@@ -33,7 +56,17 @@ impl fmt::Display for Stats {
             self.joins,
             self.leaves,
             self.removals,
-            self.expiries
+            self.unreachable,
+            self.expiries,
+            self.validations,
+            self.dropped_command_rate,
+            self.dropped_error_rate,
+            self.dropped_payload_rate,
+            self.dropped_budget,
+            self.dropped_loop,
+            self.dropped_own_address,
+            self.refused_server_full,
+            self.refused_ip_limit,
         )
     }
 }

@@ -1,0 +1,168 @@
+//! What each command does to the relay's state, and its reply.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::info;
+use udprelay_shared::{Command, ErrorReply, GroupId, PingArg, Reply, ServerFull};
+
+use super::Relay;
+use super::limits::{IpKey, reached};
+use super::logs::Line;
+
+impl Relay {
+    pub(super) fn apply(&mut self, now: Instant, from: SocketAddr, command: Command) -> Reply {
+        let result = match command {
+            Command::Create { cap } => self.create(now, from, cap),
+            Command::Join(id) => self.join(now, from, id),
+            Command::Leave(id) => self.leave(now, from, id),
+            Command::Ping(argument) => self.ping(now, from, argument),
+            Command::Who => self.who(from),
+        };
+        result.unwrap_or_else(|error| {
+            if matches!(error, ErrorReply::ServerFull(_) | ErrorReply::IpLimit { .. })
+                && self.logs.admit(now, Line::Refused)
+            {
+                info!(addr = %from, error = %error, "refused");
+            }
+            Reply::Error(error)
+        })
+    }
+
+    /// `!CREATE [<n>]` → `OK CREATED <id>`, or `ERR CLIENT_LIMIT <used>/<max>` (per address,
+    /// then per IP), or `ERR SERVER_FULL TooManyGroups`.
+    fn create(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        cap: Option<u32>,
+    ) -> Result<Reply, ErrorReply> {
+        let used = self.tables.created_by(from);
+        let max = self.config.max_groups_per_client;
+        if used >= max {
+            return Err(ErrorReply::ClientLimit { used, max });
+        }
+        let used = self.tables.created_from_ip(IpKey::of(from));
+        if let Some(max) = reached(used, self.config.limits.max_groups_per_ip) {
+            self.stats.refused_ip_limit += 1;
+            return Err(ErrorReply::ClientLimit { used, max });
+        }
+        if reached(count(self.tables.groups.len()), self.config.limits.max_groups).is_some() {
+            self.stats.refused_server_full += 1;
+            return Err(ErrorReply::ServerFull(ServerFull::Groups));
+        }
+        let id = loop {
+            let candidate = (self.new_id)();
+            if !self.tables.groups.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let cap = match (cap, self.config.cap) {
+            (Some(asked), Some(global)) => Some(asked.min(global)),
+            (asked, global) => asked.or(global),
+        };
+        self.tables.add_group(now, id, from, cap);
+        self.stats.creates += 1;
+        if self.logs.admit(now, Line::Create) {
+            let cap_text = cap.map_or("none".to_string(), |cap| cap.to_string());
+            info!(group = %id, addr = %from, size = 0, cap = %cap_text, "create");
+        }
+        Ok(Reply::Created(id))
+    }
+
+    /// `!JOIN <id>` → `OK JOINED <id>`, or `ERR BAD_ARG NoSuchGroup`, `ERR GROUP_FULL <id>`,
+    /// and for a new member `ERR SERVER_FULL TooManyMembers` or `ERR IP_LIMIT <used>/<max>`.
+    fn join(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
+        let group = self.tables.groups.get(&id).ok_or(ErrorReply::NoSuchGroup)?;
+        let member = self.tables.members.key_of(from);
+        if let Some(key) = member
+            && self.tables.members.get(key).group == id
+        {
+            self.tables.members.touch(key, now);
+            return Ok(Reply::Joined(id));
+        }
+        if group.is_full() {
+            return Err(ErrorReply::GroupFull(id));
+        }
+        let size = match member {
+            Some(key) => {
+                // Moving between groups: the member keeps its record, and the counts stay.
+                let ((old, old_size), size) = self.tables.move_member(now, key, id);
+                if self.logs.admit(now, Line::Leave) {
+                    info!(group = %old, addr = %from, size = old_size, "leave (joined another group)");
+                }
+                size
+            }
+            None => {
+                let members = count(self.tables.members.len());
+                if reached(members, self.config.limits.max_members).is_some() {
+                    self.stats.refused_server_full += 1;
+                    return Err(ErrorReply::ServerFull(ServerFull::Members));
+                }
+                let used = self.tables.members_at_ip(IpKey::of(from));
+                if let Some(max) = reached(used, self.config.limits.max_members_per_ip) {
+                    self.stats.refused_ip_limit += 1;
+                    return Err(ErrorReply::IpLimit { used, max });
+                }
+                self.tables.add_member(now, from, id)
+            }
+        };
+        self.stats.joins += 1;
+        if self.logs.admit(now, Line::Join) {
+            info!(group = %id, addr = %from, size, "join");
+        }
+        Ok(Reply::Joined(id))
+    }
+
+    /// `!LEAVE <id>` → `OK LEFT <id>`, or `ERR NOT_IN_GROUP NotInThatGroup`.
+    fn leave(&mut self, now: Instant, from: SocketAddr, id: GroupId) -> Result<Reply, ErrorReply> {
+        let members = &self.tables.members;
+        if members.key_of(from).is_none_or(|key| members.get(key).group != id) {
+            return Err(ErrorReply::NotInThatGroup);
+        }
+        let (_, size) = self.tables.remove_member(now, from).expect("checked above");
+        self.stats.leaves += 1;
+        if self.logs.admit(now, Line::Leave) {
+            info!(group = %id, addr = %from, size, "leave");
+        }
+        Ok(Reply::Left(id))
+    }
+
+    /// `!PING` → `PONG <seconds>`; `!PING <arg>` → `PONG <seconds> <token>`, and a token this
+    /// address was given validates it. A non-member gets `ERR NOT_IN_GROUP JoinFirstUseJOIN`.
+    fn ping(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        argument: Option<PingArg>,
+    ) -> Result<Reply, ErrorReply> {
+        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
+        self.tables.members.touch(key, now);
+        let interval = self.config.heartbeat;
+        let Some(argument) = argument else {
+            return Ok(Reply::Pong { interval, token: None });
+        };
+        let since = now.saturating_duration_since(self.epoch.unwrap_or(now));
+        let member = self.tables.members.get_mut(key);
+        if let PingArg::Token(token) = argument
+            && !member.validated
+            && self.tokens.check(from, &token, since)
+        {
+            member.validated = true;
+            self.stats.validations += 1;
+        }
+        Ok(Reply::Pong { interval, token: Some(self.tokens.issue(from, since)) })
+    }
+
+    /// `!WHO` → `OK WHO <id> <count>`, or `ERR NOT_IN_GROUP JoinFirstUseJOIN`. Not activity.
+    fn who(&self, from: SocketAddr) -> Result<Reply, ErrorReply> {
+        let key = self.tables.members.key_of(from).ok_or(ErrorReply::JoinFirst)?;
+        let member = self.tables.members.get(key);
+        let members = self.tables.groups[&member.group].members.len();
+        Ok(Reply::Who { group: member.group, members })
+    }
+}
+
+fn count(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
