@@ -36,6 +36,8 @@ async fn main() -> ExitCode {
     let _ = std::io::stdout().flush();
 
     let config = args.relay_config();
+    let mut relay = Relay::new(config.clone());
+    relay.set_own_addresses(shell::own_addresses(bound));
     let batching = shell::CAN_BATCH && !args.no_batching;
     let balancing = cfg!(target_os = "linux") && args.spread == Spread::Auto;
     info!(
@@ -45,13 +47,14 @@ async fn main() -> ExitCode {
         sweep = ?args.sweep,
         cap = %config.cap.map_or("none".to_string(), |cap| cap.to_string()),
         max_groups_per_client = config.max_groups_per_client,
+        limits = %limits_text(&args),
         threads,
         batching,
         spread = %if balancing { "auto" } else { "always" },
         "relay started"
     );
     let options = Options { sweep_every: args.sweep, batching, balancing };
-    let (relay, ending) = match shell::serve(sockets, Relay::new(config), options, shutdown).await {
+    let (relay, ending) = match shell::serve(sockets, relay, options, shutdown).await {
         Ok(served) => served,
         Err(error) => {
             eprintln!("error: {error}");
@@ -70,4 +73,19 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The abuse limits as the flags spell them, for the start line.
+fn limits_text(args: &Args) -> String {
+    format!(
+        "max-groups={} max-members={} max-groups-per-ip={} max-members-per-ip={} command-rate={} error-rate={} payload-rate={} require-validation={}",
+        args.max_groups,
+        args.max_members,
+        args.max_groups_per_ip,
+        args.max_members_per_ip,
+        args.command_rate,
+        args.error_rate,
+        args.payload_rate,
+        args.require_validation,
+    )
 }

@@ -9,6 +9,8 @@
 
 mod bind;
 #[cfg(target_os = "linux")]
+mod icmp;
+#[cfg(target_os = "linux")]
 mod mmsg;
 mod outbox;
 mod steer;
@@ -27,7 +29,7 @@ use tracing::{debug, error, warn};
 
 use crate::relay::Relay;
 
-pub use bind::bind;
+pub use bind::{bind, own_addresses};
 use steer::{BALANCE_EVERY, Balancer};
 
 /// How the shell runs.

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
 
+use udprelay_shared::Incoming;
+
 use crate::relay::{Outgoing, Relay};
 
 /// The bytes of one datagram to send.
@@ -28,7 +30,8 @@ impl Outbox {
         self.messages.clear();
     }
 
-    /// Hands the datagram at `range` of the receive buffer to the relay and notes what to send.
+    /// Hands the datagram at `range` of the receive buffer (already parsed as `incoming`) to
+    /// the relay and notes what to send.
     pub fn handle(
         &mut self,
         relay: &mut Relay,
@@ -36,8 +39,9 @@ impl Outbox {
         from: SocketAddr,
         buffer: &[u8],
         range: Range<usize>,
+        incoming: Incoming<'_>,
     ) {
-        match relay.handle(now, from, &buffer[range.clone()]) {
+        match relay.handle_parsed(now, from, &buffer[range.clone()], incoming) {
             Outgoing::Nothing => {}
             Outgoing::Reply(reply) => {
                 let start = self.replies.len();

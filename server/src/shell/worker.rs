@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 use tracing::{debug, error, warn};
+use udprelay_shared::Incoming;
 use udprelay_shared::limits::RECV_BUFFER;
 
 use super::lock;
@@ -51,6 +52,18 @@ fn unreachable(error: &io::Error) -> bool {
     !matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock)
 }
 
+/// A receive failed: on Linux, the ICMP errors queued on the socket say which members cannot
+/// be reached.
+fn receive_failed(error: &io::Error, fd: Option<i32>, unreachable: &mut Vec<SocketAddr>) {
+    debug!(%error, "receive failed");
+    #[cfg(target_os = "linux")]
+    if let Some(fd) = fd {
+        super::icmp::drain(fd, unreachable);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (fd, unreachable);
+}
+
 fn remove_unreachable(relay: &Mutex<Relay>, now: Instant, addrs: &mut Vec<SocketAddr>) {
     if !addrs.is_empty() {
         let mut relay = lock(relay);
@@ -67,6 +80,10 @@ async fn one_at_a_time(
     busy: &AtomicU64,
     mut stopped: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    #[cfg(unix)]
+    let fd = Some(std::os::fd::AsRawFd::as_raw_fd(&socket));
+    #[cfg(not(unix))]
+    let fd = None;
     let socket = tokio::net::UdpSocket::from_std(socket)?;
     let mut buffer = vec![0u8; RECV_BUFFER];
     let mut outbox = Outbox::default();
@@ -75,10 +92,11 @@ async fn one_at_a_time(
         let (len, from) = tokio::select! {
             received = socket.recv_from(&mut buffer) => match received {
                 Ok(received) => received,
-                // An ICMP error from an earlier send (some platforms report these here) or a
-                // transient fault: neither is a reason to stop serving everyone else.
+                // An ICMP error from an earlier send, or a transient fault: neither is a
+                // reason to stop serving everyone else.
                 Err(error) => {
-                    debug!(%error, "receive failed");
+                    receive_failed(&error, fd, &mut failed);
+                    remove_unreachable(relay, Instant::now(), &mut failed);
                     continue;
                 }
             },
@@ -86,7 +104,8 @@ async fn one_at_a_time(
         };
         let now = Instant::now();
         outbox.clear();
-        outbox.handle(&mut lock(relay), now, from, &buffer, 0..len);
+        let incoming = Incoming::parse(&buffer[..len]); // before the lock: parsing is ours alone
+        outbox.handle(&mut lock(relay), now, from, &buffer, 0..len, incoming);
         for (body, to) in &outbox.messages {
             if let Err(error) = socket.send_to(outbox.bytes(body, &buffer), *to).await {
                 warn!(%to, %error, "send failed");
@@ -115,10 +134,12 @@ async fn batched(
 
     use super::mmsg::{BATCH, Receiver, Sender, wait_writable};
 
-    // Readable only: with writable interest too, every datagram sent would queue a wake-up
-    // (the kernel reports send-buffer space as it frees each one), a cost per delivery.
+    // Readable (and errors: an ICMP error for a member) only: with writable interest too,
+    // every datagram sent would queue a wake-up (the kernel reports send-buffer space as it
+    // frees each one), a cost per delivery.
+    let interest = Interest::READABLE | Interest::ERROR;
     // SAFETY: the socket is moved into the AsyncFd, which owns its descriptor until dropped.
-    let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+    let socket = unsafe { AsyncFd::register_with_interest(socket, interest) }
         .map_err(|error| error.into_parts().1)?;
     let fd = socket.as_raw_fd();
     let mut receiver = Receiver::new();
@@ -127,13 +148,14 @@ async fn batched(
     let mut failed = Vec::new();
     loop {
         let mut ready = tokio::select! {
-            ready = socket.readable() => ready?,
+            ready = socket.ready(interest) => ready?,
             _ = stopped.changed() => return Ok(()),
         };
         let count = match ready.try_io(|_| receiver.receive(fd)) {
             Err(_would_block) => continue, // try_io has cleared the readiness
             Ok(Err(error)) => {
-                debug!(%error, "receive failed");
+                receive_failed(&error, Some(fd), &mut failed);
+                remove_unreachable(relay, Instant::now(), &mut failed);
                 continue;
             }
             Ok(Ok(count)) => count,
@@ -148,10 +170,16 @@ async fn batched(
 
         let now = Instant::now();
         outbox.clear();
+        // Parsed before the lock: what a datagram costs to read is this worker's alone.
+        let parsed: Vec<Incoming> = receiver
+            .datagrams
+            .iter()
+            .map(|(_, range)| Incoming::parse(&receiver.buffer[range.clone()]))
+            .collect();
         {
             let mut relay = lock(relay);
-            for (from, range) in &receiver.datagrams {
-                outbox.handle(&mut relay, now, *from, &receiver.buffer, range.clone());
+            for ((from, range), incoming) in receiver.datagrams.iter().zip(parsed) {
+                outbox.handle(&mut relay, now, *from, &receiver.buffer, range.clone(), incoming);
             }
         }
 
