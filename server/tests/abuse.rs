@@ -100,3 +100,28 @@ fn a_member_at_a_closed_port_is_removed_through_icmp() {
     );
     assert!(server.wait_for_log("removed (unreachable)"));
 }
+
+#[test]
+fn an_icmp_error_never_removes_another_member() {
+    // The kernel reports a pending ICMP error on whatever the socket does next, a send to a
+    // healthy member included: only the error queue says whom it was about.
+    for batching in [true, false] {
+        let flags: &[&str] = if batching { &[] } else { &["--no-batching"] };
+        let server = Server::start(flags);
+        let (a, b) = (Peer::new(server.addr), Peer::new(server.addr));
+        let id = Peer::group_of(&[&a, &b]);
+        let closed: Vec<UdpSocket> =
+            (0..5).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        for socket in &closed {
+            socket.send_to(format!("!JOIN {id}").as_bytes(), server.addr).unwrap();
+        }
+        assert!(poll_until(|| a.ask("!WHO") == format!("OK WHO {id} 7")));
+        drop(closed);
+        for n in 0..50 {
+            a.send(format!("message {n}").as_bytes());
+            assert_eq!(b.recv_text(), format!("message {n}"), "batching={batching}");
+        }
+        assert!(poll_until(|| a.ask("!WHO") == format!("OK WHO {id} 2")), "batching={batching}");
+        assert_eq!(b.ask("!WHO"), format!("OK WHO {id} 2"));
+    }
+}

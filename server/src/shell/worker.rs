@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::sync::watch;
-use tracing::{debug, error, warn};
+use tracing::{debug, error};
 use udprelay_shared::Incoming;
 use udprelay_shared::limits::RECV_BUFFER;
 
@@ -47,9 +47,40 @@ fn add_busy(busy: &AtomicU64, since: Instant) {
     busy.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
 }
 
-/// Whether a failed send means the address cannot be reached (rather than "try again").
-fn unreachable(error: &io::Error) -> bool {
-    !matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock)
+/// What to do after a send to `to` failed.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterFailure {
+    /// Send it again.
+    Retry,
+    /// `to` cannot be sent to: it is in `unreachable` now; go on with the next.
+    Skip,
+}
+
+/// Decides about a failed send. An "unreachable" error may be the socket reporting an earlier
+/// ICMP error about someone else (the kernel hands a pending error to the next call), so the
+/// error queue is read first, which names whom it was about, and the send tried once more;
+/// only if it fails again is `to` itself unreachable.
+fn send_failed(
+    error: &io::Error,
+    to: SocketAddr,
+    fd: Option<i32>,
+    retried: &mut bool,
+    unreachable: &mut Vec<SocketAddr>,
+) -> AfterFailure {
+    use io::ErrorKind::{ConnectionRefused, HostUnreachable, Interrupted, NetworkUnreachable};
+    match error.kind() {
+        Interrupted => AfterFailure::Retry,
+        ConnectionRefused | HostUnreachable | NetworkUnreachable if !*retried => {
+            *retried = true;
+            receive_failed(error, fd, unreachable);
+            AfterFailure::Retry
+        }
+        _ => {
+            debug!(%to, %error, "send failed");
+            unreachable.push(to);
+            AfterFailure::Skip
+        }
+    }
 }
 
 /// A receive failed: on Linux, the ICMP errors queued on the socket say which members cannot
@@ -107,10 +138,10 @@ async fn one_at_a_time(
         let incoming = Incoming::parse(&buffer[..len]); // before the lock: parsing is ours alone
         outbox.handle(&mut lock(relay), now, from, &buffer, 0..len, incoming);
         for (body, to) in &outbox.messages {
-            if let Err(error) = socket.send_to(outbox.bytes(body, &buffer), *to).await {
-                warn!(%to, %error, "send failed");
-                if unreachable(&error) {
-                    failed.push(*to);
+            let mut retried = false;
+            while let Err(error) = socket.send_to(outbox.bytes(body, &buffer), *to).await {
+                if send_failed(&error, *to, fd, &mut retried, &mut failed) == AfterFailure::Skip {
+                    break;
                 }
             }
         }
@@ -184,26 +215,64 @@ async fn batched(
         }
 
         let mut at = 0;
+        let mut retried = false;
         while at < outbox.messages.len() {
             let messages = outbox.messages[at..]
                 .iter()
                 .map(|(body, to)| (outbox.bytes(body, &receiver.buffer), *to));
             match sender.send(fd, messages) {
-                Ok(sent) => at += sent,
+                Ok(sent) => {
+                    at += sent;
+                    retried = false;
+                }
                 // The send buffer is full (rare: it drains at the speed of loopback or the
                 // NIC). This thread has nothing else to do meanwhile, so it simply waits.
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => wait_writable(fd),
                 Err(error) => {
                     let to = outbox.messages[at].1;
-                    warn!(%to, %error, "send failed");
-                    if unreachable(&error) {
-                        failed.push(to);
+                    if send_failed(&error, to, Some(fd), &mut retried, &mut failed)
+                        == AfterFailure::Skip
+                    {
                         at += 1;
+                        retried = false;
                     }
                 }
             }
         }
         remove_unreachable(relay, now, &mut failed);
         add_busy(busy, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_send_error_is_blamed_on_its_destination_only_when_it_repeats() {
+        let to: SocketAddr = "192.0.2.7:9".parse().unwrap();
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let (mut retried, mut unreachable) = (false, Vec::new());
+        // First: perhaps an earlier ICMP error about someone else; read the queue, try again.
+        assert_eq!(
+            send_failed(&refused, to, None, &mut retried, &mut unreachable),
+            AfterFailure::Retry
+        );
+        assert!(unreachable.is_empty());
+        // Again for the same send: it is this destination.
+        assert_eq!(
+            send_failed(&refused, to, None, &mut retried, &mut unreachable),
+            AfterFailure::Skip
+        );
+        assert_eq!(unreachable, [to]);
+        let interrupted = io::Error::from(io::ErrorKind::Interrupted);
+        assert_eq!(
+            send_failed(&interrupted, to, None, &mut false, &mut Vec::new()),
+            AfterFailure::Retry
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied); // a broadcast address
+        let mut blamed = Vec::new();
+        assert_eq!(send_failed(&denied, to, None, &mut false, &mut blamed), AfterFailure::Skip);
+        assert_eq!(blamed, [to]);
     }
 }
