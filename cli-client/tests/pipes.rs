@@ -242,3 +242,24 @@ fn typos_and_helper_like_lines_never_reach_the_group() {
     assert_eq!(status.code(), Some(1), "two lines were refused");
     assert_eq!(rest, ["Goodbye."]);
 }
+
+#[test]
+fn under_require_validation_the_client_validates_and_receives_everything() {
+    // One worker: datagrams are handled in the order they arrive.
+    let server = ServerProcess::start(&["--require-validation", "--threads", "1"]);
+    let mut cli = Cli::for_server(&server, &[]);
+    cli.type_line("create --join");
+    let id = cli.created_id();
+    cli.expect("[server] OK JOINED");
+    let peer = Peer::new(server.addr);
+    peer.join(&id);
+    // The client echoes its token as soon as the PONG to its `!PING +` arrives, which is before
+    // the reply to this later ping: once that is printed, the echo has reached the server.
+    cli.type_line("ping");
+    cli.expect("[server] PONG");
+    let long = "x".repeat(1000);
+    for n in 0..30 {
+        peer.send(format!("{n} {long}").as_bytes());
+        assert!(cli.expect("[payload]").starts_with(&format!("[payload] {n} ")));
+    }
+}

@@ -265,3 +265,22 @@ fn a_hostile_member_can_neither_redirect_create_nor_write_raw_text() {
         "{log:?}"
     );
 }
+
+#[test]
+fn under_require_validation_the_window_validates_and_receives_everything() {
+    let server = ServerProcess::start(&["--require-validation", "--threads", "1"]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    // The count is asked for after the PONG to the token's echo: once it shows, the server has
+    // the echo (one worker handles datagrams in order).
+    wait_until(&mut harness, "a member count", |app| app.groups[0].members.is_some());
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    let long = "x".repeat(1000);
+    for n in 0..20 {
+        ben.send(format!("ben: {n} {long}").as_bytes());
+    }
+    wait_until(&mut harness, "twenty long messages", |app| {
+        app.groups[0].log.iter().filter(|e| e.text.starts_with("ben: ")).count() == 20
+    });
+}
