@@ -134,6 +134,20 @@ fn lock(relay: &Mutex<Relay>) -> MutexGuard<'_, Relay> {
 /// Most members and groups one sweep step removes while holding the relay (about 0.15 ms).
 const SWEEP_STEP: usize = 1000;
 
+/// A sweep that removed this many members and groups hands freed memory back to the system.
+const TRIM_AFTER: usize = 1000;
+
+/// Returns the allocator's free memory to the system. The relay's tables shrink after a wave
+/// expires, but glibc keeps freed small blocks in its heaps; `malloc_trim` releases the free
+/// pages (off the relay's lock: the workers keep relaying meanwhile).
+fn give_memory_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it is safe at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Sweeps in steps, letting the workers have the relay between them.
 fn sweep(relay: &Mutex<Relay>) {
     let started = Instant::now();
@@ -147,6 +161,9 @@ fn sweep(relay: &Mutex<Relay>) {
             break;
         }
         std::thread::yield_now();
+    }
+    if removed + expired >= TRIM_AFTER {
+        give_memory_back();
     }
     let relay = lock(relay);
     // Its own target, so a benchmark can turn on just this line.
