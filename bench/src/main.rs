@@ -1,6 +1,7 @@
 //! `udprelay-bench`: measures a udprelay server against the bare loop, scenario by scenario.
 //! Run by hand, in release: `cargo run --release -p udprelay-bench -- --help`.
 
+mod abuse;
 mod bare;
 mod report;
 mod scenario;
@@ -86,6 +87,9 @@ enum Mode {
     /// Run the bare-loop baseline server (the bench starts it itself)
     #[command(hide = true)]
     BareLoop,
+    /// Attack our server on loopback and judge each figure against its target (root for
+    /// forged sources); see docs/security.md
+    Abuse(abuse::AbuseArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,6 +110,16 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("bare loop: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Mode::Abuse(abuse_args)) = &args.mode {
+        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
+        return match abuse::run(abuse_args, &server_bin) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
                 ExitCode::FAILURE
             }
         };
