@@ -182,6 +182,16 @@ async fn batched(
             ready = socket.ready(interest) => ready?,
             _ = stopped.changed() => return Ok(()),
         };
+        if ready.ready().is_error() {
+            // An ICMP error arrived. Read the error queue now: recvmmsg would hand back the
+            // queued datagrams and keep the error pending, with no new wake-up to tell of it.
+            super::icmp::drain(fd, &mut failed);
+            remove_unreachable(relay, Instant::now(), &mut failed);
+            ready.clear_ready_matching(tokio::io::Ready::ERROR);
+            if !ready.ready().is_readable() {
+                continue;
+            }
+        }
         let count = match ready.try_io(|_| receiver.receive(fd)) {
             Err(_would_block) => continue, // try_io has cleared the readiness
             Ok(Err(error)) => {
