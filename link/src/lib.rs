@@ -139,9 +139,9 @@ impl Connection {
     }
 
     fn unreachable(&mut self) {
-        if self.session.connection() != Reachability::Unreachable {
+        let known = self.session.connection() == Reachability::Unreachable;
+        if self.session.handle_unreachable() && !known {
             self.reports.push(Report::Unreachable);
         }
-        self.session.handle_unreachable();
     }
 }

@@ -5,6 +5,9 @@ use std::time::Instant;
 use super::{Event, Pending, Purpose, Request, Session, SocketId};
 use crate::{Command, ErrorReply, GroupId, PingArg, Reply};
 
+/// Heartbeat pings in a row that may go unanswered before the silence is reported.
+const QUIET_MISSES: u32 = 1;
+
 impl Session {
     /// A reply that matched `pending` (same socket, and one the table lets answer it).
     pub(super) fn apply(&mut self, now: Instant, pending: Pending, reply: Reply) {
@@ -82,21 +85,27 @@ impl Session {
             return; // a payload's silence means it was relayed
         };
         self.finish_attempt(pending.socket);
-        self.set_connection(super::Connection::Unreachable);
         match (pending.purpose, command) {
             (Purpose::Rejoin, Command::Join(group)) => {
+                self.set_connection(super::Connection::Unreachable);
                 self.lost(group);
                 self.events.push_back(Event::RejoinFailed { group, error: None });
             }
             (Purpose::Heartbeat, Command::Ping(_)) => {
                 self.unanswered_pings = self.unanswered_pings.saturating_add(1);
-                // One report per silence, not one per retry.
-                if self.unanswered_pings == 1 {
+                // One report per silence, not one per retry; and not for a single lost ping,
+                // which the retry 2 s later makes good (a server restarting, a lost datagram):
+                // only when the retry goes unanswered too.
+                if self.unanswered_pings == QUIET_MISSES + 1 {
+                    self.set_connection(super::Connection::Unreachable);
                     let (request, purpose) = (Command::Ping(None), Purpose::Heartbeat);
                     self.events.push_back(Event::NoReply { request, purpose });
                 }
             }
-            (purpose, request) => self.events.push_back(Event::NoReply { request, purpose }),
+            (purpose, request) => {
+                self.set_connection(super::Connection::Unreachable);
+                self.events.push_back(Event::NoReply { request, purpose });
+            }
         }
     }
 

@@ -268,9 +268,16 @@ impl Session {
         }
     }
 
-    /// The network reported the server's port closed (ICMP port unreachable).
-    pub fn handle_unreachable(&mut self) {
+    /// The network reported the server's port closed (ICMP port unreachable). Reported (and
+    /// `true` returned) while the user waits for a reply; otherwise only a heartbeat was in
+    /// flight, and its own silence will be reported if it lasts (a server that restarts is
+    /// briefly closed, and that is no news).
+    pub fn handle_unreachable(&mut self) -> bool {
+        if !self.awaiting_user_reply() {
+            return false;
+        }
         self.set_connection(Connection::Unreachable);
+        true
     }
 
     /// Runs what is due at `now`: reply deadlines and the heartbeat.

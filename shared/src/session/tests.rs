@@ -340,12 +340,30 @@ fn payloads_are_checked_before_sending() {
 }
 
 #[test]
-fn the_network_can_report_the_server_unreachable() {
+fn the_network_can_report_the_server_unreachable_while_the_user_waits() {
     let mut c = Client::new();
-    c.session.handle_unreachable();
-    c.session.handle_unreachable();
+    c.session.command(c.now, Command::Create { cap: None });
+    assert!(c.session.handle_unreachable());
+    assert!(c.session.handle_unreachable());
     assert_eq!(c.events(), [Event::Connection(Connection::Unreachable)]);
     assert_eq!(c.session.connection(), Connection::Unreachable);
+}
+
+#[test]
+fn a_server_closed_for_a_moment_under_a_heartbeat_is_no_news() {
+    // A restart: the heartbeat ping draws an ICMP error and is lost; the retry 2 s later is
+    // answered. The user hears nothing of it.
+    let mut c = Client::joined("10.0");
+    c.advance(10.0);
+    assert_eq!(c.sent(), ["!PING"]);
+    assert!(!c.session.handle_unreachable(), "only a heartbeat was waiting");
+    c.advance(2.0);
+    assert_eq!(c.sent(), ["!PING"], "the retry");
+    c.receive("PONG 10.0");
+    assert!(
+        c.events().iter().all(|e| matches!(e, Event::Reply { purpose: Purpose::Heartbeat, .. }))
+    );
+    assert_eq!(c.session.health(c.now), Some(Health::Good));
 }
 
 #[test]
@@ -430,13 +448,19 @@ fn a_lost_first_pong_is_asked_for_again_when_overdue() {
     // Its PONG is lost. Waiting the default 60 s would outlast a server whose 3 × H is 30 s.
     c.advance(2.0);
     assert_eq!(c.sent(), ["!PING +"], "still asking for a token");
+    assert!(c.events().is_empty(), "one lost ping is not reported: the retry may make it good");
+    c.advance(2.0);
+    assert!(c.sent().is_empty(), "the next retry backs off to 4 s after this one");
     assert_eq!(
         c.events(),
         [
             Event::Connection(Connection::Unreachable),
             Event::NoReply { request: Command::Ping(None), purpose: Purpose::Heartbeat },
-        ]
+        ],
+        "the retry unanswered too: that is reported, once"
     );
+    c.advance(2.0);
+    assert_eq!(c.sent(), ["!PING +"], "the next retry");
     c.receive("PONG 10.0");
     assert_eq!(c.session.heartbeat(), Duration::from_secs(10));
     assert_eq!(c.session.connection(), Connection::Reachable);
