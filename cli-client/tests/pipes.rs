@@ -263,3 +263,38 @@ fn under_require_validation_the_client_validates_and_receives_everything() {
         assert!(cli.expect("[payload]").starts_with(&format!("[payload] {n} ")));
     }
 }
+
+#[test]
+fn chatting_goes_on_across_a_server_restart_with_a_state_file() {
+    let dir = std::env::temp_dir().join(format!("udprelay-cli-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let flags = ["--state-file", state.to_str().unwrap(), "--heartbeat", "1"];
+    let mut server = ServerProcess::start(&flags);
+    let port = server.addr.port();
+    let (mut ana, mut ben) = (Cli::for_server(&server, &[]), Cli::for_server(&server, &[]));
+    ana.type_line("create --join");
+    let id = ana.created_id();
+    ana.expect("[server] OK JOINED");
+    ben.type_line(&format!("join {id}"));
+    ben.expect("[server] OK JOINED");
+    ana.type_line("before");
+    assert_eq!(ben.expect("[payload]"), "[payload] before");
+
+    assert!(server.terminate().success());
+    let _restarted = ServerProcess::start_at("127.0.0.1", port, &flags);
+    ana.type_line("after");
+    assert_eq!(ben.expect("[payload]"), "[payload] after");
+    // Three heartbeats later, still nobody had to rejoin.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    ben.type_line("and later");
+    assert_eq!(ana.expect("[payload]"), "[payload] and later");
+    for cli in [ana, ben] {
+        let seen = cli.seen.clone();
+        let (status, rest) = cli.finish();
+        assert!(status.success());
+        let all: Vec<String> = seen.into_iter().chain(rest).collect();
+        assert!(!all.iter().any(|l| l.contains("rejoin") || l.contains("no reply")), "{all:#?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -16,6 +16,9 @@ use crate::relay::limits::{
 /// that 3 × heartbeat never overflows a clock and `PONG` never needs an exponent.
 const MAX_SECONDS: f64 = 1e9;
 
+/// How often the state file is written while running, unless told otherwise.
+const DEFAULT_SNAPSHOT_EVERY: Duration = Duration::from_secs(10);
+
 /// Most worker threads: far more than a relay can use, few enough to be a typo guard.
 const MAX_THREADS: usize = 1024;
 
@@ -106,6 +109,16 @@ pub struct Args {
     #[arg(long)]
     pub require_validation: bool,
 
+    /// Keep the groups and members in this file across restarts: written on SIGTERM and Ctrl-C
+    /// (and every --snapshot-every seconds), read at start
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<std::path::PathBuf>,
+
+    /// Seconds between state-file writes while running, so that a crash loses at most that
+    /// much; 0 writes only on shutdown [default: 10 with --state-file]
+    #[arg(long, value_name = "SECONDS", requires = "state_file", value_parser = parse_seconds_or_zero)]
+    pub snapshot_every: Option<Duration>,
+
     /// With several threads, when to spread the load over them: `auto` hands every datagram
     /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
     /// gets busy (Linux; elsewhere always); `always` spreads from the start
@@ -127,6 +140,17 @@ pub struct GroupCap(pub Option<u32>);
 impl Args {
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// How often the state file is written while running (`None`: only on shutdown, or no
+    /// state file).
+    pub fn snapshot_interval(&self) -> Option<Duration> {
+        self.state_file.as_ref()?;
+        match self.snapshot_every {
+            Some(Duration::ZERO) => None,
+            Some(every) => Some(every),
+            None => Some(DEFAULT_SNAPSHOT_EVERY),
+        }
     }
 
     pub fn threads(&self) -> usize {
@@ -169,6 +193,13 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         return Err(format!("must be at most {MAX_SECONDS} seconds"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_seconds_or_zero(text: &str) -> Result<Duration, String> {
+    if text.trim().parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_seconds(text)
 }
 
 fn parse_threads(text: &str) -> Result<usize, String> {

@@ -4,10 +4,14 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing::info;
+use std::path::Path;
+use std::time::{Instant, SystemTime};
+
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 use udprelay_server::args::{Args, Spread};
 use udprelay_server::relay::Relay;
+use udprelay_server::shell::state_file::{self, Loaded};
 use udprelay_server::shell::{self, Ending, Options};
 
 #[tokio::main(flavor = "current_thread")]
@@ -38,6 +42,9 @@ async fn main() -> ExitCode {
     let config = args.relay_config();
     let mut relay = Relay::new(config.clone());
     relay.set_own_addresses(shell::own_addresses(bound));
+    if let Some(path) = &args.state_file {
+        restore(path, &mut relay);
+    }
     let batching = shell::CAN_BATCH && !args.no_batching;
     let balancing = cfg!(target_os = "linux") && args.spread == Spread::Auto;
     info!(
@@ -53,7 +60,8 @@ async fn main() -> ExitCode {
         spread = %if balancing { "auto" } else { "always" },
         "relay started"
     );
-    let options = Options { sweep_every: args.sweep, batching, balancing };
+    let snapshots = args.state_file.clone().zip(args.snapshot_interval());
+    let options = Options { sweep_every: args.sweep, batching, balancing, snapshots };
     let (relay, ending) = match shell::serve(sockets, relay, options, shutdown).await {
         Ok(served) => served,
         Err(error) => {
@@ -68,6 +76,18 @@ async fn main() -> ExitCode {
         live_members = relay.live_members(),
         "shutting down"
     );
+    if let Some(path) = &args.state_file {
+        let state = relay.snapshot(Instant::now(), SystemTime::now());
+        match state_file::write(path, &state) {
+            Ok(bytes) => {
+                info!(path = %path.display(), bytes, groups = state.groups.len(), members = state.members.len(), "state saved")
+            }
+            Err(error) => {
+                error!(path = %path.display(), %error, "cannot save the state");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if ending == Ending::WorkerStopped {
         eprintln!("error: a relay worker stopped (the log says why); the server has stopped");
         return ExitCode::FAILURE;
@@ -88,4 +108,29 @@ fn limits_text(args: &Args) -> String {
         args.payload_rate,
         args.require_validation,
     )
+}
+
+/// Reads the state file into the relay; a file that cannot be used is moved aside, with the
+/// reason in the log, and the relay starts empty.
+fn restore(path: &Path, relay: &mut Relay) {
+    match state_file::load(path, relay, Instant::now(), SystemTime::now()) {
+        Ok(Loaded::Nothing) => info!(path = %path.display(), "no state file yet: starting empty"),
+        Ok(Loaded::Restored(restored)) => info!(
+            path = %path.display(),
+            groups = restored.groups,
+            members = restored.members,
+            down_s = restored.downtime.as_secs_f64(),
+            groups_only = restored.groups_only,
+            "state restored"
+        ),
+        Ok(Loaded::MovedAside { why, to }) => warn!(
+            path = %path.display(),
+            moved_to = %to.display(),
+            why,
+            "the state file could not be used: moved aside, starting empty"
+        ),
+        Err(error) => {
+            warn!(path = %path.display(), %error, "cannot read or move the state file: starting empty")
+        }
+    }
 }

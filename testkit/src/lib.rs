@@ -81,6 +81,15 @@ impl ServerProcess {
         ServerProcess { child, addr, log }
     }
 
+    /// Sends SIGTERM (a clean stop, as a service manager does) and waits, bounded, for the
+    /// process to end.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.wait()
+    }
+
     /// Waits, bounded, for the process to end.
     pub fn wait(&mut self) -> ExitStatus {
         wait_bounded(&mut self.child)

@@ -88,6 +88,11 @@ impl Members {
             .copied()
     }
 
+    /// Every member, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.records.iter().map(|(_, member)| member)
+    }
+
     pub fn get(&self, key: MemberKey) -> &Member {
         &self.records[key as usize]
     }

@@ -6,6 +6,7 @@ mod commands;
 pub mod limits;
 mod logs;
 mod members;
+pub mod snapshot;
 mod state;
 mod stats;
 mod tokens;
@@ -14,6 +15,8 @@ mod tokens;
 mod abuse_tests;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod tests;
 

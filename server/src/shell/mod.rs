@@ -13,6 +13,7 @@ mod icmp;
 #[cfg(target_os = "linux")]
 mod mmsg;
 mod outbox;
+pub mod state_file;
 mod steer;
 mod worker;
 
@@ -33,13 +34,15 @@ pub use bind::{bind, own_addresses};
 use steer::{BALANCE_EVERY, Balancer};
 
 /// How the shell runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub sweep_every: Duration,
     /// Many datagrams per system call; only where the platform has it ([`CAN_BATCH`]).
     pub batching: bool,
     /// With several workers: all datagrams to one of them while it keeps up (see [`steer`]).
     pub balancing: bool,
+    /// Write the state to this file this often (off the relay's lock, but for a copy).
+    pub snapshots: Option<(std::path::PathBuf, Duration)>,
 }
 
 /// Whether this platform can batch system calls.
@@ -90,10 +93,20 @@ pub async fn serve(
     let mut sweeps = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut looks = tokio::time::interval(BALANCE_EVERY);
+    let snapshot_every = options.snapshots.as_ref().map_or(Duration::from_secs(3600), |s| s.1);
+    let mut snapshots =
+        tokio::time::interval_at(tokio::time::Instant::now() + snapshot_every, snapshot_every);
+    snapshots.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::pin!(shutdown);
     let ending = loop {
         tokio::select! {
             _ = sweeps.tick() => sweep(&relay),
+            _ = snapshots.tick(), if options.snapshots.is_some() => {
+                if let Some((path, _)) = &options.snapshots {
+                    snapshot(&relay, path, &writing);
+                }
+            }
             _ = looks.tick(), if balancer.is_some() => {
                 if let Some(balancer) = &mut balancer {
                     balancer.look(Instant::now());
@@ -133,6 +146,40 @@ fn lock(relay: &Mutex<Relay>) -> MutexGuard<'_, Relay> {
 
 /// Most members and groups one sweep step removes while holding the relay (about 0.15 ms).
 const SWEEP_STEP: usize = 1000;
+
+/// Copies the state under the lock (the only pause the relay sees) and writes it on a thread of
+/// its own; a write still under way makes this one wait for the next tick.
+fn snapshot(
+    relay: &Arc<Mutex<Relay>>,
+    path: &std::path::Path,
+    writing: &Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::sync::atomic::Ordering;
+    if writing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let held = Instant::now();
+    let state = lock(relay).snapshot(Instant::now(), std::time::SystemTime::now());
+    let hold = held.elapsed();
+    let (path, writing) = (path.to_path_buf(), Arc::clone(writing));
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        match state_file::write(&path, &state) {
+            Ok(bytes) => debug!(
+                target: "udprelay_server::snapshot",
+                path = %path.display(),
+                bytes,
+                groups = state.groups.len(),
+                members = state.members.len(),
+                hold_us = hold.as_micros() as u64,
+                write_ms = started.elapsed().as_millis() as u64,
+                "state written"
+            ),
+            Err(error) => warn!(path = %path.display(), %error, "cannot write the state file"),
+        }
+        writing.store(false, Ordering::Release);
+    });
+}
 
 /// A sweep that removed this many members and groups hands freed memory back to the system.
 const TRIM_AFTER: usize = 1000;
@@ -234,7 +281,12 @@ mod tests {
         batching: bool,
         shutdown: impl Future<Output = ()>,
     ) -> Ending {
-        let options = Options { sweep_every: Duration::from_secs(30), batching, balancing: true };
+        let options = Options {
+            sweep_every: Duration::from_secs(30),
+            batching,
+            balancing: true,
+            snapshots: None,
+        };
         let served = serve(sockets, Relay::new(Config::default()), options, shutdown);
         let (_, ending) = tokio::time::timeout(Duration::from_secs(10), served)
             .await
