@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use udprelay_server::relay::limits::Limits;
 use udprelay_server::relay::{Config, Outgoing, Relay};
+use udprelay_server::shell::state_file;
 use udprelay_shared::{GroupId, Incoming, Reply};
 
 fn addr(n: u32) -> SocketAddr {
@@ -15,7 +17,13 @@ fn addr(n: u32) -> SocketAddr {
 
 /// A relay with `groups` groups of `size` members, all created and joined at `now`.
 fn populated(groups: u32, size: u32, now: Instant) -> (Relay, Vec<GroupId>) {
-    let config = Config { max_groups_per_client: u32::MAX, cap: None, ..Config::default() };
+    // No abuse limits: one creator makes every group, as fast as it can.
+    let config = Config {
+        max_groups_per_client: u32::MAX,
+        cap: None,
+        limits: Limits::none(),
+        ..Config::default()
+    };
     let mut relay = Relay::new(config);
     let creator = addr(u32::MAX);
     let mut ids = Vec::new();
@@ -89,5 +97,26 @@ fn sweeping(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parsing, relaying, sweeping);
+/// The state file's cost at 100 000 members: the copy taken under the relay's lock (the only
+/// pause the workers see), then the encoding and the atomic write, off the lock.
+fn snapshots(c: &mut Criterion) {
+    let now = Instant::now();
+    let (relay, _) = populated(20_000, 5, now);
+    let wall = std::time::SystemTime::now();
+    let mut group = c.benchmark_group("state of 100 000 members");
+    group.sample_size(20);
+    group
+        .bench_function("copy under the lock", |b| b.iter(|| black_box(relay.snapshot(now, wall))));
+    let snapshot = relay.snapshot(now, wall);
+    group.bench_function("encode", |b| b.iter(|| black_box(snapshot.encode())));
+    let path = std::env::temp_dir().join(format!("udprelay-bench-state-{}", std::process::id()));
+    group.bench_function("write (fsync, rename)", |b| {
+        b.iter(|| state_file::write(&path, &snapshot).unwrap())
+    });
+    group.finish();
+    println!("state file for 100 000 members: {} bytes", snapshot.encode().len());
+    let _ = std::fs::remove_file(path);
+}
+
+criterion_group!(benches, parsing, relaying, sweeping, snapshots);
 criterion_main!(benches);
