@@ -24,7 +24,7 @@ const MAX_THREADS: usize = 1024;
 
 /// udprelay relay server: hands out group ids and relays each member's datagrams to the rest
 /// of its group. Wire-compatible with the original Python UDPRelay.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "udprelay-server",
     version,
@@ -32,6 +32,16 @@ const MAX_THREADS: usize = 1024;
     args_override_self = true
 )]
 pub struct Args {
+    /// Read settings from this TOML file (keys are the flags' names: `heartbeat = 60`); flags
+    /// given here override it; SIGHUP reads it again
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Check the configuration (the file and the flags) and exit: 0 if it is good, 2 with the
+    /// line and the reason if not
+    #[arg(long)]
+    pub check_config: bool,
+
     /// Address to listen on: IPv4 (`0.0.0.0`), IPv6 (`::`) or a host name
     #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_host)]
     pub host: IpAddr,
@@ -119,11 +129,34 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", requires = "state_file", value_parser = parse_seconds_or_zero)]
     pub snapshot_every: Option<Duration>,
 
+    /// Log level: error, warn, info or debug, or a filter such as
+    /// `info,udprelay_server::sweep=debug` (RUST_LOG, when set, wins)
+    #[arg(long, value_name = "FILTER", default_value = "info", value_parser = parse_log_level)]
+    pub log_level: String,
+
+    /// Log lines as text, or as one JSON object per line
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// With several threads, when to spread the load over them: `auto` hands every datagram
     /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
     /// gets busy (Linux; elsewhere always); `always` spreads from the start
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = Spread::Auto)]
     pub spread: Spread,
+}
+
+/// The `--log-format` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_log_level(text: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(text)
+        .map(|_| text.to_string())
+        .map_err(|error| format!("not a log filter ({error})"))
 }
 
 /// The `--spread` value.
@@ -151,6 +184,26 @@ impl Args {
             Some(every) => Some(every),
             None => Some(DEFAULT_SNAPSHOT_EVERY),
         }
+    }
+
+    /// What differs from `other` among the settings that only a restart can change (the
+    /// address, the workers, the files, the log format), as flag names.
+    pub fn needs_restart(&self, other: &Args) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut check = |name, differs: bool| {
+            if differs {
+                changed.push(name);
+            }
+        };
+        check("host", self.host != other.host);
+        check("port", self.port != other.port);
+        check("threads", self.threads != other.threads);
+        check("no-batching", self.no_batching != other.no_batching);
+        check("spread", self.spread != other.spread);
+        check("state-file", self.state_file != other.state_file);
+        check("snapshot-every", self.snapshot_every != other.snapshot_every);
+        check("log-format", self.log_format != other.log_format);
+        changed
     }
 
     pub fn threads(&self) -> usize {

@@ -2,5 +2,7 @@
 //! around it.
 
 pub mod args;
+pub mod config;
+pub mod logging;
 pub mod relay;
 pub mod shell;

@@ -1,28 +1,38 @@
 //! `udprelay-server`: parse flags, bind, print the address, serve until Ctrl-C or SIGTERM.
 
-use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
-
-use clap::Parser;
+use std::io::Write;
 use std::path::Path;
+use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
+use tokio::sync::mpsc;
 use tracing::{error, info, warn};
-use tracing_subscriber::EnvFilter;
 use udprelay_server::args::{Args, Spread};
+use udprelay_server::config;
+use udprelay_server::logging::{self, Logging};
 use udprelay_server::relay::Relay;
 use udprelay_server::shell::state_file::{self, Loaded};
-use udprelay_server::shell::{self, Ending, Options};
+use udprelay_server::shell::{self, Ending, Options, Reload};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let args = Args::parse(); // a bad flag exits here, with code 2
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let argv: Vec<String> = std::env::args().collect();
+    // A bad flag exits in here with clap's message and code 2; a bad file comes back.
+    let args = match config::load(&argv) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        match &args.config {
+            Some(path) => println!("{}: the configuration is good", path.display()),
+            None => println!("the flags are good (no --config file given)"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    let logging = logging::init(&args.log_level, args.log_format);
 
     let shutdown = shell::shutdown_signal();
     let wanted = args.listen_addr();
@@ -62,7 +72,9 @@ async fn main() -> ExitCode {
     );
     let snapshots = args.state_file.clone().zip(args.snapshot_interval());
     let options = Options { sweep_every: args.sweep, batching, balancing, snapshots };
-    let (relay, ending) = match shell::serve(sockets, relay, options, shutdown).await {
+    let (reload, reloads) = mpsc::unbounded_channel();
+    tokio::spawn(reload_on_sighup(argv, args.clone(), logging, reload));
+    let (relay, ending) = match shell::serve(sockets, relay, options, reloads, shutdown).await {
         Ok(served) => served,
         Err(error) => {
             eprintln!("error: {error}");
@@ -133,4 +145,54 @@ fn restore(path: &Path, relay: &mut Relay) {
             warn!(path = %path.display(), %error, "cannot read or move the state file: starting empty")
         }
     }
+}
+
+/// On each SIGHUP, reads the configuration again (the file under the same command line) and
+/// applies what can change while running: limits, rates, heartbeat, empty-ttl, sweep, cap,
+/// log level. What only a restart can change is named in the log. A file that does not parse
+/// keeps the settings in force.
+async fn reload_on_sighup(
+    argv: Vec<String>,
+    mut current: Args,
+    logging: Logging,
+    reload: mpsc::UnboundedSender<Reload>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return warn!("cannot watch for SIGHUP: the configuration cannot be reloaded");
+        };
+        while hangups.recv().await.is_some() {
+            let new = match config::load(&argv) {
+                Ok(new) => new,
+                Err(error) => {
+                    warn!(%error, "configuration not reloaded: keeping the settings in force");
+                    continue;
+                }
+            };
+            for name in new.needs_restart(&current) {
+                warn!(
+                    setting = name,
+                    "changed in the configuration: takes effect at the next restart"
+                );
+            }
+            logging.set_level(&new.log_level);
+            let config = new.relay_config();
+            info!(
+                heartbeat = ?config.heartbeat,
+                empty_ttl = ?config.empty_ttl,
+                sweep = ?new.sweep,
+                limits = %limits_text(&new),
+                log_level = %new.log_level,
+                "configuration reloaded"
+            );
+            if reload.send(Reload { config, sweep_every: new.sweep }).is_err() {
+                return;
+            }
+            current = new;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (argv, current, logging, reload);
 }

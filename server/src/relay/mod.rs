@@ -162,6 +162,19 @@ impl Relay {
         }
     }
 
+    /// Takes new rules while running (SIGHUP). Rate buckets are kept when their rate did not
+    /// change; state above a lowered limit stays, and only stops growing.
+    pub fn reconfigure(&mut self, config: Config) {
+        let epoch = Instant::now(); // only a base for the new tables' arithmetic
+        if config.limits.command_rate != self.config.limits.command_rate {
+            self.command_rates = config.limits.command_rate.map(|rate| RateTable::new(rate, epoch));
+        }
+        if config.limits.error_rate != self.config.limits.error_rate {
+            self.error_rates = config.limits.error_rate.map(|rate| RateTable::new(rate, epoch));
+        }
+        self.config = config;
+    }
+
     /// The addresses the relay itself sends from (the shell knows them once it has bound).
     pub fn set_own_addresses(&mut self, own: Vec<SocketAddr>) {
         self.own = own;

@@ -59,12 +59,21 @@ pub enum Ending {
     WorkerStopped,
 }
 
-/// Serves on `sockets`, one worker thread each, until `shutdown` completes or a worker stops;
-/// returns the relay, for its final numbers, and why it ended.
+/// New settings to apply while serving (SIGHUP).
+#[derive(Debug, Clone)]
+pub struct Reload {
+    pub config: crate::relay::Config,
+    pub sweep_every: Duration,
+}
+
+/// Serves on `sockets`, one worker thread each, until `shutdown` completes or a worker stops,
+/// applying each [`Reload`] as it comes; returns the relay, for its final numbers, and why it
+/// ended.
 pub async fn serve(
     sockets: Vec<UdpSocket>,
     relay: Relay,
     options: Options,
+    mut reloads: mpsc::UnboundedReceiver<Reload>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<(Relay, Ending)> {
     let relay = Arc::new(Mutex::new(relay));
@@ -89,9 +98,7 @@ pub async fn serve(
         workers.push(worker);
     }
 
-    let every = options.sweep_every;
-    let mut sweeps = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut sweeps = sweep_timer(options.sweep_every);
     let mut looks = tokio::time::interval(BALANCE_EVERY);
     let snapshot_every = options.snapshots.as_ref().map_or(Duration::from_secs(3600), |s| s.1);
     let mut snapshots =
@@ -102,6 +109,12 @@ pub async fn serve(
     let ending = loop {
         tokio::select! {
             _ = sweeps.tick() => sweep(&relay),
+            Some(reload) = reloads.recv() => {
+                lock(&relay).reconfigure(reload.config);
+                if reload.sweep_every != sweeps.period() {
+                    sweeps = sweep_timer(reload.sweep_every);
+                }
+            }
             _ = snapshots.tick(), if options.snapshots.is_some() => {
                 if let Some((path, _)) = &options.snapshots {
                     snapshot(&relay, path, &writing);
@@ -126,6 +139,12 @@ pub async fn serve(
     let relay =
         Arc::try_unwrap(relay).map_err(|_| io::Error::other("a worker still holds the relay"))?;
     Ok((relay.into_inner().unwrap_or_else(PoisonError::into_inner), ending))
+}
+
+fn sweep_timer(every: Duration) -> tokio::time::Interval {
+    let mut sweeps = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    sweeps
 }
 
 /// Tells the shell, when dropped, that a worker thread has ended: returned or panicked.
@@ -287,7 +306,8 @@ mod tests {
             balancing: true,
             snapshots: None,
         };
-        let served = serve(sockets, Relay::new(Config::default()), options, shutdown);
+        let (_keep, reloads) = mpsc::unbounded_channel();
+        let served = serve(sockets, Relay::new(Config::default()), options, reloads, shutdown);
         let (_, ending) = tokio::time::timeout(Duration::from_secs(10), served)
             .await
             .expect("serve returned within 10 s")
