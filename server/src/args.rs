@@ -129,6 +129,11 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", requires = "state_file", value_parser = parse_seconds_or_zero)]
     pub snapshot_every: Option<Duration>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics and a health check at /healthz (keep
+    /// it on loopback or a private network: anyone who reaches it reads the numbers)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+
     /// Log level: error, warn, info or debug, or a filter such as
     /// `info,udprelay_server::sweep=debug` (RUST_LOG, when set, wins)
     #[arg(long, value_name = "FILTER", default_value = "info", value_parser = parse_log_level)]
@@ -203,6 +208,7 @@ impl Args {
         check("state-file", self.state_file != other.state_file);
         check("snapshot-every", self.snapshot_every != other.snapshot_every);
         check("log-format", self.log_format != other.log_format);
+        check("metrics", self.metrics != other.metrics);
         changed
     }
 

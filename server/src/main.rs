@@ -5,12 +5,15 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 use udprelay_server::args::{Args, Spread};
 use udprelay_server::config;
 use udprelay_server::logging::{self, Logging};
 use udprelay_server::relay::Relay;
+
+use udprelay_server::shell::metrics::{self, Board};
 use udprelay_server::shell::state_file::{self, Loaded};
 use udprelay_server::shell::{self, Ending, Options, Reload};
 
@@ -71,7 +74,22 @@ async fn main() -> ExitCode {
         "relay started"
     );
     let snapshots = args.state_file.clone().zip(args.snapshot_interval());
-    let options = Options { sweep_every: args.sweep, batching, balancing, snapshots };
+    let board = args.metrics.map(|_| Arc::new(Board::default()));
+    let _metrics = match (args.metrics, &board) {
+        (Some(addr), Some(board)) => match metrics::start(addr, Arc::clone(board)) {
+            Ok(server) => {
+                info!(addr = %server.addr, "metrics at /metrics, health at /healthz");
+                Some(server)
+            }
+            Err(error) => {
+                eprintln!("error: cannot serve metrics on {addr}: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let options =
+        Options { sweep_every: args.sweep, batching, balancing, snapshots, metrics: board };
     let (reload, reloads) = mpsc::unbounded_channel();
     tokio::spawn(reload_on_sighup(argv, args.clone(), logging, reload));
     let (relay, ending) = match shell::serve(sockets, relay, options, reloads, shutdown).await {

@@ -104,6 +104,7 @@ fn json_logs_are_one_object_per_line() {
 #[test]
 fn the_example_configuration_is_good() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/server.toml");
-    let output = Command::new(BINARY).args(["--config", example, "--check-config"]).output().unwrap();
+    let output =
+        Command::new(BINARY).args(["--config", example, "--check-config"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }

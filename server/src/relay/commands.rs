@@ -149,6 +149,7 @@ impl Relay {
             && self.tokens.check(from, &token, since)
         {
             member.validated = true;
+            self.tables.validated += 1;
             self.stats.validations += 1;
         }
         Ok(Reply::Pong { interval, token: Some(self.tokens.issue(from, since)) })

@@ -34,7 +34,7 @@ use limits::{AMPLIFICATION, IpKey, Limits, RateTable};
 use logs::{Line, LogLimiter};
 use members::{MemberKey, Members};
 use state::Tables;
-pub use stats::Stats;
+pub use stats::{ReplyKind, Stats};
 use tokens::Tokens;
 
 /// The relay's rules, fixed at start.
@@ -82,8 +82,10 @@ pub struct Recipients<'a> {
     keys: std::slice::Iter<'a, MemberKey>,
     members: &'a mut Members,
     sender: MemberKey,
-    /// The payload's size, when budgets are enforced.
-    budget_bytes: Option<u64>,
+    /// The payload's size.
+    len: u64,
+    /// Budgets are enforced (`--require-validation`).
+    budgets: bool,
     stats: &'a mut Stats,
 }
 
@@ -94,9 +96,8 @@ impl Iterator for Recipients<'_> {
         loop {
             let key = self.keys.by_ref().copied().find(|&key| key != self.sender)?;
             let member = self.members.get_mut(key);
-            if let Some(len) = self.budget_bytes
-                && !member.validated
-            {
+            let len = self.len;
+            if self.budgets && !member.validated {
                 if member.relayed + len > AMPLIFICATION * member.received {
                     self.stats.dropped_budget += 1;
                     continue;
@@ -104,6 +105,8 @@ impl Iterator for Recipients<'_> {
                 member.relayed += len;
             }
             self.stats.datagrams_out += 1;
+            self.stats.deliveries += 1;
+            self.stats.bytes_out += len;
             return Some(member.addr);
         }
     }
@@ -196,6 +199,11 @@ impl Relay {
         self.tables.members.len()
     }
 
+    /// Live members whose address is validated.
+    pub fn validated_members(&self) -> usize {
+        self.tables.validated
+    }
+
     /// Handles one received datagram at time `now`.
     pub fn handle<'a>(
         &'a mut self,
@@ -216,6 +224,7 @@ impl Relay {
         incoming: Incoming<'a>,
     ) -> Outgoing<'a> {
         self.stats.datagrams_in += 1;
+        self.stats.bytes_in += datagram.len() as u64;
         self.epoch.get_or_insert(now);
         if self.own.contains(&from) {
             self.stats.dropped_own_address += 1;
@@ -265,6 +274,8 @@ impl Relay {
             return Outgoing::Nothing;
         }
         self.stats.datagrams_out += 1;
+        self.stats.replies[ReplyKind::of(&reply) as usize] += 1;
+        self.stats.bytes_out += reply.to_string().len() as u64;
         Outgoing::Reply(reply)
     }
 
@@ -297,14 +308,14 @@ impl Relay {
         }
         self.tables.members.touch(key, now);
         let group = self.tables.members.get(key).group;
-        let budget_bytes = self.config.limits.require_validation.then_some(payload.len() as u64);
         Outgoing::Relay {
             payload,
             recipients: Recipients {
                 keys: self.tables.groups[&group].members.iter(),
                 members: &mut self.tables.members,
                 sender: key,
-                budget_bytes,
+                len: payload.len() as u64,
+                budgets: self.config.limits.require_validation,
                 stats: &mut self.stats,
             },
         }

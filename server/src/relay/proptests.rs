@@ -70,6 +70,8 @@ fn check_invariants(relay: &Relay) {
         }
     }
     assert_eq!(members_per_ip, tables.members_per_ip, "per-IP member counts match");
+    let validated = tables.members.by_activity().filter(|(_, m)| m.validated).count();
+    assert_eq!(validated, tables.validated, "the validated count matches");
     let limits = &relay.config.limits;
     let within = |count: usize, limit: Option<u32>| limit.is_none_or(|max| count <= max as usize);
     assert!(within(tables.groups.len(), limits.max_groups), "--max-groups");

@@ -172,6 +172,7 @@ impl Relay {
                 let record = self.tables.members.get_mut(key);
                 (record.validated, record.received, record.relayed) =
                     (member.validated, member.received, member.relayed);
+                self.tables.validated += usize::from(member.validated);
                 members += 1;
             }
         }

@@ -41,6 +41,8 @@ pub(super) struct Tables {
     /// live groups and members, so by the server-wide limits.
     pub groups_per_ip: HashMap<IpKey, u32>,
     pub members_per_ip: HashMap<IpKey, u32>,
+    /// Live members whose address is validated.
+    pub validated: usize,
 }
 
 fn count_up(counts: &mut HashMap<IpKey, u32>, key: IpKey) {
@@ -154,6 +156,9 @@ impl Tables {
         let left = self.unlist(now, key);
         let member = self.members.remove(key);
         count_down(&mut self.members_per_ip, IpKey::of(member.addr));
+        if member.validated {
+            self.validated -= 1;
+        }
         left
     }
 

@@ -10,6 +10,13 @@ pub struct Stats {
     pub datagrams_in: u64,
     /// Datagrams the relay asked to send: replies and relayed payloads.
     pub datagrams_out: u64,
+    /// Bytes received, and bytes the relay asked to send.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Payloads relayed, counted once per recipient.
+    pub deliveries: u64,
+    /// Replies sent, by kind (see [`ReplyKind`]).
+    pub replies: [u64; ReplyKind::COUNT],
     /// Datagrams over the size limit, answered `ERR TOO_LARGE` and dropped.
     pub oversize: u64,
     pub creates: u64,
@@ -41,16 +48,65 @@ pub struct Stats {
     pub refused_ip_limit: u64,
 }
 
+/// The kinds of reply, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    Created,
+    Joined,
+    Left,
+    Pong,
+    Who,
+    Error,
+}
+
+impl ReplyKind {
+    pub const COUNT: usize = 6;
+    pub const ALL: [ReplyKind; ReplyKind::COUNT] = [
+        ReplyKind::Created,
+        ReplyKind::Joined,
+        ReplyKind::Left,
+        ReplyKind::Pong,
+        ReplyKind::Who,
+        ReplyKind::Error,
+    ];
+
+    pub fn of(reply: &udprelay_shared::Reply) -> ReplyKind {
+        use udprelay_shared::Reply;
+        match reply {
+            Reply::Created(_) => ReplyKind::Created,
+            Reply::Joined(_) => ReplyKind::Joined,
+            Reply::Left(_) => ReplyKind::Left,
+            Reply::Pong { .. } => ReplyKind::Pong,
+            Reply::Who { .. } => ReplyKind::Who,
+            Reply::Error(_) => ReplyKind::Error,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplyKind::Created => "created",
+            ReplyKind::Joined => "joined",
+            ReplyKind::Left => "left",
+            ReplyKind::Pong => "pong",
+            ReplyKind::Who => "who",
+            ReplyKind::Error => "error",
+        }
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "datagrams_in={} datagrams_out={} oversize={} creates={} joins={} leaves={} \
+            "datagrams_in={} datagrams_out={} bytes_in={} bytes_out={} deliveries={} oversize={} creates={} joins={} leaves={} \
              removals={} unreachable={} expiries={} validations={} dropped_command_rate={} \
              dropped_error_rate={} dropped_payload_rate={} dropped_budget={} dropped_loop={} \
              dropped_own_address={} refused_server_full={} refused_ip_limit={}",
             self.datagrams_in,
             self.datagrams_out,
+            self.bytes_in,
+            self.bytes_out,
+            self.deliveries,
             self.oversize,
             self.creates,
             self.joins,

@@ -10,6 +10,7 @@
 mod bind;
 #[cfg(target_os = "linux")]
 mod icmp;
+pub mod metrics;
 #[cfg(target_os = "linux")]
 mod mmsg;
 mod outbox;
@@ -43,6 +44,8 @@ pub struct Options {
     pub balancing: bool,
     /// Write the state to this file this often (off the relay's lock, but for a copy).
     pub snapshots: Option<(std::path::PathBuf, Duration)>,
+    /// Where to leave the numbers for `--metrics`.
+    pub metrics: Option<Arc<metrics::Board>>,
 }
 
 /// Whether this platform can batch system calls.
@@ -105,6 +108,10 @@ pub async fn serve(
         tokio::time::interval_at(tokio::time::Instant::now() + snapshot_every, snapshot_every);
     snapshots.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let writing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readings = tokio::time::interval(Duration::from_secs(1));
+    if let Some(board) = &options.metrics {
+        board.set_serving(true);
+    }
     tokio::pin!(shutdown);
     let ending = loop {
         tokio::select! {
@@ -117,7 +124,12 @@ pub async fn serve(
             }
             _ = snapshots.tick(), if options.snapshots.is_some() => {
                 if let Some((path, _)) = &options.snapshots {
-                    snapshot(&relay, path, &writing);
+                    snapshot(&relay, path, &writing, options.metrics.clone());
+                }
+            }
+            _ = readings.tick(), if options.metrics.is_some() => {
+                if let Some(board) = &options.metrics {
+                    board.update(&lock(&relay));
                 }
             }
             _ = looks.tick(), if balancer.is_some() => {
@@ -130,6 +142,9 @@ pub async fn serve(
         }
     };
 
+    if let Some(board) = &options.metrics {
+        board.set_serving(false);
+    }
     let _ = stop.send(true);
     for worker in workers {
         if worker.join().is_err() {
@@ -172,6 +187,7 @@ fn snapshot(
     relay: &Arc<Mutex<Relay>>,
     path: &std::path::Path,
     writing: &Arc<std::sync::atomic::AtomicBool>,
+    board: Option<Arc<metrics::Board>>,
 ) {
     use std::sync::atomic::Ordering;
     if writing.swap(true, Ordering::AcqRel) {
@@ -183,7 +199,11 @@ fn snapshot(
     let (path, writing) = (path.to_path_buf(), Arc::clone(writing));
     std::thread::spawn(move || {
         let started = Instant::now();
-        match state_file::write(&path, &state) {
+        let written = state_file::write(&path, &state);
+        if let Some(board) = &board {
+            board.snapshot_written(written.as_ref().map(|_| started.elapsed()).map_err(|_| ()));
+        }
+        match written {
             Ok(bytes) => debug!(
                 target: "udprelay_server::snapshot",
                 path = %path.display(),
@@ -305,6 +325,7 @@ mod tests {
             batching,
             balancing: true,
             snapshots: None,
+            metrics: None,
         };
         let (_keep, reloads) = mpsc::unbounded_channel();
         let served = serve(sockets, Relay::new(Config::default()), options, reloads, shutdown);
