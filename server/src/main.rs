@@ -14,6 +14,7 @@ use udprelay_server::logging::{self, Logging};
 use udprelay_server::relay::Relay;
 
 use udprelay_server::shell::metrics::{self, Board};
+use udprelay_server::shell::service;
 use udprelay_server::shell::state_file::{self, Loaded};
 use udprelay_server::shell::{self, Ending, Options, Reload};
 
@@ -51,6 +52,7 @@ async fn main() -> ExitCode {
     // Scripts and tests read this line to learn the port when started with `--port 0`.
     println!("listening on {bound}");
     let _ = std::io::stdout().flush();
+    service::ready(&format!("listening on {bound}"));
 
     let config = args.relay_config();
     let mut relay = Relay::new(config.clone());
@@ -100,6 +102,7 @@ async fn main() -> ExitCode {
         }
     };
 
+    service::stopping();
     info!(
         stats = %relay.stats(),
         live_groups = relay.live_groups(),
@@ -182,10 +185,12 @@ async fn reload_on_sighup(
             return warn!("cannot watch for SIGHUP: the configuration cannot be reloaded");
         };
         while hangups.recv().await.is_some() {
+            service::reloading();
             let new = match config::load(&argv) {
                 Ok(new) => new,
                 Err(error) => {
                     warn!(%error, "configuration not reloaded: keeping the settings in force");
+                    service::ready("configuration not reloaded: see the log");
                     continue;
                 }
             };
@@ -208,6 +213,7 @@ async fn reload_on_sighup(
             if reload.send(Reload { config, sweep_every: new.sweep }).is_err() {
                 return;
             }
+            service::ready("configuration reloaded");
             current = new;
         }
     }

@@ -51,11 +51,22 @@ impl ServerProcess {
 
     /// Starts the server on `host` and `port` (a port a test freed, to restart a server).
     pub fn start_at(host: &str, port: u16, args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_env(host, port, args, &[])
+    }
+
+    /// Starts the server with extra environment variables (a service manager's, say).
+    pub fn start_with_env(
+        host: &str,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let port = port.to_string();
         let mut child = Command::new(server_binary())
             .args(["--host", host, "--port", &port])
             .args(ONE_IP_LIMITS)
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

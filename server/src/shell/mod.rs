@@ -14,6 +14,7 @@ pub mod metrics;
 #[cfg(target_os = "linux")]
 mod mmsg;
 mod outbox;
+pub mod service;
 pub mod state_file;
 mod steer;
 mod worker;
@@ -90,13 +91,20 @@ pub async fn serve(
         }
         _ => None,
     };
+    let watchdog = service::watchdog_every();
+    let beats = Arc::new(service::Beats::new(sockets.len()));
     for (n, socket) in sockets.into_iter().enumerate() {
         let (relay, stopped, busy) = (Arc::clone(&relay), stopped.clone(), Arc::clone(&busy));
         let ended = Ended(ended.clone());
         let batching = options.batching;
+        let heart = service::Heart {
+            beats: Arc::clone(&beats),
+            worker: n,
+            every: watchdog.map(|every| every.min(service::BEAT_EVERY)),
+        };
         let worker = std::thread::Builder::new().name(format!("relay-{n}")).spawn(move || {
             let _ended = ended;
-            worker::run(socket, &relay, &busy, stopped, batching);
+            worker::run(socket, &relay, &busy, stopped, batching, &heart);
         })?;
         workers.push(worker);
     }
@@ -109,6 +117,7 @@ pub async fn serve(
     snapshots.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let writing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readings = tokio::time::interval(Duration::from_secs(1));
+    let mut watchdog_checks = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     if let Some(board) = &options.metrics {
         board.set_serving(true);
     }
@@ -125,6 +134,13 @@ pub async fn serve(
             _ = snapshots.tick(), if options.snapshots.is_some() => {
                 if let Some((path, _)) = &options.snapshots {
                     snapshot(&relay, path, &writing, options.metrics.clone());
+                }
+            }
+            _ = watchdog_checks.tick(), if watchdog.is_some() => {
+                // Every worker went round its loop, and the relay's lock can be had.
+                if beats.all_alive() {
+                    drop(lock(&relay));
+                    service::watchdog();
                 }
             }
             _ = readings.tick(), if options.metrics.is_some() => {

@@ -15,6 +15,7 @@ use udprelay_shared::limits::RECV_BUFFER;
 
 use super::lock;
 use super::outbox::Outbox;
+use super::service::Heart;
 use crate::relay::Relay;
 
 /// Runs a worker until `stopped`, adding the time it spends handling and sending to `busy`
@@ -25,18 +26,20 @@ pub fn run(
     busy: &AtomicU64,
     stopped: watch::Receiver<bool>,
     batching: bool,
+    heart: &Heart,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().build() {
+    let built = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build();
+    let runtime = match built {
         Ok(runtime) => runtime,
         Err(error) => return error!(%error, "cannot start a relay worker"),
     };
     let served = runtime.block_on(async {
         #[cfg(target_os = "linux")]
         if batching {
-            return batched(socket, relay, busy, stopped).await;
+            return batched(socket, relay, busy, stopped, heart).await;
         }
         let _ = batching;
-        one_at_a_time(socket, relay, busy, stopped).await
+        one_at_a_time(socket, relay, busy, stopped, heart).await
     });
     if let Err(error) = served {
         error!(%error, "a relay worker stopped");
@@ -110,7 +113,9 @@ async fn one_at_a_time(
     relay: &Mutex<Relay>,
     busy: &AtomicU64,
     mut stopped: watch::Receiver<bool>,
+    heart: &Heart,
 ) -> io::Result<()> {
+    let mut ticker = heart.ticker();
     #[cfg(unix)]
     let fd = Some(std::os::fd::AsRawFd::as_raw_fd(&socket));
     #[cfg(not(unix))]
@@ -131,6 +136,10 @@ async fn one_at_a_time(
                     continue;
                 }
             },
+            _ = ticker.tick(), if heart.on() => {
+                heart.beat();
+                continue;
+            }
             _ = stopped.changed() => return Ok(()),
         };
         let now = Instant::now();
@@ -157,6 +166,7 @@ async fn batched(
     relay: &Mutex<Relay>,
     busy: &AtomicU64,
     mut stopped: watch::Receiver<bool>,
+    heart: &Heart,
 ) -> io::Result<()> {
     use std::os::fd::AsRawFd;
 
@@ -177,9 +187,14 @@ async fn batched(
     let mut sender = Sender::new();
     let mut outbox = Outbox::default();
     let mut failed = Vec::new();
+    let mut ticker = heart.ticker();
     loop {
         let mut ready = tokio::select! {
             ready = socket.ready(interest) => ready?,
+            _ = ticker.tick(), if heart.on() => {
+                heart.beat();
+                continue;
+            }
             _ = stopped.changed() => return Ok(()),
         };
         if ready.ready().is_error() {
