@@ -28,6 +28,10 @@ struct Args {
     /// Put the time (HH:MM) before each line from the network
     #[arg(long)]
     timestamps: bool,
+
+    /// Print a man page or a shell completion script, and exit
+    #[arg(long, hide = true, value_name = "WHAT")]
+    generate: Option<udprelay_generate::Output>,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
@@ -54,6 +58,9 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse(); // a bad flag exits here, with code 2
+    if let Some(output) = args.generate {
+        return udprelay_generate::print(output, Args::command());
+    }
     let server = match resolve(&args.host, args.port) {
         Ok(server) => server,
         Err(why) => Args::command()

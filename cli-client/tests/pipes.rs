@@ -298,3 +298,14 @@ fn chatting_goes_on_across_a_server_restart_with_a_state_file() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn it_prints_its_man_page_and_completions() {
+    for (what, expected) in [("man", ".TH udprelay 1"), ("bash", "--timestamps"), ("zsh", "--name")]
+    {
+        let output = Command::new(CLIENT).args(["--generate", what]).output().unwrap();
+        assert!(output.status.success(), "{what}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains(expected), "{what}: {text}");
+    }
+}

@@ -1,6 +1,6 @@
 //! `udprelay-gui`: the desktop window.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use udprelay_gui::app::App;
 use udprelay_gui::view;
 
@@ -15,6 +15,10 @@ struct Args {
     /// Server port to start with (default: the last one used, or 5000)
     #[arg(long)]
     port: Option<u16>,
+
+    /// Print a man page or a shell completion script, and exit
+    #[arg(long, hide = true, value_name = "WHAT")]
+    generate: Option<udprelay_generate::Output>,
 }
 
 struct Window {
@@ -32,8 +36,31 @@ impl eframe::App for Window {
     }
 }
 
-fn main() -> eframe::Result {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(output) = args.generate {
+        return udprelay_generate::print(output, Args::command());
+    }
+    if cfg!(target_os = "linux")
+        && ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+            .iter()
+            .all(|v| std::env::var_os(v).is_none())
+    {
+        eprintln!(
+            "error: udprelay-gui needs a graphical desktop, and neither DISPLAY nor WAYLAND_DISPLAY is set (in a terminal, use `udprelay`)"
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> eframe::Result {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("udprelay")

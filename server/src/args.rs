@@ -42,6 +42,10 @@ pub struct Args {
     #[arg(long)]
     pub check_config: bool,
 
+    /// Print a man page or a shell completion script, and exit
+    #[arg(long, hide = true, value_name = "WHAT")]
+    pub generate: Option<udprelay_generate::Output>,
+
     /// Address to listen on: IPv4 (`0.0.0.0`), IPv6 (`::`) or a host name
     #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_host)]
     pub host: IpAddr,

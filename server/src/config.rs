@@ -11,7 +11,7 @@ use clap::{ArgAction, CommandFactory, Parser};
 use crate::args::Args;
 
 /// Keys a file may not set: they are about the command line itself.
-const NOT_IN_A_FILE: &[&str] = &["config", "check-config", "help", "version"];
+const NOT_IN_A_FILE: &[&str] = &["config", "check-config", "generate", "help", "version"];
 
 /// Why a configuration cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(output) = args.generate {
+        return udprelay_generate::print(output, <Args as clap::CommandFactory>::command());
+    }
     if args.check_config {
         match &args.config {
             Some(path) => println!("{}: the configuration is good", path.display()),

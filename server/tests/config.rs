@@ -108,3 +108,18 @@ fn the_example_configuration_is_good() {
         Command::new(BINARY).args(["--config", example, "--check-config"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn it_prints_its_man_page_and_completions() {
+    for (what, expected) in [
+        ("man", ".TH udprelay-server 1"),
+        ("bash", "--max-members-per-ip"),
+        ("zsh", "--state-file"),
+        ("fish", "-l metrics"),
+    ] {
+        let output = Command::new(BINARY).args(["--generate", what]).output().unwrap();
+        assert!(output.status.success(), "{what}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains(expected), "{what}: {text}");
+    }
+}

@@ -1,0 +1,31 @@
+//! The `udprelay-gui` binary at start, as a person or a package sees it.
+
+use std::process::Command;
+
+const GUI: &str = env!("CARGO_BIN_EXE_udprelay-gui");
+
+#[test]
+fn without_a_display_it_says_so_in_one_line() {
+    let output = Command::new(GUI)
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("needs a graphical desktop"), "{stderr}");
+}
+
+#[test]
+fn it_prints_its_man_page_and_completions() {
+    for (what, expected) in
+        [("man", ".TH udprelay-gui 1"), ("bash", "udprelay-gui"), ("fish", "-l port")]
+    {
+        let output = Command::new(GUI).args(["--generate", what]).output().unwrap();
+        assert!(output.status.success(), "{what}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains(expected), "{what}: {text}");
+    }
+}
