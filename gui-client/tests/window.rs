@@ -284,3 +284,44 @@ fn under_require_validation_the_window_validates_and_receives_everything() {
         app.groups[0].log.iter().filter(|e| e.text.starts_with("ben: ")).count() == 20
     });
 }
+
+#[test]
+fn the_window_chats_on_across_a_server_restart_with_a_state_file() {
+    let dir = std::env::temp_dir().join(format!("udprelay-gui-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let flags = ["--state-file", state.to_str().unwrap(), "--heartbeat", "1"];
+    let mut server = ServerProcess::start(&flags);
+    let port = server.addr.port();
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    ben.send(b"ben: before");
+    wait_until(&mut harness, "the first message", |app| {
+        app.groups[0].log.iter().any(|e| e.text == "ben: before")
+    });
+
+    assert!(server.terminate().success());
+    let _restarted = ServerProcess::start_at("127.0.0.1", port, &flags);
+    ben.send(b"ben: after");
+    wait_until(&mut harness, "the message after the restart", |app| {
+        app.groups[0].log.iter().any(|e| e.text == "ben: after")
+    });
+    // Three heartbeats on, nothing was lost, rejoined or reported.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let app = harness.state();
+    assert_eq!(app.groups[0].stage, Stage::Joined);
+    let texts: Vec<&str> = app.groups[0].log.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains("forgotten") || t.contains("Lost") || t.contains("No reply")),
+        "{texts:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
