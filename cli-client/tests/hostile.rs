@@ -56,9 +56,7 @@ impl Drop for Spray {
 /// The victim in a group it created, through the delaying proxy, and an attacker in it.
 fn victim_and_attacker(server: &ServerProcess, proxy: &DelayProxy) -> (Cli, Peer, String) {
     let mut victim = Cli::start(proxy.addr.port(), &[]);
-    victim.type_line("create --join");
-    let group = victim.created_id();
-    victim.expect("[server] OK JOINED");
+    let group = victim.create_group();
     let attacker = Peer::new(server.addr);
     attacker.join(&group);
     (victim, attacker, group)

@@ -162,9 +162,7 @@ fn after_a_server_restart_the_client_says_why_it_cannot_rejoin() {
     let server = ServerProcess::start(&["--heartbeat", "1"]);
     let port = server.addr.port();
     let mut cli = Cli::for_server(&server, &[]);
-    cli.type_line("create --join");
-    let id = cli.created_id();
-    cli.expect("[server] OK JOINED");
+    let id = cli.create_group();
     // Once this PONG is in, so is the heartbeat's (sent first): the client pings every second.
     cli.type_line("ping");
     assert_eq!(cli.expect("[server] PONG"), "[server] PONG 1.0");
@@ -214,9 +212,7 @@ fn ctrl_c_says_goodbye() {
 fn typos_and_helper_like_lines_never_reach_the_group() {
     let server = ServerProcess::start(&[]);
     let mut cli = Cli::for_server(&server, &[]);
-    cli.type_line("create --join");
-    let id = cli.created_id();
-    cli.expect("[server] OK JOINED");
+    let id = cli.create_group();
     let peer = Peer::new(server.addr);
     peer.join(&id);
 
@@ -248,9 +244,7 @@ fn under_require_validation_the_client_validates_and_receives_everything() {
     // One worker: datagrams are handled in the order they arrive.
     let server = ServerProcess::start(&["--require-validation", "--threads", "1"]);
     let mut cli = Cli::for_server(&server, &[]);
-    cli.type_line("create --join");
-    let id = cli.created_id();
-    cli.expect("[server] OK JOINED");
+    let id = cli.create_group();
     let peer = Peer::new(server.addr);
     peer.join(&id);
     // The client echoes its token as soon as the PONG to its `!PING +` arrives, which is before
@@ -273,9 +267,7 @@ fn chatting_goes_on_across_a_server_restart_with_a_state_file() {
     let mut server = ServerProcess::start(&flags);
     let port = server.addr.port();
     let (mut ana, mut ben) = (Cli::for_server(&server, &[]), Cli::for_server(&server, &[]));
-    ana.type_line("create --join");
-    let id = ana.created_id();
-    ana.expect("[server] OK JOINED");
+    let id = ana.create_group();
     ben.type_line(&format!("join {id}"));
     ben.expect("[server] OK JOINED");
     ana.type_line("before");

@@ -64,6 +64,14 @@ impl Cli {
         }
     }
 
+    /// Types `create --join` and returns the new group's id once it is joined.
+    pub fn create_group(&mut self) -> String {
+        self.type_line("create --join");
+        let id = self.created_id();
+        self.expect("[server] OK JOINED");
+        id
+    }
+
     /// The group id from `[cli] created group id: X`.
     pub fn created_id(&mut self) -> String {
         let line = self.expect("[cli] created group id: ");
