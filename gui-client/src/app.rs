@@ -11,6 +11,7 @@ use udprelay_shared::text::printable;
 use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
 use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
+pub use crate::notice::{Notice, Place};
 
 /// One line in a group's message log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,22 +32,6 @@ pub enum EntryKind {
     Event,
     /// Something that went wrong.
     Error,
-}
-
-/// Where a notice belongs: next to what caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    Server,
-    Create,
-    Join,
-    Message,
-}
-
-/// An error or hint in plain words, shown next to what caused it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub place: Place,
-    pub text: String,
 }
 
 /// How far a group's link has got.
@@ -71,6 +56,8 @@ pub struct Group {
     pub state: Option<LinkState>,
     /// What was asked, so a failure can be put into words next to the right control.
     origin: Place,
+    /// The group selected before this one was asked for: selected again if it fails.
+    came_from: Option<LinkId>,
     handle: LinkHandle,
 }
 
@@ -157,7 +144,7 @@ impl App {
             self.select(link);
             return self.tell(Place::Join, &format!("You are already in {id}."));
         }
-        self.join_text.clear();
+        // The typed id stays until the join succeeds, so that a typo can be fixed.
         self.open_link(Place::Join, Some(id), Order::Join(id));
     }
 
@@ -267,11 +254,10 @@ impl App {
                     group.stage = Stage::Joined;
                     group.log.push(entry(EntryKind::Event, format!("Joined {id}.")));
                 }
-                if let Some(notice) = &self.notice
-                    && notice.place == Place::Join
-                {
-                    self.notice = None;
+                if GroupId::parse_lenient(&self.join_text) == Ok(id) {
+                    self.join_text.clear();
                 }
+                self.clear_notice(Place::Join);
             }
             Event::Reply { reply: Reply::Who { members, .. }, .. } => group.members = Some(members),
             Event::Reply { reply: Reply::Error(error), request, purpose } => {
@@ -324,6 +310,7 @@ impl App {
         let link = self.next_link;
         self.next_link += 1;
         let wake = self.wake.clone();
+        let came_from = self.selected;
         let handle = net::open(link, server, order, self.updates_tx.clone(), move || {
             if let Some(ctx) = &wake {
                 ctx.request_repaint();
@@ -338,20 +325,31 @@ impl App {
             log: Vec::new(),
             state: None,
             origin,
+            came_from,
             handle,
         });
         self.select(link);
     }
 
     /// A create or join that did not get as far as joining: say why next to its control,
-    /// and take its row away again.
+    /// take its row away again, and select what was selected before it.
     fn fail(&mut self, link: LinkId, text: String) {
         let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
         let group = self.groups.remove(index);
         self.tell(group.origin, &text);
         if self.selected == Some(link) {
-            self.selected = self.groups.last().map(|g| g.link);
+            let back = group.came_from.filter(|back| self.groups.iter().any(|g| g.link == *back));
+            self.selected = back.or_else(|| self.groups.last().map(|g| g.link));
         }
+    }
+
+    /// Lets a notice go once it has been shown long enough; returns when the next one goes,
+    /// so the window can wake for it.
+    pub fn expire_notices(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        if self.notice.as_ref().is_some_and(|n| n.until() <= now) {
+            self.notice = None;
+        }
+        self.notice.as_ref().map(Notice::until)
     }
 
     fn log(&mut self, link: LinkId, kind: EntryKind, text: String) {
@@ -361,7 +359,7 @@ impl App {
     }
 
     fn tell(&mut self, place: Place, text: &str) {
-        self.notice = Some(Notice { place, text: text.to_string() });
+        self.notice = Some(Notice::new(place, text));
     }
 
     fn clear_notice(&mut self, place: Place) {

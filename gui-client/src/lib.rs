@@ -3,4 +3,5 @@
 
 pub mod app;
 pub mod net;
+pub mod notice;
 pub mod view;

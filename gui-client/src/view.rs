@@ -19,6 +19,9 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     app.attach(ui.ctx());
     app.poll();
     let now = Instant::now();
+    if let Some(goes) = app.expire_notices(now) {
+        ui.ctx().request_repaint_after(goes.saturating_duration_since(now));
+    }
     Panel::top("server").show(ui, |ui| top_bar(ui, app));
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
@@ -206,10 +209,17 @@ fn composer(ui: &mut Ui, app: &mut App) {
     });
 }
 
+/// The notice for `place`, in a space that is kept whether or not there is one, so that a
+/// notice coming or going moves nothing else.
 fn notice(ui: &mut Ui, app: &App, place: Place) {
-    if let Some(notice) = &app.notice
-        && notice.place == place
-    {
-        ui.label(RichText::new(&notice.text).color(LOST));
-    }
+    let height = 2.0 * ui.text_style_height(&egui::TextStyle::Body);
+    let width = ui.available_width();
+    ui.allocate_ui_with_layout(egui::vec2(width, height), Layout::top_down(Align::Min), |ui| {
+        ui.set_min_size(egui::vec2(width, height));
+        if let Some(notice) = &app.notice
+            && notice.place == place
+        {
+            ui.add(Label::new(RichText::new(&notice.text).color(LOST)).wrap());
+        }
+    });
 }

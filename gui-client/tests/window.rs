@@ -325,3 +325,41 @@ fn the_window_chats_on_across_a_server_restart_with_a_state_file() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_failed_join_keeps_the_selection_and_the_typed_id() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let first = create(&mut harness);
+    let leave_button = harness.get_by_label("Leave").rect();
+    type_into(&mut harness, "Group id", "zzzz1111");
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "the join to fail", |app| {
+        app.notice.as_ref().is_some_and(|n| n.place == Place::Join)
+    });
+    let app = harness.state();
+    assert_eq!(app.selected_group().and_then(|g| g.id).map(|id| id.to_string()), Some(first));
+    assert_eq!(app.join_text, "zzzz1111", "the typo can be fixed");
+    assert_eq!(app.groups.len(), 1);
+    // The notice took no one's place: what is below it stays where it was.
+    let moved = (harness.get_by_label("Leave").rect().top() - leave_button.top()).abs();
+    assert!(moved < 1.0, "the Leave button moved {moved} px");
+    // It goes by itself after a few seconds.
+    let later = Instant::now() + udprelay_gui::notice::NOTICE_LIFETIME;
+    assert_eq!(harness.state_mut().expire_notices(later), None);
+    assert!(harness.state().notice.is_none());
+}
+
+#[test]
+fn a_successful_join_clears_the_typed_id() {
+    let server = ServerProcess::start(&[]);
+    let owner = Peer::new(server.addr);
+    let id = owner.create();
+    let mut harness = window(&server, "");
+    type_into(&mut harness, "Group id", &id.to_lowercase());
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "the join", |app| {
+        app.groups.first().is_some_and(|g| g.stage == Stage::Joined)
+    });
+    assert_eq!(harness.state().join_text, "");
+}

@@ -484,3 +484,39 @@ fn retries_never_come_later_than_the_interval() {
     let mut c = Client::joined("3.0");
     assert_eq!(c.unanswered_pings_for(14), [3.0, 5.0, 8.0, 11.0, 14.0]);
 }
+
+#[test]
+fn the_dot_stays_green_through_chatting_at_any_interval_and_turns_only_with_silence() {
+    for interval in [1.0f64, 2.0, 10.0, 60.0] {
+        let mut c = Client::joined(&format!("{interval:.1}"));
+        // Chat every 0.3 s for 5 intervals; the server answers every ping at once.
+        let steps = (5.0 * interval / 0.3) as usize;
+        for _ in 0..steps {
+            c.advance(0.3);
+            c.session.send_payload(c.now, b"chat").unwrap();
+            if c.sent().iter().any(|s| s.starts_with("!PING")) {
+                c.receive(&format!("PONG {interval:.1}"));
+            }
+            assert_eq!(c.session.health(c.now), Some(Health::Good), "interval {interval}");
+        }
+        // Then the server goes silent: amber only once a reply is late, red after 3 intervals.
+        let heard = c.session.last_heard().unwrap();
+        let mut colours = Vec::new();
+        for _ in 0..((4.0 * interval / 0.25) as usize) {
+            c.advance(0.25);
+            c.sent();
+            let since = (c.now - heard).as_secs_f64();
+            colours.push((since, c.session.health(c.now).unwrap()));
+        }
+        for (since, health) in colours {
+            let expected = if since <= interval + 2.0 {
+                Health::Good
+            } else if since <= 3.0 * interval {
+                Health::Late
+            } else {
+                Health::Lost
+            };
+            assert_eq!(health, expected, "interval {interval}, {since:.2} s after the last PONG");
+        }
+    }
+}
