@@ -135,10 +135,14 @@ impl App {
 
     /// Joins the group typed in the join field (any case); invalid ids are refused here.
     pub fn join(&mut self) {
-        let id = match GroupId::parse_lenient(&self.join_text) {
-            Ok(id) => id,
-            Err(why) => return self.tell(Place::Join, &format!("Not a group id: {why}.")),
-        };
+        match GroupId::parse_lenient(&self.join_text) {
+            Ok(id) => self.join_group(id),
+            Err(why) => self.tell(Place::Join, &format!("Not a group id: {why}.")),
+        }
+    }
+
+    /// Joins group `id` (from the field, or from `--join` at start).
+    pub fn join_group(&mut self, id: GroupId) {
         if let Some(group) = self.groups.iter().find(|g| g.id == Some(id)) {
             let link = group.link;
             self.select(link);

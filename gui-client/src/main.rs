@@ -3,6 +3,7 @@
 use clap::{CommandFactory, Parser};
 use udprelay_gui::app::App;
 use udprelay_gui::view;
+use udprelay_shared::GroupId;
 
 /// udprelay desktop client: many groups at once, each with its own socket.
 #[derive(Debug, Parser)]
@@ -16,9 +17,17 @@ struct Args {
     #[arg(long)]
     port: Option<u16>,
 
+    /// Join this group at start (any case; repeat for several): a link a user can be sent
+    #[arg(long = "join", value_name = "ID", value_parser = parse_id)]
+    join: Vec<GroupId>,
+
     /// Print a man page or a shell completion script, and exit
     #[arg(long, hide = true, value_name = "WHAT")]
     generate: Option<udprelay_generate::Output>,
+}
+
+fn parse_id(text: &str) -> Result<GroupId, String> {
+    GroupId::parse_lenient(text).map_err(|why| format!("not a group id: {why}"))
 }
 
 struct Window {
@@ -82,7 +91,10 @@ fn run(args: Args) -> eframe::Result {
             } else {
                 host
             };
-            let app = App::new(format!("{host}:{port}"), stored("name").unwrap_or_default());
+            let mut app = App::new(format!("{host}:{port}"), stored("name").unwrap_or_default());
+            for id in &args.join {
+                app.join_group(*id);
+            }
             Ok(Box::new(Window { app }))
         }),
     )

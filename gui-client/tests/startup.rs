@@ -29,3 +29,14 @@ fn it_prints_its_man_page_and_completions() {
         assert!(text.contains(expected), "{what}: {text}");
     }
 }
+
+#[test]
+fn a_bad_join_id_is_refused_with_the_reason() {
+    let output = Command::new(GUI).args(["--join", "nosuch"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("invalid value 'nosuch' for '--join <ID>': not a group id"),
+        "{stderr}"
+    );
+}

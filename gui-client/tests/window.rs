@@ -363,3 +363,22 @@ fn a_successful_join_clears_the_typed_id() {
     });
     assert_eq!(harness.state().join_text, "");
 }
+
+#[test]
+fn groups_named_at_start_are_joined() {
+    // What `udprelay-gui --join A --join b` does before the first frame.
+    let server = ServerProcess::start(&[]);
+    let owner = Peer::new(server.addr);
+    let (first, second) = (owner.create(), owner.create());
+    let mut app = App::new(server.addr.to_string(), "");
+    app.join_group(first.parse().unwrap());
+    app.join_group(second.parse().unwrap());
+    let mut harness = Harness::builder()
+        .with_size([1000.0, 700.0])
+        .build_ui_state(|ui, app: &mut App| view::show(ui, app), app);
+    wait_until(&mut harness, "both joined", |app| {
+        app.groups.len() == 2 && app.groups.iter().all(|g| g.stage == Stage::Joined)
+    });
+    harness.get_by_label(&first);
+    harness.get_by_label(&second);
+}
