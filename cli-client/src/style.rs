@@ -2,6 +2,8 @@
 //! and tests read it), and on a colour terminal some of it is coloured. Pure: the time and the
 //! choices come in as values.
 
+use udprelay_shared::text::{name_hash, sender};
+
 /// What decorations are on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Style {
@@ -22,9 +24,6 @@ const BELL: &str = "\x07";
 
 /// Foreground colours for senders' names (SGR codes): readable on dark and light backgrounds.
 const NAME_COLOURS: [u8; 10] = [31, 32, 33, 34, 35, 36, 91, 92, 94, 95];
-
-/// Longest text before `: ` that is taken as a sender's name.
-const MAX_NAME: usize = 32;
 
 impl Style {
     /// `line` as it is printed. `time` is the local `HH:MM` for a line from the network, and
@@ -74,19 +73,10 @@ fn split_prefix(line: &str) -> Option<(&str, &str)> {
     matches!(prefix, "[server]" | "[cli]" | "[payload]").then_some((prefix, text))
 }
 
-/// `NAME: message`, the clients' convention for who said it.
-fn sender(text: &str) -> Option<(&str, &str)> {
-    let (name, message) = text.split_once(": ")?;
-    let plausible = !name.is_empty() && name.chars().count() <= MAX_NAME && !name.contains('\\');
-    plausible.then_some((name, message))
-}
-
 /// A colour from the name, the same for everyone and every run (weechat's way: a hash of the
 /// nick into a palette).
 pub fn name_colour(name: &str) -> u8 {
-    // djb2: small, stable across versions and platforms (std's hasher is neither promised).
-    let hash = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
-    NAME_COLOURS[hash as usize % NAME_COLOURS.len()]
+    NAME_COLOURS[name_hash(name) as usize % NAME_COLOURS.len()]
 }
 
 #[cfg(test)]

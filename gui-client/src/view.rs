@@ -7,12 +7,32 @@ use egui::{
     Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
 };
 use udprelay_shared::session::{Connection as Reachability, Health};
+use udprelay_shared::text::{name_hash, sender};
 
 use crate::app::{App, EntryKind, Group, Place, Stage};
 
 const GOOD: Color32 = Color32::from_rgb(60, 180, 75);
 const LATE: Color32 = Color32::from_rgb(230, 160, 30);
 const LOST: Color32 = Color32::from_rgb(220, 60, 50);
+
+/// Senders' colours: mid-tones that read on the light and the dark theme alike.
+const SENDER_COLOURS: [Color32; 10] = [
+    Color32::from_rgb(214, 93, 14),
+    Color32::from_rgb(69, 133, 136),
+    Color32::from_rgb(177, 98, 134),
+    Color32::from_rgb(104, 157, 106),
+    Color32::from_rgb(200, 140, 20),
+    Color32::from_rgb(69, 133, 200),
+    Color32::from_rgb(204, 36, 29),
+    Color32::from_rgb(140, 140, 26),
+    Color32::from_rgb(60, 160, 150),
+    Color32::from_rgb(211, 110, 155),
+];
+
+/// A sender's colour: the same for a name everywhere (the terminal client hashes alike).
+pub fn sender_colour(name: &str) -> Color32 {
+    SENDER_COLOURS[name_hash(name) as usize % SENDER_COLOURS.len()]
+}
 
 /// Draws the whole window and takes in what the network brought since the last frame.
 pub fn show(ui: &mut Ui, app: &mut App) {
@@ -162,12 +182,24 @@ fn message_log(ui: &mut Ui, app: &App) {
                         let text =
                             RichText::new(&entry.text).color(ui.visuals().strong_text_color());
                         ui.add(Label::new(text).selectable(true).wrap());
+                        let accent = ui.visuals().hyperlink_color;
+                        ui.label(RichText::new("you").strong().color(accent));
                     });
                 }
                 EntryKind::Theirs => {
                     ui.horizontal_wrapped(|ui| {
                         ui.label(time);
-                        ui.add(Label::new(&entry.text).selectable(true));
+                        // `NAME: text` is the clients' convention; anything else is anonymous.
+                        let (who, message) = match sender(&entry.text) {
+                            Some((name, message)) => {
+                                (RichText::new(name).strong().color(sender_colour(name)), message)
+                            }
+                            None => {
+                                (RichText::new("someone").italics().weak(), entry.text.as_str())
+                            }
+                        };
+                        ui.label(who);
+                        ui.add(Label::new(message).selectable(true));
                     });
                 }
                 EntryKind::Event | EntryKind::Error => {

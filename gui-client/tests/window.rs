@@ -105,7 +105,8 @@ fn messages_from_others_appear_and_mark_other_groups_unread() {
 
     click(&mut harness, &first);
     assert_eq!(harness.state().groups[0].unread, 0);
-    harness.get_by_label("ben: over here");
+    harness.get_by_label("ben"); // the sender, in its colour
+    harness.get_by_label("over here");
 }
 
 #[test]
@@ -381,4 +382,29 @@ fn groups_named_at_start_are_joined() {
     });
     harness.get_by_label(&first);
     harness.get_by_label(&second);
+}
+
+#[test]
+fn senders_are_named_and_the_nameless_are_someone() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let peer = Peer::new(server.addr);
+    peer.join(&id);
+    peer.send(b"ben: hi ana");
+    peer.send(b"no name at all");
+    wait_until(&mut harness, "two messages", |app| {
+        app.groups[0].log.iter().filter(|e| e.kind == udprelay_gui::app::EntryKind::Theirs).count()
+            == 2
+    });
+    harness.get_by_label("ben");
+    harness.get_by_label("hi ana");
+    harness.get_by_label("someone");
+    harness.get_by_label("no name at all");
+    type_into(&mut harness, "Message", "hello");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.get_by_label("you");
+    assert_eq!(udprelay_gui::view::sender_colour("ben"), udprelay_gui::view::sender_colour("ben"));
+    assert_ne!(udprelay_gui::view::sender_colour("ben"), udprelay_gui::view::sender_colour("ana"));
 }

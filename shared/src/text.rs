@@ -49,6 +49,24 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// Longest text before `: ` that is taken as a sender's name.
+pub const MAX_SENDER: usize = 32;
+
+/// `NAME: message`, the clients' convention for who said it: the name and the message, when
+/// the text has a plausible name (1 to 32 characters, no backslash: an escaped character is
+/// no name).
+pub fn sender(text: &str) -> Option<(&str, &str)> {
+    let (name, message) = text.split_once(": ")?;
+    let plausible = !name.is_empty() && name.chars().count() <= MAX_SENDER && !name.contains('\\');
+    plausible.then_some((name, message))
+}
+
+/// A number from a name, the same on every machine and in every version (djb2; std's hasher
+/// promises neither), for giving each sender a stable colour as weechat does.
+pub fn name_hash(name: &str) -> u32 {
+    name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +106,16 @@ mod tests {
         assert_eq!(printable("👨‍👩‍👧".as_bytes()), "👨\u{200d}👩\u{200d}👧");
         assert_eq!(printable("a\u{200d}👩".as_bytes()), "a\\u{200d}👩");
         assert_eq!(printable("👩\u{200d}".as_bytes()), "👩\\u{200d}");
+    }
+
+    #[test]
+    fn senders_and_their_hash() {
+        assert_eq!(sender("ben: hi: there"), Some(("ben", "hi: there")));
+        assert_eq!(sender("no name here"), None);
+        assert_eq!(sender(": empty name"), None);
+        assert_eq!(sender(&format!("{}: long", "x".repeat(33))), None);
+        assert_eq!(sender("a\\u{1b}b: escaped"), None);
+        assert_eq!(name_hash("ben"), name_hash("ben"));
+        assert_ne!(name_hash("ben"), name_hash("ana"));
     }
 }
