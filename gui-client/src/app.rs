@@ -4,11 +4,9 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use udprelay_link::Report;
+use udprelay_shared::GroupId;
 use udprelay_shared::limits::MAX_DATAGRAM;
-use udprelay_shared::session::{Connection as Reachability, Event, Purpose};
-use udprelay_shared::text::printable;
-use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
+use udprelay_shared::session::Connection as Reachability;
 
 use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
 pub use crate::notice::{Notice, Place};
@@ -52,6 +50,8 @@ pub struct Group {
     pub stage: Stage,
     pub members: Option<usize>,
     pub unread: usize,
+    /// Where in `log` the messages not yet seen begin (drawn as a "New messages" line).
+    pub unread_from: Option<usize>,
     pub log: Vec<Entry>,
     pub state: Option<LinkState>,
     /// What was asked, so a failure can be put into words next to the right control.
@@ -74,6 +74,12 @@ pub struct App {
     pub cap_text: String,
     pub draft: String,
     pub notice: Option<Notice>,
+    /// The window has the keyboard focus (the view tells every frame).
+    pub focused: bool,
+    /// A message came while the window was in the background: ask for attention.
+    pub(crate) attention: bool,
+    /// The title last given to the window (the view sets it when it changes).
+    pub shown_title: Option<String>,
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
@@ -94,6 +100,9 @@ impl App {
             cap_text: String::new(),
             draft: String::new(),
             notice: None,
+            focused: true,
+            attention: false,
+            shown_title: None,
             updates,
             updates_tx,
             next_link: 1,
@@ -112,7 +121,7 @@ impl App {
         self.groups.iter().find(|g| Some(g.link) == self.selected)
     }
 
-    fn group_mut(&mut self, link: LinkId) -> Option<&mut Group> {
+    pub(crate) fn group_mut(&mut self, link: LinkId) -> Option<&mut Group> {
         self.groups.iter_mut().find(|g| g.link == link)
     }
 
@@ -164,8 +173,8 @@ impl App {
     }
 
     pub fn select(&mut self, link: LinkId) {
-        if let Some(group) = self.group_mut(link) {
-            group.unread = 0;
+        if self.groups.iter().any(|g| g.link == link) {
+            self.read_on_select(link);
             self.selected = Some(link);
         }
     }
@@ -201,6 +210,8 @@ impl App {
         }
         group.handle.order(Order::Send(payload.into_bytes()));
         group.log.push(entry(EntryKind::Mine, text.to_string()));
+        let link = group.link;
+        self.read_on_send(link);
         self.draft.clear();
         self.clear_notice(Place::Message);
     }
@@ -211,94 +222,6 @@ impl App {
     pub fn poll(&mut self) {
         while let Ok((link, update)) = self.updates.try_recv() {
             self.apply(link, update);
-        }
-    }
-
-    fn apply(&mut self, link: LinkId, update: Update) {
-        match update {
-            Update::State(state) => {
-                if let Some(group) = self.group_mut(link) {
-                    group.state = Some(state);
-                }
-            }
-            Update::OpenFailed(error) => self.fail(link, format!("Cannot open a socket: {error}.")),
-            Update::Report(Report::Unreachable) => {
-                self.connection = Reachability::Unreachable;
-                let text =
-                    format!("The server at {} is not answering (its port is closed).", self.server);
-                self.log(link, EntryKind::Error, text);
-            }
-            Update::Report(Report::SendFailed(error)) => {
-                self.log(link, EntryKind::Error, format!("Could not send: {error}."));
-            }
-            Update::Report(Report::Session(event)) => self.apply_event(link, event),
-        }
-    }
-
-    fn apply_event(&mut self, link: LinkId, event: Event) {
-        let selected = self.selected == Some(link);
-        let Some(group) = self.group_mut(link) else { return };
-        match event {
-            Event::Connection(connection) => self.connection = connection,
-            Event::Payload(bytes) => {
-                // Invisible and control characters shown escaped, as the terminal client does.
-                let text = printable(&bytes);
-                group.log.push(entry(EntryKind::Theirs, text));
-                if !selected {
-                    group.unread += 1;
-                }
-            }
-            Event::Reply { reply: Reply::Created(id), .. } => {
-                group.id = Some(id);
-                group.log.push(entry(EntryKind::Event, format!("Created group {id}.")));
-            }
-            Event::Reply { reply: Reply::Joined(id), .. } => {
-                group.id = Some(id);
-                if group.stage != Stage::Joined {
-                    group.stage = Stage::Joined;
-                    group.log.push(entry(EntryKind::Event, format!("Joined {id}.")));
-                }
-                if GroupId::parse_lenient(&self.join_text) == Ok(id) {
-                    self.join_text.clear();
-                }
-                self.clear_notice(Place::Join);
-            }
-            Event::Reply { reply: Reply::Who { members, .. }, .. } => group.members = Some(members),
-            Event::Reply { reply: Reply::Error(error), request, purpose } => {
-                if group.stage == Stage::Joining {
-                    let text = failure(request, &error);
-                    return self.fail(link, text);
-                }
-                if !(purpose == Purpose::Heartbeat && error == ErrorReply::JoinFirst) {
-                    group.log.push(entry(EntryKind::Error, capitalized(&error.describe())));
-                }
-            }
-            Event::Reply { .. } => {}
-            Event::PayloadRefused(error) => {
-                group.log.push(entry(EntryKind::Error, format!("Not sent: {}.", error.describe())));
-            }
-            Event::NoReply { request, .. } => {
-                if group.stage == Stage::Joining {
-                    let server = self.server.clone();
-                    return self.fail(link, format!("No reply from the server at {server}."));
-                }
-                let text = format!("No reply from the server to {request}.");
-                group.log.push(entry(EntryKind::Error, text));
-            }
-            Event::Rejoined(id) => {
-                group.log.push(entry(
-                    EntryKind::Event,
-                    format!("The server had forgotten us; rejoined {id}."),
-                ));
-            }
-            Event::RejoinFailed { group: id, error } => {
-                group.stage = Stage::Lost;
-                let why = error.map_or("no reply from the server".to_string(), |e| e.describe());
-                group.log.push(entry(
-                    EntryKind::Error,
-                    format!("Lost {id}: the server forgot us and rejoining failed ({why})."),
-                ));
-            }
         }
     }
 
@@ -326,6 +249,7 @@ impl App {
             stage: Stage::Joining,
             members: None,
             unread: 0,
+            unread_from: None,
             log: Vec::new(),
             state: None,
             origin,
@@ -337,7 +261,7 @@ impl App {
 
     /// A create or join that did not get as far as joining: say why next to its control,
     /// take its row away again, and select what was selected before it.
-    fn fail(&mut self, link: LinkId, text: String) {
+    pub(crate) fn fail(&mut self, link: LinkId, text: String) {
         let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
         let group = self.groups.remove(index);
         self.tell(group.origin, &text);
@@ -356,43 +280,24 @@ impl App {
         self.notice.as_ref().map(Notice::until)
     }
 
-    fn log(&mut self, link: LinkId, kind: EntryKind, text: String) {
+    pub(crate) fn log(&mut self, link: LinkId, kind: EntryKind, text: String) {
         if let Some(group) = self.group_mut(link) {
             group.log.push(entry(kind, text));
         }
     }
 
-    fn tell(&mut self, place: Place, text: &str) {
+    pub(crate) fn tell(&mut self, place: Place, text: &str) {
         self.notice = Some(Notice::new(place, text));
     }
 
-    fn clear_notice(&mut self, place: Place) {
+    pub(crate) fn clear_notice(&mut self, place: Place) {
         if self.notice.as_ref().is_some_and(|n| n.place == place) {
             self.notice = None;
         }
     }
 }
 
-/// A failed create or join, in words.
-fn failure(request: Command, error: &ErrorReply) -> String {
-    match (request, error) {
-        (Command::Join(id), ErrorReply::NoSuchGroup) => {
-            format!("No group has the id {id} (it may have expired).")
-        }
-        (_, ErrorReply::GroupFull(_) | ErrorReply::ClientLimit { .. }) => {
-            format!("{}.", capitalized(&error.describe()))
-        }
-        (Command::Join(id), _) => format!("Could not join {id}: {}.", error.describe()),
-        (_, _) => format!("Could not create a group: {}.", error.describe()),
-    }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
-}
-
-fn entry(kind: EntryKind, text: String) -> Entry {
+pub(crate) fn entry(kind: EntryKind, text: String) -> Entry {
     Entry { time: chrono::Local::now().format("%H:%M:%S").to_string(), kind, text }
 }
 

@@ -2,6 +2,8 @@
 //! [`net`] runs one socket per group off the UI thread.
 
 pub mod app;
+mod events;
 pub mod net;
 pub mod notice;
+mod unread;
 pub mod view;

@@ -42,6 +42,16 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     if let Some(goes) = app.expire_notices(now) {
         ui.ctx().request_repaint_after(goes.saturating_duration_since(now));
     }
+    app.set_focused(ui.input(|i| i.focused));
+    let title = app.title();
+    if app.shown_title.as_deref() != Some(title.as_str()) {
+        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+        app.shown_title = Some(title);
+    }
+    if app.take_attention() {
+        let informational = egui::UserAttentionType::Informational;
+        ui.ctx().send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(informational));
+    }
     Panel::top("server").show(ui, |ui| top_bar(ui, app));
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
@@ -173,7 +183,10 @@ fn message_log(ui: &mut Ui, app: &App) {
         return;
     };
     ScrollArea::vertical().stick_to_bottom(true).auto_shrink(false).show(ui, |ui| {
-        for entry in &group.log {
+        for (at, entry) in group.log.iter().enumerate() {
+            if group.unread_from == Some(at) {
+                unread_line(ui);
+            }
             let time = RichText::new(&entry.time).weak().monospace();
             match entry.kind {
                 EntryKind::Mine => {
@@ -218,6 +231,20 @@ fn message_log(ui: &mut Ui, app: &App) {
                 }
             }
         }
+    });
+}
+
+/// "New messages": where the messages not yet seen begin.
+fn unread_line(ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        let line = |ui: &mut Ui| {
+            let width = (ui.available_width() / 2.0 - 60.0).max(10.0);
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 1.0), egui::Sense::hover());
+            ui.painter().hline(rect.x_range(), rect.center().y, egui::Stroke::new(1.0, LOST));
+        };
+        line(ui);
+        ui.label(RichText::new("New messages").small().color(LOST));
+        line(ui);
     });
 }
 

@@ -408,3 +408,59 @@ fn senders_are_named_and_the_nameless_are_someone() {
     assert_eq!(udprelay_gui::view::sender_colour("ben"), udprelay_gui::view::sender_colour("ben"));
     assert_ne!(udprelay_gui::view::sender_colour("ben"), udprelay_gui::view::sender_colour("ana"));
 }
+
+#[test]
+fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let first = create(&mut harness);
+    create(&mut harness); // the second is selected
+    let ben = Peer::new(server.addr);
+    ben.join(&first);
+    ben.send(b"ben: one");
+    ben.send(b"ben: two");
+    wait_until(&mut harness, "two unread", |app| app.groups[0].unread == 2);
+    assert_eq!(harness.state().title(), "udprelay (2)");
+    assert_eq!(harness.state().shown_title.as_deref(), Some("udprelay (2)"), "the window's title");
+
+    click(&mut harness, &first);
+    assert_eq!(harness.state().title(), "udprelay");
+    harness.get_by_label("New messages"); // above "one", where the unseen began
+    let log = &harness.state().groups[0].log;
+    let from = harness.state().groups[0].unread_from.unwrap();
+    assert_eq!(log[from].text, "ben: one", "the line stands right above the first unseen");
+    // Writing in the group: everything before has been read.
+    type_into(&mut harness, "Message", "hi ben");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    assert!(harness.query_by_label("New messages").is_none());
+}
+
+#[test]
+fn a_message_in_the_background_asks_for_attention() {
+    let server = ServerProcess::start(&[]);
+    let owner = Peer::new(server.addr);
+    let id = owner.create();
+    let mut app = App::new(server.addr.to_string(), "");
+    app.join_group(id.parse().unwrap());
+    let deadline = Instant::now() + WAIT;
+    while app.groups[0].stage != Stage::Joined {
+        assert!(Instant::now() < deadline, "joined");
+        app.poll();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    app.set_focused(false); // the user went to another window
+    owner.join(&id);
+    owner.send(b"ben: are you there?");
+    while app.groups[0].unread == 0 {
+        assert!(Instant::now() < deadline, "the message");
+        app.poll();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(app.groups[0].unread, 1, "the selected group counts too when unseen");
+    assert!(app.take_attention(), "attention is asked for");
+    assert!(!app.take_attention(), "once");
+    app.set_focused(true);
+    assert_eq!(app.groups[0].unread, 0);
+    assert_eq!(app.title(), "udprelay");
+}
