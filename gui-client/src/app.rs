@@ -172,6 +172,13 @@ impl App {
         }
     }
 
+    /// The selected group's id, for the clipboard; says so next to the button.
+    pub fn copy_id(&mut self) -> Option<GroupId> {
+        let id = self.selected_group()?.id?;
+        self.tell(Place::Group, &format!("Copied {id}: send it to whoever should join."));
+        Some(id)
+    }
+
     pub fn select(&mut self, link: LinkId) {
         if self.groups.iter().any(|g| g.link == link) {
             self.read_on_select(link);

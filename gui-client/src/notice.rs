@@ -12,6 +12,8 @@ pub enum Place {
     Server,
     Create,
     Join,
+    /// Under Leave and Copy id.
+    Group,
     Message,
 }
 

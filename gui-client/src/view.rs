@@ -128,11 +128,12 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
             app.leave_selected();
         }
         if ui.add_enabled(selected_id.is_some(), egui::Button::new("Copy id")).clicked()
-            && let Some(id) = selected_id
+            && let Some(id) = app.copy_id()
         {
             ui.ctx().copy_text(id.to_string());
         }
     });
+    notice(ui, app, Place::Group);
 }
 
 /// One row: heartbeat dot, id, member count, unread badge. Returns whether it was clicked.

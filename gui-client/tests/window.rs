@@ -464,3 +464,17 @@ fn a_message_in_the_background_asks_for_attention() {
     assert_eq!(app.groups[0].unread, 0);
     assert_eq!(app.title(), "udprelay");
 }
+
+#[test]
+fn copy_id_says_it_copied() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    click(&mut harness, "Copy id");
+    harness.get_by_label(&format!("Copied {id}: send it to whoever should join."));
+    assert_eq!(
+        harness.output().platform_output.commands.len(),
+        0,
+        "the copy went out in the frame of the click"
+    );
+}
