@@ -2,7 +2,7 @@
 
 use udprelay_link::Report;
 use udprelay_shared::session::{Event, Purpose};
-use udprelay_shared::text::printable;
+use udprelay_shared::text::printable_lines;
 use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
 use crate::app::{App, EntryKind, Place, Stage, entry};
@@ -37,7 +37,7 @@ impl App {
             Event::Connection(connection) => self.connection = connection,
             Event::Payload(bytes) => {
                 // Invisible and control characters shown escaped, as the terminal client does.
-                let text = printable(&bytes);
+                let text = printable_lines(&bytes);
                 group.log.push(entry(EntryKind::Theirs, text));
                 let at = group.log.len() - 1;
                 self.arrived(link, at);

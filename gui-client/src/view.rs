@@ -222,16 +222,22 @@ fn message_log(ui: &mut Ui, app: &App) {
                     } else {
                         ui.visuals().weak_text_color()
                     };
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(time);
-                        ui.add(
-                            Label::new(RichText::new(&entry.text).italics().color(color))
-                                .selectable(true),
-                        );
+                    beside_the_time(ui, time, |ui| {
+                        let text = RichText::new(&entry.text).italics().color(color);
+                        ui.add(Label::new(text).selectable(true).wrap());
                     });
                 }
             }
         }
+    });
+}
+
+/// A log line: the time, and beside it a column of its own for the rest (top to bottom), so
+/// that a message's second line starts under its first, not under the time.
+fn beside_the_time(ui: &mut Ui, time: RichText, content: impl FnOnce(&mut Ui)) {
+    ui.horizontal_top(|ui| {
+        ui.label(time);
+        ui.vertical(content);
     });
 }
 
@@ -254,14 +260,32 @@ fn composer(ui: &mut Ui, app: &mut App) {
     ui.horizontal(|ui| {
         let label = ui.label("Message");
         let width = ui.available_width() - 70.0;
-        let field = ui
-            .add(
-                TextEdit::singleline(&mut app.draft)
-                    .hint_text("Type, then Enter")
-                    .desired_width(width),
-            )
-            .labelled_by(label.id);
-        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        // Enter sends; Shift+Enter starts a new line of the same message.
+        let new_line = egui::KeyboardShortcut::new(egui::Modifiers::SHIFT, Key::Enter);
+        // A long draft scrolls inside the box instead of pushing the window around.
+        let most = 6.0 * ui.text_style_height(&egui::TextStyle::Body);
+        let field = ScrollArea::vertical()
+            .id_salt("draft")
+            .max_height(most)
+            .show(ui, |ui| {
+                ui.add(
+                    TextEdit::multiline(&mut app.draft)
+                        .hint_text("Type, then Enter (Shift+Enter: a new line)")
+                        .desired_rows(1)
+                        .desired_width(width)
+                        .return_key(new_line),
+                )
+                .labelled_by(label.id)
+            })
+            .inner;
+        // Enter without Shift (egui's key matching ignores Shift, so it is looked at here).
+        let entered = field.has_focus()
+            && ui.input(|i| {
+                i.events.iter().any(|event| {
+                matches!(event, egui::Event::Key { key: Key::Enter, pressed: true, modifiers, .. }
+                        if !modifiers.shift)
+            })
+            });
         if ui.button("Send").clicked() || entered {
             app.send_draft();
             field.request_focus(); // keep typing

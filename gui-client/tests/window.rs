@@ -28,10 +28,18 @@ fn wait_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&Ap
     harness.step();
 }
 
+/// A text field by its label: one line or several (the message box).
+fn text_field<'a>(harness: &'a Harness<'static, App>, field: &'a str) -> egui_kittest::Node<'a> {
+    harness
+        .query_by_role_and_label(Role::TextInput, field)
+        .or_else(|| harness.query_by_role_and_label(Role::MultilineTextInput, field))
+        .unwrap_or_else(|| panic!("no text field labelled {field:?}"))
+}
+
 fn type_into(harness: &mut Harness<'static, App>, field: &str, text: &str) {
-    harness.get_by_role_and_label(Role::TextInput, field).focus();
+    text_field(harness, field).focus();
     harness.step();
-    harness.get_by_role_and_label(Role::TextInput, field).type_text(text);
+    text_field(harness, field).type_text(text);
     harness.step();
 }
 
@@ -81,7 +89,7 @@ fn enter_sends_the_typed_message_and_keeps_the_focus() {
     harness.key_press(egui::Key::Enter);
     harness.step();
     assert_eq!(ben.recv(), b"ana: hello ben");
-    assert!(harness.get_by_role_and_label(Role::TextInput, "Message").is_focused());
+    assert!(text_field(&harness, "Message").is_focused());
     assert_eq!(harness.state().draft, "");
     harness.get_by_label("hello ben");
 }
@@ -477,4 +485,30 @@ fn copy_id_says_it_copied() {
         0,
         "the copy went out in the frame of the click"
     );
+}
+
+#[test]
+fn shift_enter_makes_a_new_line_and_multi_line_messages_keep_their_lines() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+
+    type_into(&mut harness, "Message", "line one");
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);
+    harness.step();
+    text_field(&harness, "Message").type_text("line two");
+    harness.step();
+    assert_eq!(harness.state().draft, "line one\nline two", "Shift+Enter: a new line, not sent");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    assert_eq!(ben.recv(), b"ana: line one\nline two");
+
+    // Received: the lines are kept, and only other control characters are escaped.
+    ben.send(b"ben: first line\nsecond line\x1b[2J");
+    wait_until(&mut harness, "the message", |app| {
+        app.groups[0].log.iter().any(|e| e.text.starts_with("ben: first line"))
+    });
+    harness.get_by_label("first line\nsecond line\\u{1b}[2J");
 }

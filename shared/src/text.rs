@@ -10,7 +10,18 @@ use unicode_general_category::{GeneralCategory, get_general_category};
 /// `\u{1b}`, `\n` or `\u{200b}`. Nothing is left that moves the cursor, changes the terminal
 /// or hides text, so a peer cannot forge a line that looks like the client's own.
 pub fn printable(bytes: &[u8]) -> String {
+    escaped(bytes, false)
+}
+
+/// [`printable`] for a window, which draws line breaks itself: a message's own lines (`\n`,
+/// `\r\n`) are kept; everything else is escaped as there.
+pub fn printable_lines(bytes: &[u8]) -> String {
+    escaped(bytes, true)
+}
+
+fn escaped(bytes: &[u8], keep_lines: bool) -> String {
     let text = String::from_utf8_lossy(bytes);
+    let text = if keep_lines { text.replace("\r\n", "\n").into() } else { text };
     let mut shown = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let mut previous = None;
@@ -19,7 +30,9 @@ pub fn printable(bytes: &[u8]) -> String {
             && previous.is_some_and(is_pictograph)
             && chars.peek().copied().is_some_and(is_pictograph);
         previous = Some(c);
-        if c.is_control() {
+        if keep_lines && c == '\n' {
+            shown.push(c);
+        } else if c.is_control() {
             shown.extend(c.escape_debug());
         } else if is_invisible(c) && !joins_emoji {
             shown.extend(c.escape_unicode());
@@ -106,6 +119,13 @@ mod tests {
         assert_eq!(printable("👨‍👩‍👧".as_bytes()), "👨\u{200d}👩\u{200d}👧");
         assert_eq!(printable("a\u{200d}👩".as_bytes()), "a\\u{200d}👩");
         assert_eq!(printable("👩\u{200d}".as_bytes()), "👩\\u{200d}");
+    }
+
+    #[test]
+    fn a_window_keeps_the_lines_and_nothing_else() {
+        assert_eq!(printable_lines(b"one\ntwo\r\nthree"), "one\ntwo\nthree");
+        assert_eq!(printable_lines(b"a\rb\x1b[2Jc\t"), "a\\rb\\u{1b}[2Jc\\t");
+        assert_eq!(printable_lines("x\u{202e}y".as_bytes()), "x\\u{202e}y");
     }
 
     #[test]
