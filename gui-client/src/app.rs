@@ -61,6 +61,9 @@ pub struct Group {
     handle: LinkHandle,
 }
 
+/// The shortest time between two frames that the network asks for.
+pub const FRAME: std::time::Duration = std::time::Duration::from_millis(16);
+
 /// The whole window's state.
 pub struct App {
     /// The server as typed, `host:port`.
@@ -246,8 +249,10 @@ impl App {
         let wake = self.wake.clone();
         let came_from = self.selected;
         let handle = net::open(link, server, order, self.updates_tx.clone(), move || {
+            // At most one frame per FRAME however many datagrams arrive: egui keeps the
+            // earliest repaint asked for.
             if let Some(ctx) = &wake {
-                ctx.request_repaint();
+                ctx.request_repaint_after(FRAME);
             }
         });
         self.groups.push(Group {

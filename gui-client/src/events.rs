@@ -39,6 +39,7 @@ impl App {
                 // Invisible and control characters shown escaped, as the terminal client does.
                 let text = printable_lines(&bytes);
                 group.log.push(entry(EntryKind::Theirs, text));
+                keep_scrollback(&mut group.log, &mut group.unread_from);
                 let at = group.log.len() - 1;
                 self.arrived(link, at);
             }
@@ -114,4 +115,47 @@ fn failure(request: Command, error: &ErrorReply) -> String {
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+/// Lines a group keeps in memory: a day of a busy group, bounded.
+pub const SCROLLBACK: usize = 10_000;
+
+/// Drops the oldest tenth of a log that has grown past [`SCROLLBACK`] (in chunks, so a busy
+/// group does not shift its log on every message); a "New messages" line that fell off moves to
+/// the top.
+pub(crate) fn keep_scrollback<T>(log: &mut Vec<T>, unread_from: &mut Option<usize>) {
+    if log.len() <= SCROLLBACK {
+        return;
+    }
+    let drop = log.len() - SCROLLBACK + SCROLLBACK / 10;
+    log.drain(..drop);
+    if let Some(at) = unread_from {
+        *at = at.saturating_sub(drop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_stays_bounded_and_the_unread_line_stays_on_its_message() {
+        let mut log: Vec<usize> = Vec::new();
+        let mut unread_from = None;
+        for n in 0..50_000 {
+            log.push(n);
+            if n == 45_000 {
+                unread_from = Some(log.len() - 1);
+            }
+            keep_scrollback(&mut log, &mut unread_from);
+            assert!(log.len() <= SCROLLBACK);
+        }
+        assert_eq!(log.last(), Some(&49_999), "the newest are kept");
+        assert_eq!(unread_from.map(|at| log[at]), Some(45_000));
+        // An unread line older than what is kept moves to the top.
+        let mut early = Some(3);
+        let mut full: Vec<usize> = (0..=SCROLLBACK).collect();
+        keep_scrollback(&mut full, &mut early);
+        assert_eq!(early, Some(0));
+    }
 }

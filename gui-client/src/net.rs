@@ -53,6 +53,13 @@ impl LinkState {
         let heard = self.heard_at?;
         Some(Health::after(now.saturating_duration_since(heard), self.interval))
     }
+
+    /// When the indicator next changes colour by time alone.
+    pub fn health_changes_at(&self, now: Instant) -> Option<Instant> {
+        self.group?;
+        let since = now.saturating_duration_since(self.heard_at?);
+        Health::changes_in(since, self.interval).map(|wait| now + wait)
+    }
 }
 
 /// The UI's end of one link. Dropping it closes the link: the thread says `!LEAVE` and ends.

@@ -1,7 +1,7 @@
 //! The window, drawn from [`App`] each frame. User actions call `App`'s methods; nothing here
 //! keeps state of its own.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use egui::{
     Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
@@ -56,9 +56,11 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
     CentralPanel::default().show(ui, |ui| message_log(ui, app));
-    if !app.groups.is_empty() {
-        // Heartbeat dots change colour with time alone.
-        ui.ctx().request_repaint_after(Duration::from_millis(500));
+    // Heartbeat dots change colour with time alone: wake when the next one will, not on a tick
+    // (an idle window then costs next to nothing).
+    let next_change = app.groups.iter().filter_map(|g| g.state?.health_changes_at(now)).min();
+    if let Some(at) = next_change {
+        ui.ctx().request_repaint_after(at.saturating_duration_since(now));
     }
 }
 

@@ -112,6 +112,17 @@ impl Health {
             Health::Lost
         }
     }
+
+    /// How long until [`Health::after`] changes by time alone (`None`: it is lost, and stays
+    /// so until something is heard). A window repaints then, not on a fixed tick.
+    pub fn changes_in(since: Duration, interval: Duration) -> Option<Duration> {
+        let late = interval + REPLY_TIMEOUT;
+        let lost = interval * MISSED_HEARTBEATS;
+        [late, lost]
+            .into_iter()
+            .find(|&edge| since <= edge)
+            .map(|edge| edge - since + Duration::from_millis(1))
+    }
 }
 
 /// Why a payload was not sent.

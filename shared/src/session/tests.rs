@@ -520,3 +520,15 @@ fn the_dot_stays_green_through_chatting_at_any_interval_and_turns_only_with_sile
         }
     }
 }
+
+#[test]
+fn the_dot_says_when_it_next_changes() {
+    let (ten, secs) = (Duration::from_secs(10), Duration::from_secs_f64);
+    assert_eq!(Health::changes_in(secs(0.0), ten), Some(secs(12.001)), "green until 12 s");
+    assert_eq!(Health::changes_in(secs(12.5), ten), Some(secs(17.501)), "amber until 30 s");
+    assert_eq!(Health::changes_in(secs(31.0), ten), None, "red stays red");
+    // Right after the change it reports the next one, never a time already past.
+    let at = secs(12.001);
+    assert_eq!(Health::after(at, ten), Health::Late);
+    assert!(Health::changes_in(at, ten).unwrap() > Duration::ZERO);
+}
