@@ -2,6 +2,7 @@
 //! window (`view`) is a function of this state, and tests drive these methods directly.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use udprelay_shared::GroupId;
@@ -86,8 +87,10 @@ pub struct App {
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
-    /// Called by network threads after each report, so the window repaints at once.
-    wake: Option<egui::Context>,
+    /// The window's context, for network threads to wake it after each report. Shared, and
+    /// filled when the window first draws: links opened before that (`--join` at start) wake
+    /// it too.
+    wake: Arc<OnceLock<egui::Context>>,
 }
 
 impl App {
@@ -109,15 +112,13 @@ impl App {
             updates,
             updates_tx,
             next_link: 1,
-            wake: None,
+            wake: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Lets network threads wake the window.
+    /// Lets network threads wake the window (every link, opened before or after).
     pub fn attach(&mut self, ctx: &egui::Context) {
-        if self.wake.is_none() {
-            self.wake = Some(ctx.clone());
-        }
+        let _ = self.wake.set(ctx.clone());
     }
 
     pub fn selected_group(&self) -> Option<&Group> {
@@ -246,12 +247,12 @@ impl App {
         self.clear_notice(Place::Server);
         let link = self.next_link;
         self.next_link += 1;
-        let wake = self.wake.clone();
+        let wake = Arc::clone(&self.wake);
         let came_from = self.selected;
         let handle = net::open(link, server, order, self.updates_tx.clone(), move || {
             // At most one frame per FRAME however many datagrams arrive: egui keeps the
             // earliest repaint asked for.
-            if let Some(ctx) = &wake {
+            if let Some(ctx) = wake.get() {
                 ctx.request_repaint_after(FRAME);
             }
         });

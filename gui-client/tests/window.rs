@@ -512,3 +512,39 @@ fn shift_enter_makes_a_new_line_and_multi_line_messages_keep_their_lines() {
     });
     harness.get_by_label("first line\nsecond line\\u{1b}[2J");
 }
+
+#[test]
+fn groups_joined_before_the_first_frame_still_wake_the_window() {
+    // `--join` opens links before the window exists; their messages must still wake it. The
+    // harness steps frames itself, so what is checked is the wake-up: with no frame run after
+    // attaching, only a network thread can ask for a repaint.
+    let server = ServerProcess::start(&[]);
+    let owner = Peer::new(server.addr);
+    let id = owner.create();
+    let mut app = App::new(server.addr.to_string(), "");
+    app.join_group(id.parse().unwrap());
+    let ctx = egui::Context::default();
+    let wakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&wakes);
+    ctx.set_request_repaint_callback(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    app.attach(&ctx);
+    let deadline = Instant::now() + WAIT;
+    while app.groups[0].stage != Stage::Joined {
+        assert!(Instant::now() < deadline, "joined");
+        app.poll();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        udprelay_testkit::poll_until(|| wakes.load(std::sync::atomic::Ordering::Relaxed) > 0),
+        "the network woke the window"
+    );
+    owner.join(&id);
+    owner.send(b"ben: wake up");
+    while !app.groups[0].log.iter().any(|e| e.text == "ben: wake up") {
+        assert!(Instant::now() < deadline, "the message");
+        app.poll();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
