@@ -21,8 +21,8 @@ for path in ./usr/bin/udprelay-server \
         exit 1
     fi
 done
-dpkg-deb -f "$deb" Conffiles 2>/dev/null | grep -q /etc/udprelay/server.toml \
-    || dpkg-deb -I "$deb" conffiles | grep -q /etc/udprelay/server.toml
+# The configuration is a conffile: an upgrade keeps the operator's edits.
+dpkg-deb -I "$deb" conffiles | grep -qx /etc/udprelay/server.toml
 if [ "$(id -u)" = 0 ]; then
     dpkg -i "$deb" >/dev/null
     /usr/bin/udprelay-server --version
