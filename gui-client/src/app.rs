@@ -48,6 +48,11 @@ pub struct Group {
     pub link: LinkId,
     /// `None` while a new group's id is still on its way.
     pub id: Option<GroupId>,
+    /// The server it lives on, as typed (`host:port`).
+    pub server: String,
+    /// A name the user gave it, shown instead of its id (only in this window: the id is
+    /// what others know it by).
+    pub name: Option<String>,
     pub stage: Stage,
     pub members: Option<usize>,
     pub unread: usize,
@@ -84,6 +89,8 @@ pub struct App {
     pub(crate) attention: bool,
     /// The title last given to the window (the view sets it when it changes).
     pub shown_title: Option<String>,
+    /// The group being renamed, and the name typed so far.
+    pub renaming: Option<(LinkId, String)>,
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
@@ -109,6 +116,7 @@ impl App {
             focused: true,
             attention: false,
             shown_title: None,
+            renaming: None,
             updates,
             updates_tx,
             next_link: 1,
@@ -181,6 +189,33 @@ impl App {
         let id = self.selected_group()?.id?;
         self.tell(Place::Group, &format!("Copied {id}: send it to whoever should join."));
         Some(id)
+    }
+
+    /// Starts renaming the selected group: the view shows a field with its current name.
+    pub fn start_rename(&mut self) {
+        if let Some(group) = self.selected_group() {
+            let current = group.name.clone().unwrap_or_default();
+            self.renaming = Some((group.link, current));
+        }
+    }
+
+    /// Ends renaming: a name given (trimmed) replaces the id in the list; an empty one brings
+    /// the id back.
+    pub fn finish_rename(&mut self) {
+        let Some((link, text)) = self.renaming.take() else { return };
+        if let Some(group) = self.group_mut(link) {
+            let text = text.trim();
+            group.name = (!text.is_empty()).then(|| text.to_string());
+        }
+    }
+
+    pub fn cancel_rename(&mut self) {
+        self.renaming = None;
+    }
+
+    /// Whether the groups listed live on more than one server (each row then says which).
+    pub fn servers_differ(&self) -> bool {
+        self.groups.windows(2).any(|pair| pair[0].server != pair[1].server)
     }
 
     pub fn select(&mut self, link: LinkId) {
@@ -261,6 +296,8 @@ impl App {
             id,
             stage: Stage::Joining,
             members: None,
+            server: self.server.trim().to_string(),
+            name: None,
             unread: 0,
             unread_from: None,
             log: Vec::new(),

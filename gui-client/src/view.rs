@@ -112,15 +112,28 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
     ui.separator();
 
     let mut clicked = None;
+    let mut rename = None;
+    let show_server = app.servers_differ();
     ScrollArea::vertical().id_salt("group list").show(ui, |ui| {
         for group in &app.groups {
-            if group_row(ui, group, app.selected == Some(group.link), now) {
+            if let Some((link, text)) = &mut app.renaming
+                && *link == group.link
+            {
+                rename = Some(rename_field(ui, text));
+                continue;
+            }
+            if group_row(ui, group, app.selected == Some(group.link), show_server, now) {
                 clicked = Some(group.link);
             }
         }
     });
     if let Some(link) = clicked {
         app.select(link);
+    }
+    match rename {
+        Some(Rename::Done) => app.finish_rename(),
+        Some(Rename::Cancel) => app.cancel_rename(),
+        Some(Rename::Typing) | None => {}
     }
 
     ui.separator();
@@ -134,12 +147,42 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
         {
             ui.ctx().copy_text(id.to_string());
         }
+        if ui.add_enabled(selected_id.is_some(), egui::Button::new("Rename")).clicked() {
+            app.start_rename();
+        }
     });
     notice(ui, app, Place::Group);
 }
 
-/// One row: heartbeat dot, id, member count, unread badge. Returns whether it was clicked.
-fn group_row(ui: &mut Ui, group: &Group, selected: bool, now: Instant) -> bool {
+/// What happened in the rename field.
+enum Rename {
+    Typing,
+    Done,
+    Cancel,
+}
+
+/// The field that takes a group's new name: Enter keeps it, Escape keeps the old one.
+fn rename_field(ui: &mut Ui, text: &mut String) -> Rename {
+    ui.horizontal(|ui| {
+        let label = ui.label("Group name");
+        let field = ui
+            .add(TextEdit::singleline(text).hint_text("a name of your own").desired_width(150.0))
+            .labelled_by(label.id);
+        field.request_focus();
+        if ui.input(|i| i.key_pressed(Key::Escape)) {
+            Rename::Cancel
+        } else if field.lost_focus() || ui.input(|i| i.key_pressed(Key::Enter)) {
+            Rename::Done
+        } else {
+            Rename::Typing
+        }
+    })
+    .inner
+}
+
+/// One row: heartbeat dot, name or id, server (when there are several), member count, unread
+/// badge. Returns whether it was clicked.
+fn group_row(ui: &mut Ui, group: &Group, selected: bool, show_server: bool, now: Instant) -> bool {
     ui.horizontal(|ui| {
         let (color, meaning) = match (group.stage, group.state.and_then(|s| s.health(now))) {
             (Stage::Lost, _) | (_, Some(Health::Lost)) => {
@@ -153,11 +196,20 @@ fn group_row(ui: &mut Ui, group: &Group, selected: bool, now: Instant) -> bool {
         ui.painter().circle_filled(rect.center(), 5.0, color);
         dot.on_hover_text(meaning);
 
-        let title = match (group.id, group.stage) {
-            (Some(id), _) => id.to_string(),
-            (None, _) => "creating…".to_string(),
+        let title = match (&group.name, group.id) {
+            (Some(name), _) => RichText::new(name),
+            (None, Some(id)) => RichText::new(id.to_string()).monospace(),
+            (None, None) => RichText::new("creating…"),
         };
-        let clicked = ui.selectable_label(selected, RichText::new(title).monospace()).clicked();
+        let response = ui.selectable_label(selected, title);
+        let response = match (&group.name, group.id) {
+            (Some(_), Some(id)) => response.on_hover_text(format!("group {id}")),
+            _ => response,
+        };
+        let clicked = response.clicked();
+        if show_server {
+            ui.label(RichText::new(&group.server).small().weak());
+        }
         let members = match (group.stage, group.members) {
             (Stage::Joining, _) => "joining…".to_string(),
             (Stage::Lost, _) => "lost".to_string(),

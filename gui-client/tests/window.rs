@@ -548,3 +548,40 @@ fn groups_joined_before_the_first_frame_still_wake_the_window() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn a_group_can_be_given_a_name_of_ones_own() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    click(&mut harness, "Rename");
+    type_into(&mut harness, "Group name", "  Family ");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().groups[0].name.as_deref(), Some("Family"));
+    harness.get_by_label("Family");
+    assert!(harness.query_by_label(&id).is_none(), "the name stands for the id in the list");
+    // Renaming again shows the name given; an empty one brings the id back.
+    click(&mut harness, "Rename");
+    assert_eq!(harness.state().renaming.as_ref().map(|r| r.1.as_str()), Some("Family"));
+    harness.state_mut().renaming.as_mut().unwrap().1.clear();
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().groups[0].name, None);
+    harness.get_by_label(&id);
+}
+
+#[test]
+fn rows_say_their_server_when_there_are_several() {
+    let (one, two) = (ServerProcess::start(&[]), ServerProcess::start(&[]));
+    let mut harness = window(&one, "");
+    create(&mut harness);
+    assert!(harness.query_by_label(&one.addr.to_string()).is_none(), "one server: not said");
+    harness.state_mut().server = two.addr.to_string();
+    create(&mut harness);
+    harness.step();
+    harness.get_by_label(&one.addr.to_string());
+    harness.get_by_label(&two.addr.to_string());
+}
