@@ -13,19 +13,21 @@
 //! caller opens a socket the first time a [`Transmit`] names it.
 
 mod apply;
+mod health;
 #[cfg(test)]
 mod hostile_tests;
 mod matching;
+mod sockets;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::limits::{
-    DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, MISSED_HEARTBEATS, REPLY_TIMEOUT,
-};
+use crate::limits::{DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, REPLY_TIMEOUT};
 use crate::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
+
+pub use health::Health;
 
 /// Why a request was sent; decides what its reply does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,41 +90,6 @@ pub enum Event {
     RejoinFailed { group: GroupId, error: Option<ErrorReply> },
     /// [`Session::connection`] changed.
     Connection(Connection),
-}
-
-/// How the heartbeat is doing, for an indicator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    /// A `PONG` came within the interval (allowing for the reply's trip).
-    Good,
-    /// The last `PONG` is older than that: one is late.
-    Late,
-    /// No `PONG` for more than 3 × the interval: the server has likely dropped us.
-    Lost,
-}
-
-impl Health {
-    /// The health when the server was last heard `since` ago, pinging every `interval`.
-    pub fn after(since: Duration, interval: Duration) -> Health {
-        if since <= interval + REPLY_TIMEOUT {
-            Health::Good
-        } else if since <= interval * MISSED_HEARTBEATS {
-            Health::Late
-        } else {
-            Health::Lost
-        }
-    }
-
-    /// How long until [`Health::after`] changes by time alone (`None`: it is lost, and stays
-    /// so until something is heard). A window repaints then, not on a fixed tick.
-    pub fn changes_in(since: Duration, interval: Duration) -> Option<Duration> {
-        let late = interval + REPLY_TIMEOUT;
-        let lost = interval * MISSED_HEARTBEATS;
-        [late, lost]
-            .into_iter()
-            .find(|&edge| since <= edge)
-            .map(|edge| edge - since + Duration::from_millis(1))
-    }
 }
 
 /// Why a payload was not sent.
@@ -381,52 +348,6 @@ impl Session {
             matches!(p.request, Request::Command(_))
                 && matches!(p.purpose, Purpose::User | Purpose::CreateAndJoin)
         })
-    }
-
-    // ---- Sockets ----
-
-    /// The socket a `!CREATE` or `!JOIN` goes out on: one that no group relays to. That is the
-    /// member socket while it has never sent a join; otherwise, outside a group, a fresh
-    /// member socket; in a group, a fresh socket beside the member (the *attempt*), which
-    /// becomes the member if it joins.
-    fn socket_for_membership(&mut self) -> SocketId {
-        if let Some(old) = self.attempt.take() {
-            self.close(old);
-        }
-        if self.member_clean {
-            return self.member;
-        }
-        let fresh = SocketId(self.next_socket);
-        self.next_socket += 1;
-        if self.group.is_some() {
-            self.attempt = Some(fresh);
-        } else {
-            let old = std::mem::replace(&mut self.member, fresh);
-            self.member_clean = true;
-            self.close(old);
-        }
-        fresh
-    }
-
-    /// Closes a socket and forgets what was outstanding on it.
-    fn close(&mut self, socket: SocketId) {
-        self.pending.retain(|p| p.socket != socket);
-        self.transmits.push_back(Transmit::Close(socket));
-        if self.attempt == Some(socket) {
-            self.attempt = None;
-        }
-    }
-
-    /// An attempt socket joined: it is the member now, and the old member leaves its group.
-    fn promote(&mut self, socket: SocketId) {
-        let old = std::mem::replace(&mut self.member, socket);
-        self.member_clean = false;
-        self.attempt = None;
-        if let Some(group) = self.group {
-            let datagram = Command::Leave(group).to_bytes();
-            self.transmits.push_back(Transmit::Send { socket: old, datagram });
-        }
-        self.close(old);
     }
 
     // ---- Inside ----
