@@ -6,6 +6,7 @@
 mod attacks;
 mod forge;
 mod server;
+mod state;
 
 use std::path::Path;
 
@@ -94,7 +95,7 @@ pub fn run(args: &AbuseArgs, server_bin: &Path) -> Result<(), String> {
                 findings.push(unlimited);
             }
             Attack::ClosedPorts => findings.push(attacks::closed_ports(bin)?),
-            Attack::State => findings.push(attacks::state_flood(bin, &options)?),
+            Attack::State => findings.push(state::state_flood(bin, &options)?),
             Attack::Loop => match &forger {
                 Ok(forger) => findings.extend(attacks::reply_loop(bin, forger)?),
                 Err(_) => println!("skipped loop: it needs forged sources (root)"),
