@@ -321,8 +321,8 @@ impl Relay {
         }
     }
 
-    /// Removes a member that could not be sent to (the shell saw the send fail).
-    /// The shell calls this for a failed send, and for an ICMP error the kernel reported.
+    /// Removes a member that could not be sent to: the shell calls this for a send that failed
+    /// twice, and for an ICMP error the kernel reported.
     pub fn remove_unreachable(&mut self, now: Instant, addr: SocketAddr) {
         if let Some((group, size)) = self.tables.remove_member(now, addr) {
             self.stats.unreachable += 1;
