@@ -76,18 +76,19 @@ pub const RATE_SLOTS: usize = 1 << 16;
 /// The hash has a random key drawn at start, so nobody can aim at another sender's slot.
 pub struct RateTable {
     rate: Rate,
-    epoch: Instant,
+    /// The first `now` the table was given: the base of its arithmetic (the core reads no clock).
+    epoch: Option<Instant>,
     slots: Vec<Option<(IpKey, u64)>>,
     hasher: RandomState,
 }
 
 impl RateTable {
-    pub fn new(rate: Rate, epoch: Instant) -> RateTable {
-        RateTable::with_slots(rate, epoch, RATE_SLOTS)
+    pub fn new(rate: Rate) -> RateTable {
+        RateTable::with_slots(rate, RATE_SLOTS)
     }
 
-    pub fn with_slots(rate: Rate, epoch: Instant, slots: usize) -> RateTable {
-        RateTable { rate, epoch, slots: vec![None; slots.max(1)], hasher: RandomState::new() }
+    pub fn with_slots(rate: Rate, slots: usize) -> RateTable {
+        RateTable { rate, epoch: None, slots: vec![None; slots.max(1)], hasher: RandomState::new() }
     }
 
     /// Whether one more event from `key` at `now` is within the rate (and counts it if so).
@@ -98,7 +99,8 @@ impl RateTable {
             Some((owner, tat)) if *owner == key => tat,
             _ => &mut slot.insert((key, 0)).1,
         };
-        self.rate.allow(tat, self.epoch, now)
+        let epoch = *self.epoch.get_or_insert(now);
+        self.rate.allow(tat, epoch, now)
     }
 
     pub fn rate(&self) -> Rate {
@@ -214,7 +216,7 @@ mod tests {
     #[test]
     fn each_ip_has_its_own_bucket_and_the_table_stays_its_size() {
         let epoch = Instant::now();
-        let mut table = RateTable::with_slots(Rate::per_second(1).unwrap(), epoch, 1024);
+        let mut table = RateTable::with_slots(Rate::per_second(1).unwrap(), 1024);
         let a = IpKey::V4(1);
         assert!(table.allow(a, epoch) && table.allow(a, epoch));
         assert!(!table.allow(a, epoch), "a's burst of 2 is spent");

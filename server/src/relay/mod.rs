@@ -149,8 +149,7 @@ impl Relay {
         config: Config,
         new_id: impl FnMut() -> GroupId + Send + 'static,
     ) -> Relay {
-        let epoch = Instant::now(); // only a base for the tables' arithmetic, never read as time
-        let table = |rate: Option<limits::Rate>| rate.map(|rate| RateTable::new(rate, epoch));
+        let table = |rate: Option<limits::Rate>| rate.map(RateTable::new);
         Relay {
             command_rates: table(config.limits.command_rate),
             error_rates: table(config.limits.error_rate),
@@ -168,12 +167,11 @@ impl Relay {
     /// Takes new rules while running (SIGHUP). Rate buckets are kept when their rate did not
     /// change; state above a lowered limit stays, and only stops growing.
     pub fn reconfigure(&mut self, config: Config) {
-        let epoch = Instant::now(); // only a base for the new tables' arithmetic
         if config.limits.command_rate != self.config.limits.command_rate {
-            self.command_rates = config.limits.command_rate.map(|rate| RateTable::new(rate, epoch));
+            self.command_rates = config.limits.command_rate.map(RateTable::new);
         }
         if config.limits.error_rate != self.config.limits.error_rate {
-            self.error_rates = config.limits.error_rate.map(|rate| RateTable::new(rate, epoch));
+            self.error_rates = config.limits.error_rate.map(RateTable::new);
         }
         self.config = config;
     }
