@@ -153,10 +153,7 @@ impl Target {
 
     /// Resident memory, in bytes.
     pub fn rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
+        Some(proc_status_kib(self.child.id(), "VmRSS:")? * 1024)
     }
 
     /// Each value our server's sweep lines have logged so far for `field` (in microseconds):
@@ -190,6 +187,13 @@ fn pinned(program: &Path, setup: &Setup) -> Command {
         }
         None => Command::new(program),
     }
+}
+
+/// A size field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The release `udprelay-server` beside this binary.

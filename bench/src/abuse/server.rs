@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::target::proc_status_kib;
+
 pub struct Server {
     pub addr: SocketAddr,
     child: Child,
@@ -71,15 +73,7 @@ impl Server {
 
     /// (resident now, resident at peak), in KiB, from /proc.
     pub fn memory_kib(&self) -> (u64, u64) {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
+        let field = |name| proc_status_kib(self.pid(), name).unwrap_or(0);
         (field("VmRSS:"), field("VmHWM:"))
     }
 
