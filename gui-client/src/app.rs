@@ -9,29 +9,10 @@ use udprelay_shared::GroupId;
 use udprelay_shared::limits::MAX_DATAGRAM;
 use udprelay_shared::session::Connection as Reachability;
 
+pub use crate::log::{Entry, EntryKind, Log};
 use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
 pub use crate::notice::{Notice, Place};
-
-/// One line in a group's message log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Local time of day, `HH:MM:SS`.
-    pub time: String,
-    pub kind: EntryKind,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A message this user sent.
-    Mine,
-    /// A message from someone else.
-    Theirs,
-    /// Something that happened: joined, rejoined, ...
-    Event,
-    /// Something that went wrong.
-    Error,
-}
+use crate::store::{GroupKey, Store};
 
 /// How far a group's link has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +35,16 @@ pub struct Group {
     /// what others know it by).
     pub name: Option<String>,
     pub stage: Stage,
+    /// The size limit it was created with (kept in the history store).
+    pub cap: Option<u32>,
     pub members: Option<usize>,
     pub unread: usize,
-    /// Where in `log` the messages not yet seen begin (drawn as a "New messages" line).
-    pub unread_from: Option<usize>,
-    pub log: Vec<Entry>,
+    pub log: Log,
     pub state: Option<LinkState>,
+    /// Its row in the history store, once it has one.
+    pub key: Option<GroupKey>,
+    /// Rejoined at start from the store: a failure keeps it listed, with its history.
+    pub restored: bool,
     /// What was asked, so a failure can be put into words next to the right control.
     origin: Place,
     /// The group selected before this one was asked for: selected again if it fails.
@@ -91,6 +76,12 @@ pub struct App {
     pub shown_title: Option<String>,
     /// The group being renamed, and the name typed so far.
     pub renaming: Option<(LinkId, String)>,
+    /// The group the user asked to leave: the window asks what to do with its history.
+    pub leaving: Option<LinkId>,
+    /// Where groups and history are kept (`None`: not kept this run).
+    pub(crate) store: Option<Store>,
+    /// Why history is not being kept, shown in the window until it ends.
+    pub history_off: Option<String>,
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
@@ -117,6 +108,9 @@ impl App {
             attention: false,
             shown_title: None,
             renaming: None,
+            leaving: None,
+            store: None,
+            history_off: None,
             updates,
             updates_tx,
             next_link: 1,
@@ -151,7 +145,12 @@ impl App {
                 }
             },
         };
-        self.open_link(Place::Create, None, Order::Create { cap });
+        if let Some(link) =
+            self.open_link(Place::Create, self.server.clone(), None, Order::Create { cap })
+            && let Some(group) = self.group_mut(link)
+        {
+            group.cap = cap;
+        }
     }
 
     /// Joins the group typed in the join field (any case); invalid ids are refused here.
@@ -170,17 +169,34 @@ impl App {
             return self.tell(Place::Join, &format!("You are already in {id}."));
         }
         // The typed id stays until the join succeeds, so that a typo can be fixed.
-        self.open_link(Place::Join, Some(id), Order::Join(id));
+        self.open_link(Place::Join, self.server.clone(), Some(id), Order::Join(id));
     }
 
-    /// Leaves the selected group and closes its socket.
-    pub fn leave_selected(&mut self) {
-        let Some(link) = self.selected else { return };
+    /// Asks to leave the selected group: the window asks first what to do with its history.
+    pub fn ask_leave(&mut self) {
+        self.leaving = self.selected;
+    }
+
+    pub fn cancel_leave(&mut self) {
+        self.leaving = None;
+    }
+
+    /// Leaves the group asked about and closes its socket; its history is kept for a later
+    /// join, or deleted.
+    pub fn leave(&mut self, keep_history: bool) {
+        let Some(link) = self.leaving.take() else { return };
+        let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
         // Dropping the handle ends the link's thread, which says `!LEAVE` on its way out.
-        self.groups.retain(|g| g.link != link);
-        self.selected = self.groups.first().map(|g| g.link);
-        if let Some(link) = self.selected {
-            self.select(link);
+        let group = self.groups.remove(index);
+        if let Some(key) = group.key {
+            self.write(|store| store.leave(key, keep_history));
+        }
+        if self.selected == Some(link) {
+            self.selected = None;
+            if let Some(next) = self.groups.get(index.min(self.groups.len().saturating_sub(1))) {
+                let next = next.link;
+                self.select(next);
+            }
         }
     }
 
@@ -203,9 +219,12 @@ impl App {
     /// the id back.
     pub fn finish_rename(&mut self) {
         let Some((link, text)) = self.renaming.take() else { return };
-        if let Some(group) = self.group_mut(link) {
-            let text = text.trim();
-            group.name = (!text.is_empty()).then(|| text.to_string());
+        let Some(group) = self.group_mut(link) else { return };
+        let text = text.trim();
+        group.name = (!text.is_empty()).then(|| text.to_string());
+        if let Some(key) = group.key {
+            let name = group.name.clone();
+            self.write(|store| store.rename(key, name.as_deref()));
         }
     }
 
@@ -255,8 +274,8 @@ impl App {
             return self.tell(Place::Message, "Not in this group yet.");
         }
         group.handle.order(Order::Send(payload.into_bytes()));
-        group.log.push(entry(EntryKind::Mine, text.to_string()));
-        let link = group.link;
+        let (link, text) = (group.link, text.to_string());
+        self.record(link, EntryKind::Mine, text);
         self.read_on_send(link);
         self.draft.clear();
         self.clear_notice(Place::Message);
@@ -273,10 +292,21 @@ impl App {
 
     // ---- Inside ----
 
-    fn open_link(&mut self, origin: Place, id: Option<GroupId>, order: Order) {
-        let server = match resolve(&self.server) {
-            Ok(server) => server,
-            Err(why) => return self.tell(Place::Server, &why),
+    /// Opens a link to `server` (as typed) for a new row, selected; `None` if the server is
+    /// not an address (said next to the server field).
+    pub(crate) fn open_link(
+        &mut self,
+        origin: Place,
+        server: String,
+        id: Option<GroupId>,
+        order: Order,
+    ) -> Option<LinkId> {
+        let address = match resolve(&server) {
+            Ok(address) => address,
+            Err(why) => {
+                self.tell(Place::Server, &why);
+                return None;
+            }
         };
         self.clear_notice(origin);
         self.clear_notice(Place::Server);
@@ -284,7 +314,7 @@ impl App {
         self.next_link += 1;
         let wake = Arc::clone(&self.wake);
         let came_from = self.selected;
-        let handle = net::open(link, server, order, self.updates_tx.clone(), move || {
+        let handle = net::open(link, address, order, self.updates_tx.clone(), move || {
             // At most one frame per FRAME however many datagrams arrive: egui keeps the
             // earliest repaint asked for.
             if let Some(ctx) = wake.get() {
@@ -295,24 +325,33 @@ impl App {
             link,
             id,
             stage: Stage::Joining,
+            cap: None,
             members: None,
-            server: self.server.trim().to_string(),
+            server: server.trim().to_string(),
             name: None,
             unread: 0,
-            unread_from: None,
-            log: Vec::new(),
+            log: Log::new(),
             state: None,
+            key: None,
+            restored: false,
             origin,
             came_from,
             handle,
         });
         self.select(link);
+        Some(link)
     }
 
     /// A create or join that did not get as far as joining: say why next to its control,
     /// take its row away again, and select what was selected before it.
     pub(crate) fn fail(&mut self, link: LinkId, text: String) {
         let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
+        if self.groups[index].restored {
+            // A group from the last run stays listed with its history, marked lost.
+            self.groups[index].stage = Stage::Lost;
+            self.record(link, EntryKind::Error, text);
+            return;
+        }
         let group = self.groups.remove(index);
         self.tell(group.origin, &text);
         if self.selected == Some(link) {
@@ -330,12 +369,6 @@ impl App {
         self.notice.as_ref().map(Notice::until)
     }
 
-    pub(crate) fn log(&mut self, link: LinkId, kind: EntryKind, text: String) {
-        if let Some(group) = self.group_mut(link) {
-            group.log.push(entry(kind, text));
-        }
-    }
-
     pub(crate) fn tell(&mut self, place: Place, text: &str) {
         self.notice = Some(Notice::new(place, text));
     }
@@ -345,10 +378,6 @@ impl App {
             self.notice = None;
         }
     }
-}
-
-pub(crate) fn entry(kind: EntryKind, text: String) -> Entry {
-    Entry { time: chrono::Local::now().format("%H:%M:%S").to_string(), kind, text }
 }
 
 /// `host:port` to an address, with the reason in words when it is not one.

@@ -5,7 +5,7 @@ use udprelay_shared::session::{Event, Purpose};
 use udprelay_shared::text::printable_lines;
 use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
-use crate::app::{App, EntryKind, Place, Stage, entry};
+use crate::app::{App, EntryKind, Place, Stage};
 use crate::net::{LinkId, Update};
 use udprelay_shared::session::Connection as Reachability;
 
@@ -20,12 +20,12 @@ impl App {
             Update::OpenFailed(error) => self.fail(link, format!("Cannot open a socket: {error}.")),
             Update::Report(Report::Unreachable) => {
                 self.connection = Reachability::Unreachable;
-                let text =
-                    format!("The server at {} is not answering (its port is closed).", self.server);
-                self.log(link, EntryKind::Error, text);
+                let server = self.group_mut(link).map(|g| g.server.clone()).unwrap_or_default();
+                let text = format!("The server at {server} is not answering (its port is closed).");
+                self.record(link, EntryKind::Error, text);
             }
             Update::Report(Report::SendFailed(error)) => {
-                self.log(link, EntryKind::Error, format!("Could not send: {error}."));
+                self.record(link, EntryKind::Error, format!("Could not send: {error}."));
             }
             Update::Report(Report::Session(event)) => self.apply_event(link, event),
         }
@@ -33,25 +33,26 @@ impl App {
 
     fn apply_event(&mut self, link: LinkId, event: Event) {
         let Some(group) = self.group_mut(link) else { return };
+        let stage = group.stage;
         match event {
             Event::Connection(connection) => self.connection = connection,
             Event::Payload(bytes) => {
                 // Invisible and control characters shown escaped, as the terminal client does.
                 let text = printable_lines(&bytes);
-                group.log.push(entry(EntryKind::Theirs, text));
-                keep_scrollback(&mut group.log, &mut group.unread_from);
-                let at = group.log.len() - 1;
-                self.arrived(link, at);
+                if let Some(at) = self.record(link, EntryKind::Theirs, text) {
+                    self.arrived(link, at);
+                }
             }
             Event::Reply { reply: Reply::Created(id), .. } => {
                 group.id = Some(id);
-                group.log.push(entry(EntryKind::Event, format!("Created group {id}.")));
+                self.record(link, EntryKind::Event, format!("Created group {id}."));
             }
             Event::Reply { reply: Reply::Joined(id), .. } => {
                 group.id = Some(id);
-                if group.stage != Stage::Joined {
+                if stage != Stage::Joined {
                     group.stage = Stage::Joined;
-                    group.log.push(entry(EntryKind::Event, format!("Joined {id}.")));
+                    self.remember(link);
+                    self.record(link, EntryKind::Event, format!("Joined {id}."));
                 }
                 if GroupId::parse_lenient(&self.join_text) == Ok(id) {
                     self.join_text.clear();
@@ -60,39 +61,34 @@ impl App {
             }
             Event::Reply { reply: Reply::Who { members, .. }, .. } => group.members = Some(members),
             Event::Reply { reply: Reply::Error(error), request, purpose } => {
-                if group.stage == Stage::Joining {
-                    let text = failure(request, &error);
-                    return self.fail(link, text);
+                if stage == Stage::Joining {
+                    return self.fail(link, failure(request, &error));
                 }
                 if !(purpose == Purpose::Heartbeat && error == ErrorReply::JoinFirst) {
-                    group.log.push(entry(EntryKind::Error, capitalized(&error.describe())));
+                    self.record(link, EntryKind::Error, capitalized(&error.describe()));
                 }
             }
             Event::Reply { .. } => {}
             Event::PayloadRefused(error) => {
-                group.log.push(entry(EntryKind::Error, format!("Not sent: {}.", error.describe())));
+                self.record(link, EntryKind::Error, format!("Not sent: {}.", error.describe()));
             }
             Event::NoReply { request, .. } => {
-                if group.stage == Stage::Joining {
-                    let server = self.server.clone();
+                if stage == Stage::Joining {
+                    let server = group.server.clone();
                     return self.fail(link, format!("No reply from the server at {server}."));
                 }
                 let text = format!("No reply from the server to {request}.");
-                group.log.push(entry(EntryKind::Error, text));
+                self.record(link, EntryKind::Error, text);
             }
             Event::Rejoined(id) => {
-                group.log.push(entry(
-                    EntryKind::Event,
-                    format!("The server had forgotten us; rejoined {id}."),
-                ));
+                let text = format!("The server had forgotten us; rejoined {id}.");
+                self.record(link, EntryKind::Event, text);
             }
             Event::RejoinFailed { group: id, error } => {
                 group.stage = Stage::Lost;
                 let why = error.map_or("no reply from the server".to_string(), |e| e.describe());
-                group.log.push(entry(
-                    EntryKind::Error,
-                    format!("Lost {id}: the server forgot us and rejoining failed ({why})."),
-                ));
+                let text = format!("Lost {id}: the server forgot us and rejoining failed ({why}).");
+                self.record(link, EntryKind::Error, text);
             }
         }
     }
@@ -115,47 +111,4 @@ fn failure(request: Command, error: &ErrorReply) -> String {
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
-}
-
-/// Lines a group keeps in memory: a day of a busy group, bounded.
-pub const SCROLLBACK: usize = 10_000;
-
-/// Drops the oldest tenth of a log that has grown past [`SCROLLBACK`] (in chunks, so a busy
-/// group does not shift its log on every message); a "New messages" line that fell off moves to
-/// the top.
-pub(crate) fn keep_scrollback<T>(log: &mut Vec<T>, unread_from: &mut Option<usize>) {
-    if log.len() <= SCROLLBACK {
-        return;
-    }
-    let drop = log.len() - SCROLLBACK + SCROLLBACK / 10;
-    log.drain(..drop);
-    if let Some(at) = unread_from {
-        *at = at.saturating_sub(drop);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_stays_bounded_and_the_unread_line_stays_on_its_message() {
-        let mut log: Vec<usize> = Vec::new();
-        let mut unread_from = None;
-        for n in 0..50_000 {
-            log.push(n);
-            if n == 45_000 {
-                unread_from = Some(log.len() - 1);
-            }
-            keep_scrollback(&mut log, &mut unread_from);
-            assert!(log.len() <= SCROLLBACK);
-        }
-        assert_eq!(log.last(), Some(&49_999), "the newest are kept");
-        assert_eq!(unread_from.map(|at| log[at]), Some(45_000));
-        // An unread line older than what is kept moves to the top.
-        let mut early = Some(3);
-        let mut full: Vec<usize> = (0..=SCROLLBACK).collect();
-        keep_scrollback(&mut full, &mut early);
-        assert_eq!(early, Some(0));
-    }
 }

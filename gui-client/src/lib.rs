@@ -3,7 +3,11 @@
 
 pub mod app;
 mod events;
+mod history;
+pub mod log;
+mod log_view;
 pub mod net;
 pub mod notice;
+pub mod store;
 mod unread;
 pub mod view;

@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use udprelay_gui::app::App;
+use udprelay_gui::store::{HISTORY_LIMIT, Store};
 use udprelay_gui::view;
 use udprelay_shared::GroupId;
 
@@ -20,6 +21,16 @@ struct Args {
     /// Join this group at start (any case; repeat for several): a link a user can be sent
     #[arg(long = "join", value_name = "ID", value_parser = parse_id)]
     join: Vec<GroupId>,
+
+    /// The history store: groups and messages kept across runs (default: history.sqlite3 in
+    /// the platform's data directory, on Linux ~/.local/share/udprelay)
+    #[arg(long, value_name = "FILE")]
+    history: Option<std::path::PathBuf>,
+
+    /// Messages kept per group in the history store; the oldest go first
+    #[arg(long, value_name = "N", default_value_t = HISTORY_LIMIT,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    history_limit: u64,
 
     /// Print a man page or a shell completion script, and exit
     #[arg(long, hide = true, value_name = "WHAT")]
@@ -91,7 +102,12 @@ fn run(args: Args) -> eframe::Result {
             } else {
                 host
             };
-            let mut app = App::new(format!("{host}:{port}"), stored("name").unwrap_or_default());
+            let store = match args.history.clone().or_else(Store::default_path) {
+                Some(path) => Store::open(&path, args.history_limit),
+                None => Err("this system has no data directory for it".to_string()),
+            };
+            let name = stored("name").unwrap_or_default();
+            let mut app = App::with_history(format!("{host}:{port}"), name, store);
             for id in &args.join {
                 app.join_group(*id);
             }

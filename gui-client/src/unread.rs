@@ -13,7 +13,7 @@ impl App {
             && !seen
         {
             group.unread += 1;
-            group.unread_from.get_or_insert(at);
+            group.log.unread_from.get_or_insert(at);
         }
         if !self.focused {
             self.attention = true;
@@ -37,7 +37,7 @@ impl App {
         let left = self.selected.filter(|&previous| previous != link);
         for group in &mut self.groups {
             if Some(group.link) == left {
-                group.unread_from = None;
+                group.log.unread_from = None;
             }
             if group.link == link {
                 group.unread = 0;
@@ -48,7 +48,7 @@ impl App {
     /// The user wrote in group `link`: everything before has been read.
     pub(crate) fn read_on_send(&mut self, link: LinkId) {
         if let Some(group) = self.groups.iter_mut().find(|g| g.link == link) {
-            group.unread_from = None;
+            group.log.unread_from = None;
         }
     }
 

@@ -7,13 +7,13 @@ use egui::{
     Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
 };
 use udprelay_shared::session::{Connection as Reachability, Health};
-use udprelay_shared::text::{name_hash, sender};
+use udprelay_shared::text::name_hash;
 
-use crate::app::{App, EntryKind, Group, Place, Stage};
+use crate::app::{App, Group, Place, Stage};
 
 const GOOD: Color32 = Color32::from_rgb(60, 180, 75);
 const LATE: Color32 = Color32::from_rgb(230, 160, 30);
-const LOST: Color32 = Color32::from_rgb(220, 60, 50);
+pub(crate) const LOST: Color32 = Color32::from_rgb(220, 60, 50);
 
 /// Senders' colours: mid-tones that read on the light and the dark theme alike.
 const SENDER_COLOURS: [Color32; 10] = [
@@ -55,7 +55,8 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     Panel::top("server").show(ui, |ui| top_bar(ui, app));
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
-    CentralPanel::default().show(ui, |ui| message_log(ui, app));
+    CentralPanel::default().show(ui, |ui| crate::log_view::message_log(ui, app));
+    leave_dialog(ui, app);
     // Heartbeat dots change colour with time alone: wake when the next one will, not on a tick
     // (an idle window then costs next to nothing).
     let next_change = app.groups.iter().filter_map(|g| g.state?.health_changes_at(now)).min();
@@ -83,6 +84,9 @@ fn top_bar(ui: &mut Ui, app: &mut App) {
         });
     });
     notice(ui, app, Place::Server);
+    if let Some(why) = &app.history_off {
+        ui.label(RichText::new(why).color(LATE));
+    }
 }
 
 fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
@@ -140,7 +144,7 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
     let selected_id = app.selected_group().and_then(|g| g.id);
     ui.horizontal(|ui| {
         if ui.add_enabled(app.selected.is_some(), egui::Button::new("Leave")).clicked() {
-            app.leave_selected();
+            app.ask_leave();
         }
         if ui.add_enabled(selected_id.is_some(), egui::Button::new("Copy id")).clicked()
             && let Some(id) = app.copy_id()
@@ -230,85 +234,6 @@ fn group_row(ui: &mut Ui, group: &Group, selected: bool, show_server: bool, now:
     .inner
 }
 
-fn message_log(ui: &mut Ui, app: &App) {
-    let Some(group) = app.selected_group() else {
-        ui.centered_and_justified(|ui| {
-            ui.label(RichText::new("Create a group, or join one with its id.").weak());
-        });
-        return;
-    };
-    ScrollArea::vertical().stick_to_bottom(true).auto_shrink(false).show(ui, |ui| {
-        for (at, entry) in group.log.iter().enumerate() {
-            if group.unread_from == Some(at) {
-                unread_line(ui);
-            }
-            let time = RichText::new(&entry.time).weak().monospace();
-            match entry.kind {
-                EntryKind::Mine => {
-                    ui.with_layout(Layout::right_to_left(Align::TOP), |ui| {
-                        ui.label(time);
-                        let text =
-                            RichText::new(&entry.text).color(ui.visuals().strong_text_color());
-                        ui.add(Label::new(text).selectable(true).wrap());
-                        let accent = ui.visuals().hyperlink_color;
-                        ui.label(RichText::new("you").strong().color(accent));
-                    });
-                }
-                EntryKind::Theirs => {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(time);
-                        // `NAME: text` is the clients' convention; anything else is anonymous.
-                        let (who, message) = match sender(&entry.text) {
-                            Some((name, message)) => {
-                                (RichText::new(name).strong().color(sender_colour(name)), message)
-                            }
-                            None => {
-                                (RichText::new("someone").italics().weak(), entry.text.as_str())
-                            }
-                        };
-                        ui.label(who);
-                        ui.add(Label::new(message).selectable(true));
-                    });
-                }
-                EntryKind::Event | EntryKind::Error => {
-                    let color = if entry.kind == EntryKind::Error {
-                        LOST
-                    } else {
-                        ui.visuals().weak_text_color()
-                    };
-                    beside_the_time(ui, time, |ui| {
-                        let text = RichText::new(&entry.text).italics().color(color);
-                        ui.add(Label::new(text).selectable(true).wrap());
-                    });
-                }
-            }
-        }
-    });
-}
-
-/// A log line: the time, and beside it a column of its own for the rest (top to bottom), so
-/// that a message's second line starts under its first, not under the time.
-fn beside_the_time(ui: &mut Ui, time: RichText, content: impl FnOnce(&mut Ui)) {
-    ui.horizontal_top(|ui| {
-        ui.label(time);
-        ui.vertical(content);
-    });
-}
-
-/// "New messages": where the messages not yet seen begin.
-fn unread_line(ui: &mut Ui) {
-    ui.horizontal(|ui| {
-        let line = |ui: &mut Ui| {
-            let width = (ui.available_width() / 2.0 - 60.0).max(10.0);
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 1.0), egui::Sense::hover());
-            ui.painter().hline(rect.x_range(), rect.center().y, egui::Stroke::new(1.0, LOST));
-        };
-        line(ui);
-        ui.label(RichText::new("New messages").small().color(LOST));
-        line(ui);
-    });
-}
-
 fn composer(ui: &mut Ui, app: &mut App) {
     notice(ui, app, Place::Message);
     ui.horizontal(|ui| {
@@ -345,6 +270,43 @@ fn composer(ui: &mut Ui, app: &mut App) {
             field.request_focus(); // keep typing
         }
     });
+}
+
+/// Leave asks first: what to do with the group's history (kept for a later join, or deleted).
+fn leave_dialog(ui: &mut Ui, app: &mut App) {
+    let Some(group) = app.leaving.and_then(|link| app.groups.iter().find(|g| g.link == link))
+    else {
+        return;
+    };
+    let what = match (&group.name, group.id) {
+        (Some(name), Some(id)) => format!("{name} ({id})"),
+        (None, Some(id)) => id.to_string(),
+        (_, None) => "this group".to_string(),
+    };
+    let keeps = app.keeps_history();
+    let modal = egui::Modal::new(egui::Id::unique("leave")).show(ui.ctx(), |ui| {
+        ui.heading(format!("Leave {what}?"));
+        ui.label("Its messages stop coming, and it is not rejoined at the next start.");
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if keeps {
+                if ui.button("Leave, keep history").clicked() {
+                    app.leave(true);
+                }
+                if ui.button("Leave, delete history").clicked() {
+                    app.leave(false);
+                }
+            } else if ui.button("Yes, leave").clicked() {
+                app.leave(false);
+            }
+            if ui.button("Cancel").clicked() {
+                app.cancel_leave();
+            }
+        });
+    });
+    if modal.should_close() {
+        app.cancel_leave();
+    }
 }
 
 /// The notice for `place`, in a space that is kept whether or not there is one, so that a

@@ -1,65 +1,14 @@
 //! The real window (egui_kittest, no display) against the real server on 127.0.0.1 port 0,
 //! with plain UDP sockets as the other people. Every wait is bounded.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use egui::accesskit::Role;
-use egui_kittest::Harness;
+use common::{click, create, harness, text_field, type_into, wait_until, window};
 use egui_kittest::kittest::Queryable;
 use udprelay_gui::app::{App, Place, Stage};
-use udprelay_gui::view;
 use udprelay_testkit::{Peer, ServerProcess, WAIT};
-
-fn window(server: &ServerProcess, name: &str) -> Harness<'static, App> {
-    Harness::builder().with_size([1000.0, 700.0]).build_ui_state(
-        |ui, app: &mut App| view::show(ui, app),
-        App::new(server.addr.to_string(), name),
-    )
-}
-
-/// Runs frames until `done` holds for the app's state; panics after a bounded wait.
-fn wait_until(harness: &mut Harness<'static, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done(harness.state()) {
-        assert!(Instant::now() < deadline, "waited for {what}");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.step();
-}
-
-/// A text field by its label: one line or several (the message box).
-fn text_field<'a>(harness: &'a Harness<'static, App>, field: &'a str) -> egui_kittest::Node<'a> {
-    harness
-        .query_by_role_and_label(Role::TextInput, field)
-        .or_else(|| harness.query_by_role_and_label(Role::MultilineTextInput, field))
-        .unwrap_or_else(|| panic!("no text field labelled {field:?}"))
-}
-
-fn type_into(harness: &mut Harness<'static, App>, field: &str, text: &str) {
-    text_field(harness, field).focus();
-    harness.step();
-    text_field(harness, field).type_text(text);
-    harness.step();
-}
-
-/// Clicks a button and runs two frames: one where the click is handled, one that draws the
-/// result (parts drawn before the button in the first frame show it only in the second).
-fn click(harness: &mut Harness<'static, App>, label: &str) {
-    harness.get_by_label(label).click();
-    harness.step();
-    harness.step();
-}
-
-/// Clicks Create and waits for the new group to be joined; returns its id.
-fn create(harness: &mut Harness<'static, App>) -> String {
-    let before = harness.state().groups.len();
-    click(harness, "Create");
-    wait_until(harness, "a created group", |app| {
-        app.groups.len() == before + 1 && app.groups[before].stage == Stage::Joined
-    });
-    harness.state().groups[before].id.expect("a joined group has an id").to_string()
-}
 
 #[test]
 fn create_shows_a_new_group_selected() {
@@ -181,6 +130,11 @@ fn leave_removes_the_group_and_its_membership() {
     assert_eq!(ben.ask("!WHO"), format!("OK WHO {id} 2"));
 
     click(&mut harness, "Leave");
+    assert!(harness.state().groups.len() == 1, "Leave asks first");
+    click(&mut harness, "Cancel");
+    assert!(harness.state().groups.len() == 1 && harness.state().leaving.is_none());
+    click(&mut harness, "Leave");
+    click(&mut harness, "Yes, leave"); // without a history store there is nothing to keep
     assert!(harness.state().groups.is_empty());
     assert!(harness.query_by_label(&id).is_none());
     // The closed socket said !LEAVE on its way out.
@@ -382,9 +336,7 @@ fn groups_named_at_start_are_joined() {
     let mut app = App::new(server.addr.to_string(), "");
     app.join_group(first.parse().unwrap());
     app.join_group(second.parse().unwrap());
-    let mut harness = Harness::builder()
-        .with_size([1000.0, 700.0])
-        .build_ui_state(|ui, app: &mut App| view::show(ui, app), app);
+    let mut harness = harness(app);
     wait_until(&mut harness, "both joined", |app| {
         app.groups.len() == 2 && app.groups.iter().all(|g| g.stage == Stage::Joined)
     });
@@ -434,7 +386,7 @@ fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
     assert_eq!(harness.state().title(), "udprelay");
     harness.get_by_label("New messages"); // above "one", where the unseen began
     let log = &harness.state().groups[0].log;
-    let from = harness.state().groups[0].unread_from.unwrap();
+    let from = harness.state().groups[0].log.unread_from.unwrap();
     assert_eq!(log[from].text, "ben: one", "the line stands right above the first unseen");
     // Writing in the group: everything before has been read.
     type_into(&mut harness, "Message", "hi ben");

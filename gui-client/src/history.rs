@@ -1,0 +1,144 @@
+//! Groups and their history across runs: the window rejoins the groups of its last run and
+//! shows their newest messages; every message is written to the store as it is logged; older
+//! pages come back as the user scrolls up. Without a store (or after a write fails), the
+//! window says so once and carries on without history.
+
+use crate::app::{App, EntryKind, Place};
+use crate::net::{LinkId, Order};
+use crate::store::{PAGE, Store, describe_write};
+
+impl App {
+    /// A window that keeps its groups and history in `store` (or says why it cannot): the
+    /// groups of the last run are rejoined, each showing its newest messages.
+    pub fn with_history(
+        server: impl Into<String>,
+        name: impl Into<String>,
+        store: Result<Store, String>,
+    ) -> App {
+        let mut app = App::new(server, name);
+        match store {
+            Ok(store) => {
+                app.store = Some(store);
+                app.restore();
+            }
+            Err(why) => app.history_off = Some(format!("History is not kept this time: {why}.")),
+        }
+        app
+    }
+
+    fn restore(&mut self) {
+        let Some(saved) = self.write(Store::groups) else { return };
+        for saved in saved {
+            let order = Order::Join(saved.id);
+            let Some(link) = self.open_link(Place::Join, saved.server, Some(saved.id), order)
+            else {
+                continue;
+            };
+            let page = self.write(|store| store.page(saved.key, None, PAGE)).unwrap_or_default();
+            if let Some(group) = self.group_mut(link) {
+                group.key = Some(saved.key);
+                group.name = saved.name;
+                group.cap = saved.cap;
+                group.restored = true;
+                group.log.older = page.len() == PAGE;
+                group.log.prepend(page);
+            }
+        }
+        if let Some(first) = self.groups.first().map(|g| g.link) {
+            self.select(first);
+        }
+    }
+
+    /// Group `link` is joined: it gets its row in the store (the old one, with its history,
+    /// if the user left it keeping the history), and what it logged so far is written.
+    pub(crate) fn remember(&mut self, link: LinkId) {
+        let Some(group) = self.group_mut(link) else { return };
+        let (Some(id), None) = (group.id, group.key) else { return };
+        let (server, cap) = (group.server.clone(), group.cap);
+        let Some(key) = self.write(|store| store.join(&server, id, cap)) else { return };
+        let page = self.write(|store| store.page(key, None, PAGE)).unwrap_or_default();
+        let (Some(store), Some(group)) =
+            (&self.store, self.groups.iter_mut().find(|g| g.link == link))
+        else {
+            return;
+        };
+        group.key = Some(key);
+        group.log.older = page.len() == PAGE;
+        group.log.prepend(page);
+        let mut failed = None;
+        for entry in group.log.unsaved_mut() {
+            match store.append(key, entry) {
+                Ok(seq) => entry.seq = Some(seq),
+                Err(error) => {
+                    failed = Some(error);
+                    break;
+                }
+            }
+        }
+        if let Some(error) = failed {
+            self.history_failed(&error);
+        }
+    }
+
+    /// Logs a line in group `link` and writes it to the store; returns its place in the log.
+    pub(crate) fn record(&mut self, link: LinkId, kind: EntryKind, text: String) -> Option<usize> {
+        let group = self.groups.iter_mut().find(|g| g.link == link)?;
+        let mut entry = crate::app::Entry::now(kind, text);
+        let mut failed = None;
+        if let (Some(store), Some(key)) = (&self.store, group.key) {
+            match store.append(key, &entry) {
+                Ok(seq) => entry.seq = Some(seq),
+                Err(error) => failed = Some(error),
+            }
+        }
+        let at = group.log.push(entry);
+        if let Some(error) = failed {
+            self.history_failed(&error);
+        }
+        Some(at)
+    }
+
+    /// Puts the page before the oldest line shown in group `link` in front of its log, if the
+    /// store has one; returns how many lines came.
+    pub fn load_older(&mut self, link: LinkId) -> usize {
+        let (Some(store), Some(group)) =
+            (&self.store, self.groups.iter_mut().find(|g| g.link == link))
+        else {
+            return 0;
+        };
+        let (Some(key), true) = (group.key, group.log.older) else { return 0 };
+        match store.page(key, group.log.first_seq(), PAGE) {
+            Ok(page) => {
+                let count = page.len();
+                group.log.older = count == PAGE;
+                group.log.prepend(page);
+                count
+            }
+            Err(error) => {
+                self.history_failed(&error);
+                0
+            }
+        }
+    }
+
+    /// Runs a store operation; a failure turns history off for the rest of the run, and the
+    /// window says why.
+    pub(crate) fn write<T>(
+        &mut self,
+        operation: impl FnOnce(&Store) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let result = operation(self.store.as_ref()?);
+        result.map_err(|error| self.history_failed(&error)).ok()
+    }
+
+    fn history_failed(&mut self, error: &rusqlite::Error) {
+        self.store = None;
+        let why = describe_write(error);
+        self.history_off = Some(format!("Stopped keeping history: {why}."));
+    }
+
+    /// Whether groups and messages are being kept.
+    pub fn keeps_history(&self) -> bool {
+        self.store.is_some()
+    }
+}

@@ -1,0 +1,179 @@
+//! The selected group's message log. Only the rows in view are laid out: every row's height is
+//! kept from its last layout (or estimated until it has been in view), so a frame costs the
+//! same with a hundred messages as with a hundred thousand. Scrolling to the top brings the
+//! previous page from the history store, without moving what the user is looking at.
+//!
+//! A row: the time, the sender (in its colour; "someone" without a `NAME:` prefix, "you" for
+//! the user's own), then the message in a column of its own, wrapped at the log's right edge
+//! (a word longer than the line breaks anywhere) so that its lines start under each other.
+
+use std::sync::Arc;
+
+use egui::text::{LayoutJob, TextWrapping};
+use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
+use udprelay_shared::text::sender;
+
+use crate::app::{App, Entry, EntryKind};
+use crate::log::Log;
+use crate::view::{LOST, sender_colour};
+
+/// Between the time, the sender and the message.
+const GAP: f32 = 8.0;
+/// A sender's name takes at most this share of the row; the message keeps the rest.
+const SENDER_SHARE: f32 = 0.3;
+/// The message column is never narrower than this (in a very narrow window).
+const MIN_MESSAGE_WIDTH: f32 = 80.0;
+
+/// Draws the selected group's log, or a hint when no group is selected.
+pub fn message_log(ui: &mut Ui, app: &mut App) {
+    let Some(link) = app.selected else {
+        ui.centered_and_justified(|ui| {
+            ui.label(RichText::new("Create a group, or join one with its id.").weak());
+        });
+        return;
+    };
+    let Some(group) = app.groups.iter_mut().find(|g| g.link == link) else { return };
+    let log = &mut group.log;
+    let mut area =
+        ScrollArea::vertical().id_salt(("log", link)).stick_to_bottom(true).auto_shrink(false);
+    let width = ui.available_width() - ui.spacing().scroll.bar_width - ui.spacing().item_spacing.x;
+    if (width - log.rows.width).abs() > 0.5 {
+        log.rows.relayout(width);
+    }
+    let line = ui.text_style_height(&egui::TextStyle::Body);
+    let char_width = 0.55 * line;
+    let spacing = ui.spacing().item_spacing.y;
+    if log.rows.marked != log.unread_from {
+        // The row under the "New messages" line is taller by the line.
+        for row in [log.rows.marked, log.unread_from].into_iter().flatten() {
+            log.rows.set(row, None);
+        }
+        log.rows.marked = log.unread_from;
+    }
+    let estimate = |log: &Log, row: usize| {
+        let unread = if log.unread_from == Some(row) { line + spacing } else { 0.0 };
+        estimate(&log[row], width, line, char_width) + spacing + unread
+    };
+    let mut rows = std::mem::take(&mut log.rows);
+    let total = rows.update_tops(|row| estimate(log, row));
+    log.rows = rows;
+    if log.rows.prepended > 0 {
+        // Rows came in front: scroll down by their height, so the same rows stay in view.
+        let added = log.rows.tops[log.rows.prepended];
+        area = area.vertical_scroll_offset(log.rows.offset + added);
+        log.rows.prepended = 0;
+    }
+    let output = area.show_viewport(ui, |ui, viewport| {
+        ui.set_height(total);
+        if log.is_empty() {
+            return;
+        }
+        let top = ui.max_rect().top();
+        let left = ui.max_rect().left();
+        let first = log.rows.row_at(viewport.min.y);
+        let mut y = log.rows.tops[first];
+        let mut row = first;
+        while row < log.len() && y < viewport.max.y {
+            let unread = log.unread_from == Some(row);
+            let height = draw_row(ui, &log[row], egui::pos2(left, top + y), width, unread);
+            log.rows.set(row, Some(height + spacing));
+            y += height + spacing;
+            row += 1;
+        }
+    });
+    log.rows.offset = output.state.clamped_offset().y;
+    let bottom = output.content_size.y - output.inner_rect.height();
+    log.at_bottom = output.state.clamped_offset().y >= bottom - 1.0;
+    let changed = log.rows.dirty_from < log.len();
+    let at_top = output.state.clamped_offset().y <= 1.0 && log.older;
+    if changed {
+        // Rows were laid out for the first time: place them by their real heights.
+        ui.ctx().request_repaint();
+    }
+    if at_top && app.load_older(link) > 0 {
+        ui.ctx().request_repaint();
+    }
+}
+
+/// A row's height before it has been laid out: its lines at the message column's width.
+fn estimate(entry: &Entry, width: f32, line: f32, char_width: f32) -> f32 {
+    let columns =
+        ((width * (1.0 - SENDER_SHARE) - 80.0).max(MIN_MESSAGE_WIDTH) / char_width).max(1.0);
+    let lines: f32 = entry
+        .text
+        .split('\n')
+        .map(|part| (part.chars().count() as f32 / columns).ceil().max(1.0))
+        .sum();
+    lines * line
+}
+
+/// Draws one row with its top left at `at`; returns its height.
+fn draw_row(ui: &mut Ui, entry: &Entry, at: egui::Pos2, width: f32, unread: bool) -> f32 {
+    let mut y = at.y;
+    if unread {
+        y += unread_line(ui, egui::pos2(at.x, y), width);
+    }
+    let time = galley(ui, RichText::new(&entry.time).weak().monospace(), f32::INFINITY);
+    let mut x = at.x + time.size().x + GAP;
+    let mut height = time.size().y;
+    ui.put(Rect::from_min_size(egui::pos2(at.x, y), time.size()), Label::new(time));
+
+    let (who, text) = match entry.kind {
+        EntryKind::Mine => {
+            let accent = ui.visuals().hyperlink_color;
+            let text = RichText::new(&entry.text).color(ui.visuals().strong_text_color());
+            (Some(RichText::new("you").strong().color(accent)), text)
+        }
+        // `NAME: text` is the clients' convention; anything else is anonymous.
+        EntryKind::Theirs => match sender(&entry.text) {
+            Some((name, message)) => (
+                Some(RichText::new(name).strong().color(sender_colour(name))),
+                RichText::new(message),
+            ),
+            None => (Some(RichText::new("someone").italics().weak()), RichText::new(&entry.text)),
+        },
+        EntryKind::Event => (None, RichText::new(&entry.text).italics().weak()),
+        EntryKind::Error => (None, RichText::new(&entry.text).italics().color(LOST)),
+    };
+    if let Some(who) = who {
+        let most = (width * SENDER_SHARE).max(40.0);
+        let who = galley(ui, who, most);
+        height = height.max(who.size().y);
+        let size = who.size();
+        ui.put(Rect::from_min_size(egui::pos2(x, y), size), Label::new(who));
+        x += size.x + GAP;
+    }
+    let message_left = x;
+    let message_width = (at.x + width - message_left).max(MIN_MESSAGE_WIDTH);
+    let message = galley(ui, text, message_width);
+    height = height.max(message.size().y);
+    let rect = Rect::from_min_size(egui::pos2(message_left, y), message.size());
+    if entry.kind == EntryKind::Mine {
+        // The user's own lines on a faint band of their own.
+        let band = Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, y + height));
+        ui.painter().rect_filled(band.expand(1.0), 3.0, ui.visuals().faint_bg_color);
+    }
+    ui.put(rect, Label::new(message).selectable(true));
+    y + height - at.y
+}
+
+/// Lays out `text` wrapped at `width` (a word longer than that breaks anywhere).
+fn galley(ui: &Ui, text: RichText, width: f32) -> Arc<Galley> {
+    let mut job = LayoutJob::default();
+    text.append_to(&mut job, ui.style(), FontSelection::Default, Align::Min);
+    job.wrap = TextWrapping::wrap_at_width(width);
+    ui.fonts_mut(|fonts| fonts.layout_job(job))
+}
+
+/// "New messages", across the row above the first message not yet seen; returns its height.
+fn unread_line(ui: &mut Ui, at: egui::Pos2, width: f32) -> f32 {
+    let label = galley(ui, RichText::new("New messages").small().color(LOST), f32::INFINITY);
+    let size = label.size();
+    let middle = at.y + size.y / 2.0;
+    let label_left = at.x + (width - size.x) / 2.0;
+    let stroke = egui::Stroke::new(1.0, LOST);
+    ui.painter().hline(at.x..=label_left - GAP, middle, stroke);
+    ui.painter().hline(label_left + size.x + GAP..=at.x + width, middle, stroke);
+    ui.put(Rect::from_min_size(egui::pos2(label_left, at.y), size), Label::new(label));
+    size.y + ui.spacing().item_spacing.y
+}

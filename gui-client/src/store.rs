@@ -1,0 +1,285 @@
+//! The history store: the groups a user is in (server, id, local name, cap, order) and each
+//! group's messages, in a SQLite database in the platform's data directory. Every change is
+//! written as it happens, so a crash loses nothing; a closed window rejoins its groups at the
+//! next start and shows their history.
+//!
+//! When the store cannot be used (missing, locked by something else, corrupt, made by a newer
+//! version), the window says why and runs without history; nothing here panics.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use udprelay_shared::GroupId;
+
+use crate::app::{Entry, EntryKind};
+
+/// A group's row in the store.
+pub type GroupKey = i64;
+
+/// Messages kept per group unless told otherwise; the oldest go first.
+pub const HISTORY_LIMIT: u64 = 100_000;
+
+/// Messages read at a time: the newest on joining, then older ones as the user scrolls up.
+pub const PAGE: usize = 200;
+
+/// The schema this version writes; a store with a higher one is left alone.
+const VERSION: i64 = 1;
+
+/// How long a write waits for another window that is writing to the same store.
+const BUSY_WAIT: Duration = Duration::from_millis(500);
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS groups (
+        key INTEGER PRIMARY KEY,
+        server TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        name TEXT,
+        cap INTEGER,
+        position INTEGER NOT NULL,
+        -- 1: rejoined at start; 0: left, its history kept
+        member INTEGER NOT NULL,
+        -- the seq of its newest message; messages count up from 1
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (server, group_id)
+    );
+    CREATE TABLE IF NOT EXISTS messages (
+        group_key INTEGER NOT NULL REFERENCES groups (key) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        -- milliseconds since the Unix epoch
+        at INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (group_key, seq)
+    ) WITHOUT ROWID;
+";
+
+/// A group the user was in when the window last ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedGroup {
+    pub key: GroupKey,
+    pub server: String,
+    pub id: GroupId,
+    pub name: Option<String>,
+    pub cap: Option<u32>,
+}
+
+/// The open store.
+pub struct Store {
+    db: Connection,
+    limit: u64,
+}
+
+impl Store {
+    /// Where the store lives: the platform's data directory (on Linux
+    /// `~/.local/share/udprelay/history.sqlite3`).
+    pub fn default_path() -> Option<PathBuf> {
+        let dirs = directories::ProjectDirs::from("", "", "udprelay")?;
+        Some(dirs.data_dir().join("history.sqlite3"))
+    }
+
+    /// Opens the store at `path` (made, with its directory, when missing), keeping at most
+    /// `limit` messages per group. The error says in words why it cannot be used.
+    pub fn open(path: &Path, limit: u64) -> Result<Store, String> {
+        let shown = path.display();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make the folder {}: {e}", dir.display()))?;
+        }
+        let db = Connection::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+        db.busy_timeout(BUSY_WAIT).map_err(|e| describe(path, &e))?;
+        let store = Store { db, limit: limit.max(1) };
+        store.prepare().map_err(|e| describe(path, &e))?;
+        Ok(store)
+    }
+
+    fn prepare(&self) -> rusqlite::Result<()> {
+        let version: i64 = self.db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version > VERSION {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "it was written by a newer udprelay-gui (schema {version})"
+            )));
+        }
+        // WAL: a write is one append to the log, and a crash of the window loses nothing
+        // that was written (NORMAL only risks the last writes on a power cut).
+        self.db.pragma_update(None, "journal_mode", "WAL")?;
+        self.db.pragma_update(None, "synchronous", "NORMAL")?;
+        self.db.pragma_update(None, "foreign_keys", true)?;
+        self.db.execute_batch(SCHEMA)?;
+        self.db.pragma_update(None, "user_version", VERSION)?;
+        Ok(())
+    }
+
+    /// The groups to rejoin at start, in the order they were joined.
+    pub fn groups(&self) -> rusqlite::Result<Vec<SavedGroup>> {
+        let mut query = self.db.prepare(
+            "SELECT key, server, group_id, name, cap FROM groups WHERE member = 1 ORDER BY position",
+        )?;
+        let rows = query.query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?, row.get(4)?))
+        })?;
+        let mut groups = Vec::new();
+        for row in rows {
+            let (key, server, id, name, cap) = row?;
+            // A row that is not a group id (edited by hand) is skipped, not fatal.
+            if let Ok(id) = GroupId::parse_lenient(&id) {
+                groups.push(SavedGroup { key, server, id, name, cap });
+            }
+        }
+        Ok(groups)
+    }
+
+    /// The user is in group `id` on `server`: its row (the same one as before if its
+    /// history was kept on leaving), last in the order.
+    pub fn join(&self, server: &str, id: GroupId, cap: Option<u32>) -> rusqlite::Result<GroupKey> {
+        let position: i64 =
+            self.db
+                .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM groups", [], |r| r.get(0))?;
+        self.db.query_row(
+            "INSERT INTO groups (server, group_id, cap, position, member) VALUES (?1, ?2, ?3, ?4, 1)
+             ON CONFLICT (server, group_id) DO UPDATE
+                 SET member = 1, position = excluded.position, cap = COALESCE(excluded.cap, cap)
+             RETURNING key",
+            params![server, id.to_string(), cap, position],
+            |row| row.get(0),
+        )
+    }
+
+    /// The name the user gave the group (`None`: its id again).
+    pub fn rename(&self, key: GroupKey, name: Option<&str>) -> rusqlite::Result<()> {
+        self.db.execute("UPDATE groups SET name = ?2 WHERE key = ?1", params![key, name])?;
+        Ok(())
+    }
+
+    /// The user left the group: not rejoined at start; its history kept for a later join, or
+    /// deleted.
+    pub fn leave(&self, key: GroupKey, keep_history: bool) -> rusqlite::Result<()> {
+        if keep_history {
+            self.db.execute("UPDATE groups SET member = 0 WHERE key = ?1", [key])?;
+        } else {
+            // Messages go with the row (ON DELETE CASCADE).
+            self.db.execute("DELETE FROM groups WHERE key = ?1", [key])?;
+        }
+        Ok(())
+    }
+
+    /// Adds a message to the group's history, dropping the oldest past the limit; returns
+    /// its seq.
+    pub fn append(&self, key: GroupKey, entry: &Entry) -> rusqlite::Result<i64> {
+        let tx = self.db.unchecked_transaction()?;
+        let seq: i64 = tx.query_row(
+            "UPDATE groups SET last_seq = last_seq + 1 WHERE key = ?1 RETURNING last_seq",
+            [key],
+            |row| row.get(0),
+        )?;
+        tx.prepare_cached(
+            "INSERT INTO messages (group_key, seq, at, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![key, seq, entry.at, kind_code(entry.kind), entry.text])?;
+        // Seqs count up without gaps, so "past the limit" is a range of the primary key.
+        let oldest_kept = seq - self.limit as i64;
+        if oldest_kept > 0 {
+            tx.prepare_cached("DELETE FROM messages WHERE group_key = ?1 AND seq <= ?2")?
+                .execute(params![key, oldest_kept])?;
+        }
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Up to `count` messages of the group older than `before` (the newest when `None`),
+    /// oldest first.
+    pub fn page(
+        &self,
+        key: GroupKey,
+        before: Option<i64>,
+        count: usize,
+    ) -> rusqlite::Result<Vec<Entry>> {
+        let mut query = self.db.prepare_cached(
+            "SELECT seq, at, kind, text FROM messages WHERE group_key = ?1 AND seq < ?2
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = query
+            .query_map(params![key, before.unwrap_or(i64::MAX), count as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        let mut page = Vec::with_capacity(count);
+        for row in rows {
+            let (seq, at, kind, text): (i64, i64, i64, String) = row?;
+            page.push(Entry { seq: Some(seq), ..Entry::at(at, kind_from(kind), text) });
+        }
+        page.reverse();
+        Ok(page)
+    }
+
+    /// How many messages the group has in the store.
+    pub fn count(&self, key: GroupKey) -> rusqlite::Result<u64> {
+        let count: i64 = self.db.query_row(
+            "SELECT COUNT(*) FROM messages WHERE group_key = ?1",
+            [key],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    /// The group's row, if it has one (for tests and the leave dialog).
+    pub fn find(&self, server: &str, id: GroupId) -> rusqlite::Result<Option<GroupKey>> {
+        self.db
+            .query_row(
+                "SELECT key FROM groups WHERE server = ?1 AND group_id = ?2",
+                params![server, id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()
+    }
+}
+
+/// Why the store at `path` cannot be used, in words.
+fn describe(path: &Path, error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseCorrupt, DatabaseLocked, NotADatabase};
+    let shown = path.display();
+    match error.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked) => {
+            format!("{shown} is locked by another program")
+        }
+        Some(NotADatabase | DatabaseCorrupt) => format!("{shown} is damaged (not a database)"),
+        _ => match error {
+            rusqlite::Error::InvalidParameterName(why) => format!("{shown}: {why}"),
+            other => format!("{shown}: {other}"),
+        },
+    }
+}
+
+/// Why a write failed, in words (history is then off for the rest of the run).
+pub fn describe_write(error: &rusqlite::Error) -> String {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => "the disk is full".to_string(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            "the store is locked by another program".to_string()
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn kind_code(kind: EntryKind) -> i64 {
+    match kind {
+        EntryKind::Mine => 0,
+        EntryKind::Theirs => 1,
+        EntryKind::Event => 2,
+        EntryKind::Error => 3,
+    }
+}
+
+fn kind_from(code: i64) -> EntryKind {
+    match code {
+        0 => EntryKind::Mine,
+        1 => EntryKind::Theirs,
+        3 => EntryKind::Error,
+        _ => EntryKind::Event,
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

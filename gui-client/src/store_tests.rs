@@ -1,0 +1,163 @@
+//! The store on real files: what a restart finds, the size limit, and every way a store can be
+//! unusable (each reported in words, never a panic).
+
+use super::*;
+
+fn id(text: &str) -> GroupId {
+    GroupId::parse_lenient(text).unwrap()
+}
+
+fn message(text: &str) -> Entry {
+    Entry::now(EntryKind::Theirs, text.to_string())
+}
+
+fn temp() -> (tempdir::Dir, PathBuf) {
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("history.sqlite3");
+    (dir, path)
+}
+
+/// A folder of its own under the system's temporary folder, removed when dropped.
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Dir {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("udprelay-store-test-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[test]
+fn groups_names_and_messages_survive_reopening() {
+    let (_dir, path) = temp();
+    {
+        let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+        let a = store.join("127.0.0.1:5000", id("AAAA2222"), Some(4)).unwrap();
+        let b = store.join("relay.example:5000", id("BBBB3333"), None).unwrap();
+        store.rename(b, Some("book club")).unwrap();
+        assert_eq!(store.append(a, &message("ana: hi")).unwrap(), 1);
+        assert_eq!(store.append(a, &message("ben: hello")).unwrap(), 2);
+    }
+    let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+    let groups = store.groups().unwrap();
+    let summary: Vec<_> = groups
+        .iter()
+        .map(|g| (g.server.as_str(), g.id.to_string(), g.name.as_deref(), g.cap))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("127.0.0.1:5000", "AAAA2222".to_string(), None, Some(4)),
+            ("relay.example:5000", "BBBB3333".to_string(), Some("book club"), None),
+        ]
+    );
+    let page = store.page(groups[0].key, None, PAGE).unwrap();
+    let texts: Vec<_> = page.iter().map(|e| (e.seq, e.text.as_str(), e.kind)).collect();
+    assert_eq!(
+        texts,
+        [(Some(1), "ana: hi", EntryKind::Theirs), (Some(2), "ben: hello", EntryKind::Theirs)]
+    );
+    assert_eq!(store.page(groups[1].key, None, PAGE).unwrap(), []);
+}
+
+#[test]
+fn leaving_keeps_the_history_for_a_later_join_or_deletes_it() {
+    let (_dir, path) = temp();
+    let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+    let kept = store.join("s:1", id("KEEP2222"), None).unwrap();
+    let gone = store.join("s:1", id("GAVE3333"), None).unwrap();
+    store.append(kept, &message("old news")).unwrap();
+    store.append(gone, &message("secret")).unwrap();
+    store.leave(kept, true).unwrap();
+    store.leave(gone, false).unwrap();
+    assert_eq!(store.groups().unwrap(), [], "neither is rejoined at start");
+    assert_eq!(store.count(gone).unwrap(), 0, "deleted with its group");
+    assert_eq!(store.find("s:1", id("GAVE3333")).unwrap(), None);
+    // Joining the kept one again finds its history, and numbering goes on.
+    assert_eq!(store.join("s:1", id("KEEP2222"), None).unwrap(), kept);
+    assert_eq!(store.append(kept, &message("new")).unwrap(), 2);
+    let texts: Vec<_> = store.page(kept, None, PAGE).unwrap().into_iter().map(|e| e.text).collect();
+    assert_eq!(texts, ["old news", "new"]);
+    // A deleted group joined again starts empty.
+    let again = store.join("s:1", id("GAVE3333"), None).unwrap();
+    assert_eq!(store.page(again, None, PAGE).unwrap(), []);
+}
+
+#[test]
+fn the_oldest_messages_go_past_the_limit_and_pages_go_back_in_order() {
+    let (_dir, path) = temp();
+    let store = Store::open(&path, 50).unwrap();
+    let key = store.join("s:1", id("LIMT2222"), None).unwrap();
+    for n in 1..=120 {
+        store.append(key, &message(&n.to_string())).unwrap();
+    }
+    assert_eq!(store.count(key).unwrap(), 50);
+    let newest = store.page(key, None, 20).unwrap();
+    assert_eq!(newest.first().map(|e| e.text.as_str()), Some("101"));
+    assert_eq!(newest.last().map(|e| e.text.as_str()), Some("120"));
+    let before = store.page(key, newest[0].seq, 100).unwrap();
+    assert_eq!(before.len(), 30, "only what is kept");
+    assert_eq!(before.first().map(|e| e.text.as_str()), Some("71"));
+    assert_eq!(before.last().map(|e| e.text.as_str()), Some("100"));
+}
+
+#[test]
+fn a_store_that_cannot_be_made_is_reported() {
+    let (dir, _) = temp();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let error = Store::open(&file.join("history.sqlite3"), HISTORY_LIMIT).err().unwrap();
+    assert!(error.starts_with("cannot make the folder"), "{error}");
+}
+
+#[test]
+fn a_corrupt_store_is_reported() {
+    let (_dir, path) = temp();
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let error = Store::open(&path, HISTORY_LIMIT).err().unwrap();
+    assert!(error.ends_with("is damaged (not a database)"), "{error}");
+}
+
+#[test]
+fn a_store_locked_by_another_program_is_reported() {
+    let (_dir, path) = temp();
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
+    let error = Store::open(&path, HISTORY_LIMIT).err().unwrap();
+    assert!(error.ends_with("is locked by another program"), "{error}");
+    other.execute_batch("COMMIT").unwrap();
+    assert!(Store::open(&path, HISTORY_LIMIT).is_ok(), "usable once the lock is gone");
+}
+
+#[test]
+fn a_store_from_a_newer_version_is_left_alone() {
+    let (_dir, path) = temp();
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let error = Store::open(&path, HISTORY_LIMIT).err().unwrap();
+    assert!(error.contains("written by a newer udprelay-gui"), "{error}");
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99, "not rewritten");
+}
