@@ -2,6 +2,7 @@
 //! unusable (each reported in words, never a panic).
 
 use super::*;
+use udprelay_testkit::ScratchDir;
 
 fn id(text: &str) -> GroupId {
     GroupId::parse_lenient(text).unwrap()
@@ -11,40 +12,10 @@ fn message(text: &str) -> Entry {
     Entry::now(EntryKind::Theirs, text.to_string())
 }
 
-fn temp() -> (tempdir::Dir, PathBuf) {
-    let dir = tempdir::Dir::new();
-    let path = dir.path().join("history.sqlite3");
+fn temp() -> (ScratchDir, PathBuf) {
+    let dir = ScratchDir::new("store");
+    let path = dir.join("history.sqlite3");
     (dir, path)
-}
-
-/// A folder of its own under the system's temporary folder, removed when dropped.
-mod tempdir {
-    use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new() -> Dir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir()
-                .join(format!("udprelay-store-test-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[test]

@@ -3,8 +3,10 @@
 //! Every wait here is bounded.
 
 mod proxy;
+mod scratch;
 
 pub use proxy::DelayProxy;
+pub use scratch::ScratchDir;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};

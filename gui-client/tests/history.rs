@@ -1,0 +1,219 @@
+//! The window across runs: two `App`s, one after the other, over one history store, against
+//! the real server; Leave with and without the history; scrolling back through older pages; a
+//! store that cannot be used. Every wait is bounded.
+
+mod common;
+
+use std::path::Path;
+
+use common::{click, create, harness, type_into, wait_until};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use udprelay_gui::app::{App, Entry, EntryKind, Stage};
+use udprelay_gui::store::{HISTORY_LIMIT, PAGE, Store};
+use udprelay_shared::GroupId;
+use udprelay_testkit::{Peer, ScratchDir, ServerProcess};
+
+fn window_with_store(server: &ServerProcess, path: &Path) -> Harness<'static, App> {
+    let store = Store::open(path, HISTORY_LIMIT);
+    harness(App::with_history(server.addr.to_string(), "ana", store))
+}
+
+fn all_joined(app: &App) -> bool {
+    !app.groups.is_empty() && app.groups.iter().all(|g| g.stage == Stage::Joined)
+}
+
+#[test]
+fn groups_names_and_history_come_back_after_a_restart() {
+    let server = ServerProcess::start(&[]);
+    let dir = ScratchDir::new("gui-history");
+    let path = dir.join("history.sqlite3");
+    let ben = Peer::new(server.addr);
+    let (first, second) = {
+        let mut harness = window_with_store(&server, &path);
+        let first = create(&mut harness);
+        ben.join(&first);
+        ben.send(b"ben: hello from before");
+        wait_until(&mut harness, "ben's message", |app| {
+            app.groups[0].log.texts(EntryKind::Theirs) == ["ben: hello from before"]
+        });
+        type_into(&mut harness, "Message", "see you later");
+        harness.key_press(egui::Key::Enter);
+        harness.step();
+        click(&mut harness, "Rename");
+        type_into(&mut harness, "Group name", "Family");
+        harness.key_press(egui::Key::Enter);
+        harness.step();
+        let second = create(&mut harness);
+        (first, second)
+        // The window closes here, without any saving step: everything was written already.
+    };
+    assert_eq!(ben.recv(), b"ana: see you later");
+
+    let mut harness = window_with_store(&server, &path);
+    wait_until(&mut harness, "both groups rejoined", all_joined);
+    let app = harness.state();
+    let ids: Vec<String> = app.groups.iter().map(|g| g.id.unwrap().to_string()).collect();
+    assert_eq!(ids, [first.clone(), second.clone()], "in the same order");
+    assert_eq!(app.groups[0].name.as_deref(), Some("Family"));
+    assert_eq!(app.selected, Some(app.groups[0].link), "the first is shown");
+    harness.get_by_label("Family");
+    harness.get_by_label(&second);
+    harness.get_by_label("hello from before");
+    harness.get_by_label("see you later");
+    // Rejoined for real: ben's next message arrives and is kept too.
+    ben.send(b"ben: welcome back");
+    wait_until(&mut harness, "the next message", |app| {
+        app.groups[0].log.texts(EntryKind::Theirs).contains(&"ben: welcome back")
+    });
+    assert_eq!(ben.ask("!WHO"), format!("OK WHO {first} 2"), "one membership, not two");
+    let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+    let key = store.find(&server.addr.to_string(), first.parse().unwrap()).unwrap().unwrap();
+    let stored: Vec<String> =
+        store.page(key, None, PAGE).unwrap().into_iter().map(|e| e.text).collect();
+    assert!(stored.contains(&"ben: welcome back".to_string()), "{stored:?}");
+}
+
+#[test]
+fn leave_can_keep_the_history_for_a_later_join_or_delete_it() {
+    let server = ServerProcess::start(&[]);
+    let dir = ScratchDir::new("gui-leave");
+    let path = dir.join("history.sqlite3");
+    let ben = Peer::new(server.addr);
+    let mut harness = window_with_store(&server, &path);
+    let kept = create(&mut harness);
+    let deleted = create(&mut harness);
+    ben.join(&deleted);
+    ben.send(b"ben: about to be deleted");
+    wait_until(&mut harness, "the message", |app| app.groups[1].log.len() >= 3);
+
+    click(&mut harness, "Leave"); // the second, selected
+    harness.get_by_label(&format!("Leave {deleted}?"));
+    click(&mut harness, "Leave, delete history");
+    assert_eq!(harness.state().groups.len(), 1);
+    ben.join(&kept);
+    ben.send(b"ben: worth keeping");
+    wait_until(&mut harness, "the message", |app| {
+        app.groups[0].log.texts(EntryKind::Theirs) == ["ben: worth keeping"]
+    });
+    click(&mut harness, "Leave");
+    click(&mut harness, "Leave, keep history");
+    assert!(harness.state().groups.is_empty());
+    let left = udprelay_testkit::poll_until(|| ben.ask("!WHO") == format!("OK WHO {kept} 1"));
+    assert!(left, "the window left the group on the server");
+    drop(harness);
+
+    let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+    let at = server.addr.to_string();
+    assert_eq!(store.groups().unwrap(), [], "neither is rejoined at start");
+    assert_eq!(store.find(&at, deleted.parse().unwrap()).unwrap(), None, "deleted");
+    drop(store);
+
+    // Joining the kept group again shows what was kept.
+    let mut harness = window_with_store(&server, &path);
+    assert!(harness.state().groups.is_empty());
+    type_into(&mut harness, "Group id", &kept);
+    click(&mut harness, "Join");
+    wait_until(&mut harness, "joined", all_joined);
+    harness.get_by_label("worth keeping");
+}
+
+#[test]
+fn scrolling_to_the_top_brings_older_pages_from_the_store() {
+    let server = ServerProcess::start(&[]);
+    let owner = Peer::new(server.addr);
+    let id = owner.create();
+    let dir = ScratchDir::new("gui-pages");
+    let path = dir.join("history.sqlite3");
+    let total = 3 * PAGE + 50;
+    {
+        let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+        let key = store.join(&server.addr.to_string(), GroupId::parse_lenient(&id).unwrap(), None);
+        let key = key.unwrap();
+        for n in 0..total {
+            let entry = Entry::now(EntryKind::Theirs, format!("ben: message {n}"));
+            store.append(key, &entry).unwrap();
+        }
+    }
+    let mut harness = window_with_store(&server, &path);
+    wait_until(&mut harness, "rejoined", all_joined);
+    let shown = harness.state().groups[0].log.texts(EntryKind::Theirs).len();
+    assert_eq!(shown, PAGE, "the newest page at start");
+    harness.get_by_label(&format!("message {}", total - 1));
+
+    // The mouse wheel, over the log, up as far as it goes: a page at a time, to the first.
+    for _ in 0..20 {
+        harness.hover_at(egui::pos2(700.0, 300.0));
+        harness.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, 100_000.0),
+            phase: egui::TouchPhase::Move,
+            modifiers: egui::Modifiers::NONE,
+            source: egui::MouseWheelSource::Wheel,
+        });
+        harness.step();
+        harness.step();
+    }
+    let texts = harness.state().groups[0].log.texts(EntryKind::Theirs);
+    assert_eq!(texts.len(), total, "every stored message came back");
+    assert_eq!(texts[0], "ben: message 0");
+    harness.get_by_label("message 0");
+}
+
+#[test]
+fn a_group_whose_server_is_gone_stays_listed_with_its_history() {
+    let dir = ScratchDir::new("gui-lost");
+    let path = dir.join("history.sqlite3");
+    let gone = {
+        let server = ServerProcess::start(&[]);
+        let mut harness = window_with_store(&server, &path);
+        let id = create(&mut harness);
+        type_into(&mut harness, "Message", "the last words");
+        harness.key_press(egui::Key::Enter);
+        harness.step();
+        (server.addr, id)
+    };
+    // The old server has ended; the window starts with another one in its server field.
+    let server = ServerProcess::start(&[]);
+    let mut harness = window_with_store(&server, &path);
+    assert_eq!(harness.state().groups[0].server, gone.0.to_string());
+    wait_until(&mut harness, "the rejoin to fail", |app| app.groups[0].stage == Stage::Lost);
+    harness.get_by_label(&gone.1);
+    harness.get_by_label("the last words");
+    harness.get_by_label("lost");
+}
+
+/// Each way a store can be unusable is said in the window, and the window works without it.
+#[test]
+fn a_missing_locked_or_corrupt_store_is_reported_and_the_window_still_works() {
+    let server = ServerProcess::start(&[]);
+    let dir = ScratchDir::new("gui-bad-store");
+    let not_a_folder = dir.join("a-file");
+    std::fs::write(&not_a_folder, "in the way").unwrap();
+    let corrupt = dir.join("corrupt.sqlite3");
+    std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
+    let locked = dir.join("locked.sqlite3");
+    let lock = rusqlite::Connection::open(&locked).unwrap();
+    lock.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
+
+    let cases = [
+        (not_a_folder.join("history.sqlite3"), "cannot make the folder"),
+        (corrupt.clone(), "is damaged (not a database)"),
+        (locked.clone(), "is locked by another program"),
+    ];
+    for (path, why) in cases {
+        let mut harness = window_with_store(&server, &path);
+        harness.step();
+        let off = harness.state().history_off.clone().expect("history is off");
+        assert!(off.starts_with("History is not kept this time: ") && off.contains(why), "{off}");
+        harness.get_by_label(&off);
+        create(&mut harness); // and the window works
+        assert!(!harness.state().keeps_history());
+    }
+    drop(lock);
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        vec![0x5a; 8192],
+        "a damaged store is not touched"
+    );
+}

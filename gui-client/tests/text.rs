@@ -1,0 +1,56 @@
+//! How messages are drawn: long words wrap inside the log, every line of a message starts in
+//! its column, and emoji and CJK text have glyphs. The real window (egui_kittest) on the real
+//! server; every wait is bounded.
+
+mod common;
+
+use common::{create, wait_until, window};
+use egui_kittest::kittest::Queryable;
+use udprelay_gui::app::EntryKind;
+use udprelay_testkit::{Peer, ServerProcess};
+
+#[test]
+fn a_long_unbreakable_word_wraps_inside_the_log() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    let url = format!("https://example.com/{}", "a".repeat(600));
+    ben.send(format!("ben: {url}").as_bytes());
+    wait_until(&mut harness, "the long message", |app| {
+        app.groups[0].log.texts(EntryKind::Theirs).len() == 1
+    });
+    harness.step();
+    let window_width = 1000.0;
+    let groups = harness.get_by_label("Groups").rect();
+    let sender = harness.get_by_label("ben").rect();
+    let message = harness.get_by_label(&url).rect();
+    assert!(sender.left() > groups.right(), "the log is right of the group list");
+    assert!(message.left() >= sender.right(), "{message:?} starts left of {sender:?}");
+    assert!(message.right() <= window_width, "{message:?} goes past the window's edge");
+    let line = harness.get_by_label("ben").rect().height();
+    assert!(message.height() > 3.0 * line, "{message:?} was not wrapped");
+}
+
+#[test]
+fn the_lines_of_a_message_start_in_its_column() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let id = create(&mut harness);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    ben.send(b"ben: one\ntwo\nthree");
+    ben.send(b"ben: after");
+    wait_until(&mut harness, "both messages", |app| {
+        app.groups[0].log.texts(EntryKind::Theirs).len() == 2
+    });
+    harness.step();
+    let multi = harness.get_by_label("one\ntwo\nthree").rect();
+    let after = harness.get_by_label("after").rect();
+    let senders: Vec<_> = harness.get_all_by_label("ben").map(|n| n.rect()).collect();
+    assert_eq!(senders.len(), 2);
+    assert!(multi.left() >= senders[0].right(), "the lines start right of the sender");
+    assert!(multi.height() >= 2.5 * senders[0].height(), "three lines, kept");
+    assert!(after.top() >= multi.bottom(), "the next message starts below all three lines");
+}
