@@ -3,6 +3,7 @@
 
 pub mod app;
 mod events;
+pub mod fonts;
 mod history;
 pub mod log;
 mod log_view;

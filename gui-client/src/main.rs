@@ -92,6 +92,7 @@ fn run(args: Args) -> eframe::Result {
         "udprelay",
         options,
         Box::new(move |cc| {
+            udprelay_gui::fonts::install(&cc.egui_ctx);
             let stored = |key| cc.storage.and_then(|s| s.get_string(key));
             let last = stored("server").unwrap_or_else(|| "127.0.0.1:5000".into());
             let (last_host, last_port) = last.rsplit_once(':').unwrap_or(("127.0.0.1", "5000"));

@@ -1,5 +1,5 @@
 //! How messages are drawn: long words wrap inside the log, every line of a message starts in
-//! its column, and emoji and CJK text have glyphs. The real window (egui_kittest) on the real
+//! its column, and emoji have glyphs (CJK: `system_fonts.rs`). The real window (egui_kittest) on the real
 //! server; every wait is bounded.
 
 mod common;
@@ -53,4 +53,37 @@ fn the_lines_of_a_message_start_in_its_column() {
     assert!(multi.left() >= senders[0].right(), "the lines start right of the sender");
     assert!(multi.height() >= 2.5 * senders[0].height(), "three lines, kept");
     assert!(after.top() >= multi.bottom(), "the next message starts below all three lines");
+}
+
+/// A context with the window's fonts (set at the start of a frame, so one is run).
+fn with_fonts() -> egui::Context {
+    let mut harness = egui_kittest::Harness::new_ui(|_| {});
+    udprelay_gui::fonts::install(&harness.ctx);
+    harness.step();
+    harness.ctx.clone()
+}
+
+/// Visible glyphs laid out for `text` with the window's fonts, and whether a font has each of its
+/// characters (joiners and variation selectors aside: they have no picture of their own).
+fn glyphs(ctx: &egui::Context, text: &str) -> (usize, bool) {
+    let font = egui::FontId::proportional(14.0);
+    let galley =
+        ctx.fonts_mut(|f| f.layout_no_wrap(text.into(), font.clone(), egui::Color32::WHITE));
+    // Glyphs that take space: a variation selector shaped on its own takes none.
+    let count =
+        galley.rows.iter().flat_map(|row| &row.glyphs).filter(|g| g.advance_width > 0.0).count();
+    let pictured: String = text.chars().filter(|c| !matches!(c, '\u{200d}' | '\u{fe0f}')).collect();
+    let covered = ctx.fonts_mut(|f| f.has_glyphs(&font, &pictured));
+    (count, covered)
+}
+
+#[test]
+fn emoji_have_glyphs_and_families_and_flags_are_one_glyph_each() {
+    let ctx = with_fonts();
+    for emoji in ["🎉", "👍", "❤️", "😀", "🦀"] {
+        assert_eq!(glyphs(&ctx, emoji), (1, true), "{emoji}");
+    }
+    // A ZWJ family and a flag are one picture each, not their parts side by side.
+    assert_eq!(glyphs(&ctx, "👨\u{200d}👩\u{200d}👧"), (1, true), "family");
+    assert_eq!(glyphs(&ctx, "🇩🇪"), (1, true), "flag");
 }

@@ -1,0 +1,110 @@
+//! What a frame of the window costs with a hundred and with a hundred thousand messages in the
+//! selected group, and what memory the process holds after a thousand and after a hundred
+//! thousand: the real window (egui_kittest, no display) on the real server, the messages sent
+//! by a plain UDP peer. Prints figures; asserts nothing about speed.
+//!
+//! `cargo bench -p udprelay-gui --bench frames` (a release build; takes about a minute).
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use udprelay_gui::app::{App, EntryKind, Stage};
+use udprelay_gui::view;
+use udprelay_testkit::{Peer, ServerProcess};
+
+/// Frames timed at each size (after a few to settle).
+const FRAMES: usize = 300;
+/// Messages sent between two frames while filling: about what 16 ms of a very busy group brings.
+const BURST: usize = 500;
+
+fn main() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = Harness::builder().with_size([1000.0, 700.0]).build_ui_state(
+        |ui, app: &mut App| view::show(ui, app),
+        App::new(server.addr.to_string(), "ana"),
+    );
+    udprelay_gui::fonts::install(&harness.ctx);
+    harness.state_mut().create();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.state().groups.first().is_none_or(|g| g.stage != Stage::Joined) {
+        assert!(Instant::now() < deadline, "the group was not created");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let id = harness.state().groups[0].id.unwrap().to_string();
+    let bot = Peer::new(server.addr);
+    bot.join(&id);
+
+    let mut sent = 0;
+    let mut rows = Vec::new();
+    for target in [100, 1_000, 100_000] {
+        sent = fill(&mut harness, &bot, sent, target);
+        let frame = time_frames(&mut harness);
+        let rss = rss_kib();
+        let held = harness.state().groups[0].log.len();
+        println!(
+            "{target:>7} messages received: {:>7.1} µs a frame (mean of {FRAMES}), {held:>6} held in memory, RSS {:.1} MiB",
+            frame.as_secs_f64() * 1e6,
+            rss as f64 / 1024.0
+        );
+        rows.push((target, frame, rss));
+    }
+    let (_, small, _) = rows[0];
+    let (_, _, thousand) = rows[1];
+    let (_, large, most) = rows[2];
+    println!(
+        "frame at 100 000 / frame at 100: {:.2}×   memory after 100 000 / after 1 000: {:.2}×",
+        large.as_secs_f64() / small.as_secs_f64(),
+        most as f64 / thousand as f64
+    );
+}
+
+/// Sends messages until `target` have been received by the window (bounded: a message lost on
+/// the way is made up for by the next burst).
+fn fill(harness: &mut Harness<'static, App>, bot: &Peer, mut sent: usize, target: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received(harness.state()) < target {
+        assert!(Instant::now() < deadline, "the window did not receive {target} messages");
+        let burst = BURST.min(target - received(harness.state()));
+        for _ in 0..burst {
+            bot.send(format!("bot: message {sent}, with a few words to wrap and show").as_bytes());
+            sent += 1;
+        }
+        harness.step();
+    }
+    for _ in 0..10 {
+        harness.step();
+    }
+    sent
+}
+
+/// Messages the window has received: the number in the newest one, plus one.
+fn received(app: &App) -> usize {
+    let log = &app.groups[0].log;
+    log.iter()
+        .rev()
+        .find(|e| e.kind == EntryKind::Theirs)
+        .and_then(|e| e.text.split(' ').nth(2)?.trim_end_matches(',').parse::<usize>().ok())
+        .map_or(0, |n| n + 1)
+}
+
+fn time_frames(harness: &mut Harness<'static, App>) -> Duration {
+    for _ in 0..20 {
+        harness.step();
+    }
+    let start = Instant::now();
+    for _ in 0..FRAMES {
+        harness.step();
+    }
+    start.elapsed() / FRAMES as u32
+}
+
+/// The process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
