@@ -14,11 +14,12 @@ use udprelay_testkit::{Peer, ServerProcess};
 
 /// Frames timed at each size (after a few to settle).
 const FRAMES: usize = 300;
-/// Messages sent between two frames while filling: about what 16 ms of a very busy group brings.
-const BURST: usize = 500;
+/// Messages sent at a time while filling.
+const BURST: usize = 200;
 
 fn main() {
-    let server = ServerProcess::start(&[]);
+    // The bot sends far above the default per-member payload rate: no limit here.
+    let server = ServerProcess::start(&["--payload-rate", "0"]);
     let mut harness = Harness::builder().with_size([1000.0, 700.0]).build_ui_state(
         |ui, app: &mut App| view::show(ui, app),
         App::new(server.addr.to_string(), "ana"),
@@ -35,15 +36,17 @@ fn main() {
     let bot = Peer::new(server.addr);
     bot.join(&id);
 
-    let mut sent = 0;
+    let mut traffic = Traffic::default();
     let mut rows = Vec::new();
     for target in [100, 1_000, 100_000] {
-        sent = fill(&mut harness, &bot, sent, target);
+        fill(&mut harness, &bot, &mut traffic, target);
         let frame = time_frames(&mut harness);
         let rss = rss_kib();
         let held = harness.state().groups[0].log.len();
         println!(
-            "{target:>7} messages received: {:>7.1} µs a frame (mean of {FRAMES}), {held:>6} held in memory, RSS {:.1} MiB",
+            "{:>7} messages received ({} sent): {:>6.1} µs a frame (mean of {FRAMES}), {held:>6} lines held in memory, RSS {:.1} MiB",
+            traffic.received,
+            traffic.sent,
             frame.as_secs_f64() * 1e6,
             rss as f64 / 1024.0
         );
@@ -59,33 +62,53 @@ fn main() {
     );
 }
 
-/// Sends messages until `target` have been received by the window (bounded: a message lost on
-/// the way is made up for by the next burst).
-fn fill(harness: &mut Harness<'static, App>, bot: &Peer, mut sent: usize, target: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while received(harness.state()) < target {
-        assert!(Instant::now() < deadline, "the window did not receive {target} messages");
-        let burst = BURST.min(target - received(harness.state()));
-        for _ in 0..burst {
-            bot.send(format!("bot: message {sent}, with a few words to wrap and show").as_bytes());
-            sent += 1;
+/// What the bot has sent and the window has received.
+#[derive(Default)]
+struct Traffic {
+    sent: usize,
+    received: usize,
+    /// The number in the newest message counted.
+    newest: Option<usize>,
+}
+
+impl Traffic {
+    /// Counts the messages that came since the last look (each carries its number; the log
+    /// holds far more than one burst, so none is missed).
+    fn count(&mut self, app: &App) {
+        let numbers =
+            app.groups[0].log.iter().filter(|e| e.kind == EntryKind::Theirs).filter_map(|e| {
+                e.text.split(' ').nth(2)?.trim_end_matches(',').parse::<usize>().ok()
+            });
+        let newest = self.newest;
+        let new: Vec<usize> = numbers.filter(|&n| newest.is_none_or(|seen| n > seen)).collect();
+        self.received += new.len();
+        if let Some(&last) = new.last() {
+            self.newest = Some(last);
         }
-        harness.step();
+    }
+}
+
+/// Sends bursts until the window has received `target` messages, each burst waited for (a
+/// little: a datagram the socket had no room for is made up for by the next burst).
+fn fill(harness: &mut Harness<'static, App>, bot: &Peer, traffic: &mut Traffic, target: usize) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while traffic.received < target {
+        assert!(Instant::now() < deadline, "the window did not receive {target} messages");
+        let burst = BURST.min(target - traffic.received);
+        for _ in 0..burst {
+            let n = traffic.sent;
+            bot.send(format!("bot: message {n}, with a few words to wrap and show").as_bytes());
+            traffic.sent += 1;
+        }
+        let waited = Instant::now() + Duration::from_millis(50);
+        while traffic.newest != Some(traffic.sent - 1) && Instant::now() < waited {
+            harness.step();
+            traffic.count(harness.state());
+        }
     }
     for _ in 0..10 {
         harness.step();
     }
-    sent
-}
-
-/// Messages the window has received: the number in the newest one, plus one.
-fn received(app: &App) -> usize {
-    let log = &app.groups[0].log;
-    log.iter()
-        .rev()
-        .find(|e| e.kind == EntryKind::Theirs)
-        .and_then(|e| e.text.split(' ').nth(2)?.trim_end_matches(',').parse::<usize>().ok())
-        .map_or(0, |n| n + 1)
 }
 
 fn time_frames(harness: &mut Harness<'static, App>) -> Duration {

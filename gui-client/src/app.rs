@@ -2,7 +2,7 @@
 //! window (`view`) is a function of this state, and tests drive these methods directly.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use udprelay_shared::GroupId;
@@ -52,8 +52,8 @@ pub struct Group {
     handle: LinkHandle,
 }
 
-/// The shortest time between two frames that the network asks for.
-pub const FRAME: std::time::Duration = std::time::Duration::from_millis(16);
+pub use crate::wake::FRAME;
+use crate::wake::Wake;
 
 /// The whole window's state.
 pub struct App {
@@ -72,8 +72,12 @@ pub struct App {
     pub focused: bool,
     /// A message came while the window was in the background: ask for attention.
     pub(crate) attention: bool,
+    /// Attention was asked for since the window last had the focus (once is enough).
+    pub(crate) attention_asked: bool,
     /// The title last given to the window (the view sets it when it changes).
     pub shown_title: Option<String>,
+    /// When it was given.
+    pub(crate) title_since: Option<std::time::Instant>,
     /// The group being renamed, and the name typed so far.
     pub renaming: Option<(LinkId, String)>,
     /// The group the user asked to leave: the window asks what to do with its history.
@@ -85,10 +89,8 @@ pub struct App {
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
-    /// The window's context, for network threads to wake it after each report. Shared, and
-    /// filled when the window first draws: links opened before that (`--join` at start) wake
-    /// it too.
-    wake: Arc<OnceLock<egui::Context>>,
+    /// For network threads to wake the window after each report.
+    wake: Arc<Wake>,
 }
 
 impl App {
@@ -106,7 +108,9 @@ impl App {
             notice: None,
             focused: true,
             attention: false,
+            attention_asked: false,
             shown_title: None,
+            title_since: None,
             renaming: None,
             leaving: None,
             store: None,
@@ -114,13 +118,13 @@ impl App {
             updates,
             updates_tx,
             next_link: 1,
-            wake: Arc::new(OnceLock::new()),
+            wake: Arc::default(),
         }
     }
 
     /// Lets network threads wake the window (every link, opened before or after).
     pub fn attach(&mut self, ctx: &egui::Context) {
-        let _ = self.wake.set(ctx.clone());
+        self.wake.attach(ctx);
     }
 
     pub fn selected_group(&self) -> Option<&Group> {
@@ -314,13 +318,7 @@ impl App {
         self.next_link += 1;
         let wake = Arc::clone(&self.wake);
         let came_from = self.selected;
-        let handle = net::open(link, address, order, self.updates_tx.clone(), move || {
-            // At most one frame per FRAME however many datagrams arrive: egui keeps the
-            // earliest repaint asked for.
-            if let Some(ctx) = wake.get() {
-                ctx.request_repaint_after(FRAME);
-            }
-        });
+        let handle = net::open(link, address, order, self.updates_tx.clone(), move || wake.news());
         self.groups.push(Group {
             link,
             id,

@@ -10,5 +10,6 @@ mod log_view;
 pub mod net;
 pub mod notice;
 pub mod store;
-mod unread;
+pub mod unread;
 pub mod view;
+pub mod wake;

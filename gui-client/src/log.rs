@@ -140,8 +140,9 @@ pub(crate) struct Rows {
     pub prepended: usize,
     /// The row the unread line was drawn above (its row is taller by the line).
     pub marked: Option<usize>,
-    /// How far the view was scrolled down, in the last frame.
+    /// How far the view was scrolled down, and how tall it was, in the last frame.
     pub offset: f32,
+    pub view_height: f32,
 }
 
 impl Rows {

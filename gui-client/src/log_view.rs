@@ -54,6 +54,21 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         let unread = if log.unread_from == Some(row) { line + spacing } else { 0.0 };
         estimate(&log[row], width, line, char_width) + spacing + unread
     };
+    let view_height = log.rows.view_height;
+    if log.at_bottom {
+        // Reading the newest: lay out the last rows first, enough to fill the view, so that
+        // the end is known exactly and this frame already shows it (a new message is never
+        // drawn cut off, waiting for another frame).
+        let mut covered = 0.0;
+        for row in (0..log.len()).rev() {
+            if covered > view_height {
+                break;
+            }
+            let height = lay_out(ui, &log[row], width, log.unread_from == Some(row)).height;
+            log.rows.set(row, Some(height + spacing));
+            covered += height + spacing;
+        }
+    }
     let mut rows = std::mem::take(&mut log.rows);
     let total = rows.update_tops(|row| estimate(log, row));
     log.rows = rows;
@@ -62,7 +77,13 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         let added = log.rows.tops[log.rows.prepended];
         area = area.vertical_scroll_offset(log.rows.offset + added);
         log.rows.prepended = 0;
+    } else if log.at_bottom {
+        area = area.vertical_scroll_offset((total - view_height).max(0.0));
     }
+    // The view is put at the end by the offset above, while the scroll area still knows the
+    // content's last height: a rubber band would take that for overscrolling and spring back,
+    // asking for a frame after frame while messages stream in.
+    ui.spacing_mut().scroll.kinetic.rubber_band = false;
     let output = area.show_viewport(ui, |ui, viewport| {
         ui.set_height(total);
         if log.is_empty() {
@@ -70,27 +91,27 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         }
         let top = ui.max_rect().top();
         let left = ui.max_rect().left();
+        // Each row in view is laid out before it is placed, and the next goes below it: rows
+        // laid out for the first time (their height was an estimate) push the rest down in
+        // this frame already.
         let first = log.rows.row_at(viewport.min.y);
         let mut y = log.rows.tops[first];
         let mut row = first;
         while row < log.len() && y < viewport.max.y {
-            let unread = log.unread_from == Some(row);
-            let height = draw_row(ui, &log[row], egui::pos2(left, top + y), width, unread);
+            let laid = lay_out(ui, &log[row], width, log.unread_from == Some(row));
+            let height = laid.height;
+            place(ui, laid, egui::pos2(left, top + y), width);
             log.rows.set(row, Some(height + spacing));
             y += height + spacing;
             row += 1;
         }
     });
-    log.rows.offset = output.state.clamped_offset().y;
+    let offset = output.state.clamped_offset().y;
+    log.rows.offset = offset;
+    log.rows.view_height = output.inner_rect.height();
     let bottom = output.content_size.y - output.inner_rect.height();
-    log.at_bottom = output.state.clamped_offset().y >= bottom - 1.0;
-    let changed = log.rows.dirty_from < log.len();
-    let at_top = output.state.clamped_offset().y <= 1.0 && log.older;
-    if changed {
-        // Rows were laid out for the first time: place them by their real heights.
-        ui.ctx().request_repaint();
-    }
-    if at_top && app.load_older(link) > 0 {
+    log.at_bottom = offset >= bottom - 1.0;
+    if offset <= 1.0 && log.older && app.load_older(link) > 0 {
         ui.ctx().request_repaint();
     }
 }
@@ -107,18 +128,24 @@ fn estimate(entry: &Entry, width: f32, line: f32, char_width: f32) -> f32 {
     lines * line
 }
 
-/// Draws one row with its top left at `at`; returns its height.
-fn draw_row(ui: &mut Ui, entry: &Entry, at: egui::Pos2, width: f32, unread: bool) -> f32 {
-    let mut y = at.y;
-    if unread {
-        y += unread_line(ui, egui::pos2(at.x, y), width);
-    }
-    let time = galley(ui, RichText::new(&entry.time).weak().monospace(), f32::INFINITY);
-    let mut x = at.x + time.size().x + GAP;
-    let mut height = time.size().y;
-    ui.put(Rect::from_min_size(egui::pos2(at.x, y), time.size()), Label::new(time));
+/// A row laid out: its parts, ready to be placed.
+struct Row {
+    /// The "New messages" line above it.
+    unread: Option<Arc<Galley>>,
+    time: Arc<Galley>,
+    sender: Option<Arc<Galley>>,
+    message: Arc<Galley>,
+    mine: bool,
+    height: f32,
+}
 
-    let (who, text) = match entry.kind {
+/// Lays out one row at the log's `width` (egui keeps the layouts, so a row in view costs
+/// little after its first frame).
+fn lay_out(ui: &Ui, entry: &Entry, width: f32, unread: bool) -> Row {
+    let unread = unread
+        .then(|| galley(ui, RichText::new("New messages").small().color(LOST), f32::INFINITY));
+    let time = galley(ui, RichText::new(&entry.time).weak().monospace(), f32::INFINITY);
+    let (sender, text) = match entry.kind {
         EntryKind::Mine => {
             let accent = ui.visuals().hyperlink_color;
             let text = RichText::new(&entry.text).color(ui.visuals().strong_text_color());
@@ -135,26 +162,40 @@ fn draw_row(ui: &mut Ui, entry: &Entry, at: egui::Pos2, width: f32, unread: bool
         EntryKind::Event => (None, RichText::new(&entry.text).italics().weak()),
         EntryKind::Error => (None, RichText::new(&entry.text).italics().color(LOST)),
     };
-    if let Some(who) = who {
-        let most = (width * SENDER_SHARE).max(40.0);
-        let who = galley(ui, who, most);
-        height = height.max(who.size().y);
-        let size = who.size();
-        ui.put(Rect::from_min_size(egui::pos2(x, y), size), Label::new(who));
-        x += size.x + GAP;
+    let sender = sender.map(|who| galley(ui, who, (width * SENDER_SHARE).max(40.0)));
+    let used = time.size().x + GAP + sender.as_ref().map_or(0.0, |who| who.size().x + GAP);
+    let message = galley(ui, text, (width - used).max(MIN_MESSAGE_WIDTH));
+    let line_above =
+        unread.as_ref().map_or(0.0, |line| line.size().y + ui.spacing().item_spacing.y);
+    let tallest = [Some(&time), sender.as_ref(), Some(&message)]
+        .into_iter()
+        .flatten()
+        .map(|g| g.size().y)
+        .fold(0.0, f32::max);
+    let mine = entry.kind == EntryKind::Mine;
+    Row { unread, time, sender, message, mine, height: line_above + tallest }
+}
+
+/// Places a laid-out row with its top left at `at`.
+fn place(ui: &mut Ui, row: Row, at: egui::Pos2, width: f32) {
+    let mut y = at.y;
+    if let Some(label) = row.unread {
+        y += unread_line(ui, label, egui::pos2(at.x, y), width);
     }
-    let message_left = x;
-    let message_width = (at.x + width - message_left).max(MIN_MESSAGE_WIDTH);
-    let message = galley(ui, text, message_width);
-    height = height.max(message.size().y);
-    let rect = Rect::from_min_size(egui::pos2(message_left, y), message.size());
-    if entry.kind == EntryKind::Mine {
+    if row.mine {
         // The user's own lines on a faint band of their own.
-        let band = Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, y + height));
+        let band =
+            Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, at.y + row.height));
         ui.painter().rect_filled(band.expand(1.0), 3.0, ui.visuals().faint_bg_color);
     }
-    ui.put(rect, Label::new(message).selectable(true));
-    y + height - at.y
+    let mut x = at.x;
+    for part in [Some(row.time), row.sender].into_iter().flatten() {
+        let size = part.size();
+        ui.put(Rect::from_min_size(egui::pos2(x, y), size), Label::new(part));
+        x += size.x + GAP;
+    }
+    let rect = Rect::from_min_size(egui::pos2(x, y), row.message.size());
+    ui.put(rect, Label::new(row.message).selectable(true));
 }
 
 /// Lays out `text` wrapped at `width` (a word longer than that breaks anywhere).
@@ -166,8 +207,7 @@ fn galley(ui: &Ui, text: RichText, width: f32) -> Arc<Galley> {
 }
 
 /// "New messages", across the row above the first message not yet seen; returns its height.
-fn unread_line(ui: &mut Ui, at: egui::Pos2, width: f32) -> f32 {
-    let label = galley(ui, RichText::new("New messages").small().color(LOST), f32::INFINITY);
+fn unread_line(ui: &mut Ui, label: Arc<Galley>, at: egui::Pos2, width: f32) -> f32 {
     let size = label.size();
     let middle = at.y + size.y / 2.0;
     let label_left = at.x + (width - size.x) / 2.0;

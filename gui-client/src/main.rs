@@ -86,6 +86,9 @@ fn run(args: Args) -> eframe::Result {
             .with_title("udprelay")
             .with_inner_size([960.0, 640.0])
             .with_min_inner_size([560.0, 360.0]),
+        renderer: eframe::Renderer::Glow,
+        // fonts::install gives the window its fallback for scripts it does not bundle.
+        system_font_fallback: false,
         ..Default::default()
     };
     eframe::run_native(

@@ -1,9 +1,23 @@
 //! What the user has not seen yet: a count per group, a "New messages" line where a group's
 //! unseen messages begin, the total in the window title, and a request for the user's
-//! attention when a message comes while the window is in the background.
+//! attention (once) when a message comes while the window is in the background.
+
+use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::net::LinkId;
+
+/// The shortest time between two changes of the window's title while unread messages come.
+pub const TITLE_EVERY: Duration = Duration::from_secs(1);
+
+/// What to do with the window's title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Title {
+    Keep,
+    Set(String),
+    /// Changed, but shown at this time (not to draw a frame for each message).
+    At(Instant),
+}
 
 impl App {
     /// A message arrived in group `link`, at position `at` of its log.
@@ -15,14 +29,18 @@ impl App {
             group.unread += 1;
             group.log.unread_from.get_or_insert(at);
         }
-        if !self.focused {
+        if !self.focused && !self.attention_asked {
             self.attention = true;
+            self.attention_asked = true;
         }
     }
 
     /// The window gained or lost the keyboard focus (the view tells, every frame).
     pub fn set_focused(&mut self, focused: bool) {
         self.focused = focused;
+        if focused {
+            self.attention_asked = false;
+        }
         if focused
             && let Some(link) = self.selected
             && let Some(group) = self.groups.iter_mut().find(|g| g.link == link)
@@ -60,8 +78,57 @@ impl App {
         }
     }
 
+    /// What the window's title should do at `now`. A count that keeps changing is shown at most
+    /// every [`TITLE_EVERY`] (each change of title costs a frame); going to or from no unread
+    /// messages shows at once.
+    pub fn title_change(&mut self, now: Instant) -> Title {
+        self.title_change_to(self.title(), now)
+    }
+
+    fn title_change_to(&mut self, title: String, now: Instant) -> Title {
+        let Some(shown) = &self.shown_title else { return self.set_title(title, now) };
+        if *shown == title {
+            return Title::Keep;
+        }
+        let either_read = [shown.as_str(), title.as_str()].contains(&"udprelay");
+        match self.title_since.map(|since| since + TITLE_EVERY) {
+            Some(due) if due > now && !either_read => Title::At(due),
+            _ => self.set_title(title, now),
+        }
+    }
+
+    fn set_title(&mut self, title: String, now: Instant) -> Title {
+        self.shown_title = Some(title.clone());
+        self.title_since = Some(now);
+        Title::Set(title)
+    }
+
     /// Whether to ask for the user's attention (once per request).
     pub fn take_attention(&mut self) -> bool {
         std::mem::take(&mut self.attention)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changing_count_reaches_the_title_at_most_once_a_second_and_reading_at_once() {
+        let mut app = App::new("127.0.0.1:5000", "");
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let set = |title: &str| Title::Set(title.to_string());
+        assert_eq!(app.title_change_to("udprelay".into(), at(0)), set("udprelay"), "the first");
+        assert_eq!(app.title_change_to("udprelay".into(), at(1)), Title::Keep);
+        // From nothing unread to some: at once.
+        assert_eq!(app.title_change_to("udprelay (1)".into(), at(10)), set("udprelay (1)"));
+        // Between two counts: not before a second has passed since the last change.
+        let due = Title::At(at(10) + TITLE_EVERY);
+        assert_eq!(app.title_change_to("udprelay (2)".into(), at(300)), due);
+        assert_eq!(app.title_change_to("udprelay (9)".into(), at(900)), due);
+        assert_eq!(app.title_change_to("udprelay (9)".into(), at(1010)), set("udprelay (9)"));
+        // Read: at once, however recent the last change.
+        assert_eq!(app.title_change_to("udprelay".into(), at(1020)), set("udprelay"));
     }
 }

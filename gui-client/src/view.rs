@@ -10,6 +10,7 @@ use udprelay_shared::session::{Connection as Reachability, Health};
 use udprelay_shared::text::name_hash;
 
 use crate::app::{App, Group, Place, Stage};
+use crate::unread::Title;
 
 const GOOD: Color32 = Color32::from_rgb(60, 180, 75);
 const LATE: Color32 = Color32::from_rgb(230, 160, 30);
@@ -43,10 +44,10 @@ pub fn show(ui: &mut Ui, app: &mut App) {
         ui.ctx().request_repaint_after(goes.saturating_duration_since(now));
     }
     app.set_focused(ui.input(|i| i.focused));
-    let title = app.title();
-    if app.shown_title.as_deref() != Some(title.as_str()) {
-        ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
-        app.shown_title = Some(title);
+    match app.title_change(now) {
+        Title::Keep => {}
+        Title::Set(title) => ui.ctx().send_viewport_cmd(egui::ViewportCommand::Title(title)),
+        Title::At(due) => ui.ctx().request_repaint_after(due.saturating_duration_since(now)),
     }
     if app.take_attention() {
         let informational = egui::UserAttentionType::Informational;
