@@ -40,3 +40,13 @@ fn a_bad_join_id_is_refused_with_the_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_history_limit_below_one_is_refused_with_the_reason() {
+    for bad in ["0", "many", "1.5"] {
+        let output = Command::new(GUI).args(["--history-limit", bad]).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("for '--history-limit <N>'"), "{bad}: {stderr}");
+    }
+}
