@@ -117,6 +117,7 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
     ui.separator();
 
     let mut clicked = None;
+    let mut double_clicked = None;
     let mut rename = None;
     let show_server = app.servers_differ();
     ScrollArea::vertical().id_salt("group list").show(ui, |ui| {
@@ -127,13 +128,21 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
                 rename = Some(rename_field(ui, text));
                 continue;
             }
-            if group_row(ui, group, app.selected == Some(group.link), show_server, now) {
+            let row = group_row(ui, group, app.selected == Some(group.link), show_server, now);
+            if row.clicked() {
                 clicked = Some(group.link);
+            }
+            if row.double_clicked() {
+                double_clicked = Some(group.link);
             }
         }
     });
     if let Some(link) = clicked {
         app.select(link);
+    }
+    if let Some(link) = double_clicked {
+        app.select(link);
+        app.start_rename();
     }
     match rename {
         Some(Rename::Done) => app.finish_rename(),
@@ -186,8 +195,14 @@ fn rename_field(ui: &mut Ui, text: &mut String) -> Rename {
 }
 
 /// One row: heartbeat dot, name or id, server (when there are several), member count, unread
-/// badge. Returns whether it was clicked.
-fn group_row(ui: &mut Ui, group: &Group, selected: bool, show_server: bool, now: Instant) -> bool {
+/// badge. Returns the name's response (a click selects, a double-click renames).
+fn group_row(
+    ui: &mut Ui,
+    group: &Group,
+    selected: bool,
+    show_server: bool,
+    now: Instant,
+) -> egui::Response {
     ui.horizontal(|ui| {
         let (color, meaning) = match (group.stage, group.state.and_then(|s| s.health(now))) {
             (Stage::Lost, _) | (_, Some(Health::Lost)) => {
@@ -208,10 +223,12 @@ fn group_row(ui: &mut Ui, group: &Group, selected: bool, show_server: bool, now:
         };
         let response = ui.selectable_label(selected, title);
         let response = match (&group.name, group.id) {
-            (Some(_), Some(id)) => response.on_hover_text(format!("group {id}")),
-            _ => response,
+            (Some(_), Some(id)) => {
+                response.on_hover_text(format!("group {id}; double-click to rename"))
+            }
+            (None, Some(_)) => response.on_hover_text("double-click to rename"),
+            (_, None) => response,
         };
-        let clicked = response.clicked();
         if show_server {
             ui.label(RichText::new(&group.server).small().weak());
         }
@@ -230,7 +247,7 @@ fn group_row(ui: &mut Ui, group: &Group, selected: bool, show_server: bool, now:
                 .background_color(LOST);
             ui.label(badge).on_hover_text("unread messages");
         }
-        clicked
+        response
     })
     .inner
 }

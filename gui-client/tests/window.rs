@@ -558,3 +558,29 @@ fn rows_say_their_server_when_there_are_several() {
     harness.get_by_label(&one.addr.to_string());
     harness.get_by_label(&two.addr.to_string());
 }
+
+#[test]
+fn double_clicking_a_group_renames_it() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let first = create(&mut harness);
+    create(&mut harness); // the second is selected
+    harness.run_steps(20); // a second after the last click (Create's), in the window's time
+    harness.get_by_label(&first).click();
+    harness.step();
+    harness.get_by_label(&first).click();
+    harness.step();
+    harness.step();
+    let link = harness.state().groups[0].link;
+    assert_eq!(harness.state().selected, Some(link), "the double-clicked group is selected");
+    assert_eq!(harness.state().renaming.as_ref().map(|r| r.0), Some(link), "and being renamed");
+    type_into(&mut harness, "Group name", "Book club");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().groups[0].name.as_deref(), Some("Book club"));
+    // A single click only selects.
+    let second = harness.state().groups[1].id.unwrap().to_string();
+    click(&mut harness, &second);
+    assert!(harness.state().renaming.is_none());
+}

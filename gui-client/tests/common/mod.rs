@@ -15,10 +15,13 @@ pub fn window(server: &ServerProcess, name: &str) -> Harness<'static, App> {
     harness(App::new(server.addr.to_string(), name))
 }
 
-/// The window over an app made elsewhere (with a history store, say).
+/// The window over an app made elsewhere (with a history store, say). Frames are 1/60 s
+/// apart in the window's time, as on a screen (so that two clicks a frame apart are a
+/// double-click).
 pub fn harness(app: App) -> Harness<'static, App> {
     Harness::builder()
         .with_size([1000.0, 700.0])
+        .with_step_dt(1.0 / 60.0)
         .build_ui_state(|ui, app: &mut App| view::show(ui, app), app)
 }
 
