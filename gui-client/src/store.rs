@@ -102,6 +102,10 @@ impl Store {
                 "it was written by a newer udprelay-gui (schema {version})"
             )));
         }
+        // One window at a time: a second one would rejoin the same groups and store every
+        // message twice. The lock is taken by the first write below and held while open; a
+        // second window finds the store locked and runs without history.
+        self.db.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         // WAL: a write is one append to the log, and a crash of the window loses nothing
         // that was written (NORMAL only risks the last writes on a power cut).
         self.db.pragma_update(None, "journal_mode", "WAL")?;

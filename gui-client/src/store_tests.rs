@@ -132,3 +132,16 @@ fn a_store_from_a_newer_version_is_left_alone() {
         .unwrap();
     assert_eq!(version, 99, "not rewritten");
 }
+
+#[test]
+fn a_second_window_finds_the_store_locked_until_the_first_closes() {
+    let (_dir, path) = temp();
+    let first = Store::open(&path, HISTORY_LIMIT).unwrap();
+    let error = Store::open(&path, HISTORY_LIMIT).err().unwrap();
+    assert!(error.ends_with("is locked by another program"), "{error}");
+    let key = first.join("s:1", id("LAST2222"), None).unwrap();
+    first.append(key, &message("still writing")).unwrap();
+    drop(first);
+    let second = Store::open(&path, HISTORY_LIMIT).unwrap();
+    assert_eq!(second.count(key).unwrap(), 1);
+}

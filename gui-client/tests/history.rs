@@ -67,6 +67,13 @@ fn groups_names_and_history_come_back_after_a_restart() {
         app.groups[0].log.texts(EntryKind::Theirs).contains(&"ben: welcome back")
     });
     assert_eq!(ben.ask("!WHO"), format!("OK WHO {first} 2"), "one membership, not two");
+    // A second window on the same store runs without it (not rejoining, not writing twice).
+    let second_window = window_with_store(&server, &path);
+    assert!(second_window.state().groups.is_empty());
+    let off = second_window.state().history_off.clone().unwrap_or_default();
+    assert!(off.ends_with("is locked by another program."), "{off}");
+    drop(second_window);
+    drop(harness);
     let store = Store::open(&path, HISTORY_LIMIT).unwrap();
     let key = store.find(&server.addr.to_string(), first.parse().unwrap()).unwrap().unwrap();
     let stored: Vec<String> =
