@@ -193,7 +193,7 @@ impl App {
         // Dropping the handle ends the link's thread, which says `!LEAVE` on its way out.
         let group = self.groups.remove(index);
         if let Some(key) = group.key {
-            self.write(|store| store.leave(key, keep_history));
+            self.with_store(|store| store.leave(key, keep_history));
         }
         if self.selected == Some(link) {
             self.selected = None;
@@ -228,7 +228,7 @@ impl App {
         group.name = (!text.is_empty()).then(|| text.to_string());
         if let Some(key) = group.key {
             let name = group.name.clone();
-            self.write(|store| store.rename(key, name.as_deref()));
+            self.with_store(|store| store.rename(key, name.as_deref()));
         }
     }
 

@@ -27,14 +27,15 @@ impl App {
     }
 
     fn restore(&mut self) {
-        let Some(saved) = self.write(Store::groups) else { return };
+        let Some(saved) = self.with_store(Store::groups) else { return };
         for saved in saved {
             let order = Order::Join(saved.id);
             let Some(link) = self.open_link(Place::Join, saved.server, Some(saved.id), order)
             else {
                 continue;
             };
-            let page = self.write(|store| store.page(saved.key, None, PAGE)).unwrap_or_default();
+            let page =
+                self.with_store(|store| store.page(saved.key, None, PAGE)).unwrap_or_default();
             if let Some(group) = self.group_mut(link) {
                 group.key = Some(saved.key);
                 group.name = saved.name;
@@ -55,8 +56,8 @@ impl App {
         let Some(group) = self.group_mut(link) else { return };
         let (Some(id), None) = (group.id, group.key) else { return };
         let (server, cap) = (group.server.clone(), group.cap);
-        let Some(key) = self.write(|store| store.join(&server, id, cap)) else { return };
-        let page = self.write(|store| store.page(key, None, PAGE)).unwrap_or_default();
+        let Some(key) = self.with_store(|store| store.join(&server, id, cap)) else { return };
+        let page = self.with_store(|store| store.page(key, None, PAGE)).unwrap_or_default();
         let (Some(store), Some(group)) =
             (&self.store, self.groups.iter_mut().find(|g| g.link == link))
         else {
@@ -123,7 +124,7 @@ impl App {
 
     /// Runs a store operation; a failure turns history off for the rest of the run, and the
     /// window says why.
-    pub(crate) fn write<T>(
+    pub(crate) fn with_store<T>(
         &mut self,
         operation: impl FnOnce(&Store) -> rusqlite::Result<T>,
     ) -> Option<T> {

@@ -227,7 +227,7 @@ impl Store {
         Ok(count as u64)
     }
 
-    /// The group's row, if it has one (for tests and the leave dialog).
+    /// The row of group `id` on `server`, if it has one.
     pub fn find(&self, server: &str, id: GroupId) -> rusqlite::Result<Option<GroupKey>> {
         self.db
             .query_row(
