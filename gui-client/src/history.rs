@@ -66,16 +66,9 @@ impl App {
         group.key = Some(key);
         group.log.older = page.len() == PAGE;
         group.log.prepend(page);
-        let mut failed = None;
-        for entry in group.log.unsaved_mut() {
-            match store.append(key, entry) {
-                Ok(seq) => entry.seq = Some(seq),
-                Err(error) => {
-                    failed = Some(error);
-                    break;
-                }
-            }
-        }
+        // Stops at the first failure (history is then off).
+        let failed =
+            group.log.unsaved_mut().map(|entry| store.save(key, entry)).find_map(Result::err);
         if let Some(error) = failed {
             self.history_failed(&error);
         }
@@ -85,13 +78,10 @@ impl App {
     pub(crate) fn record(&mut self, link: LinkId, kind: EntryKind, text: String) -> Option<usize> {
         let group = self.groups.iter_mut().find(|g| g.link == link)?;
         let mut entry = crate::app::Entry::now(kind, text);
-        let mut failed = None;
-        if let (Some(store), Some(key)) = (&self.store, group.key) {
-            match store.append(key, &entry) {
-                Ok(seq) => entry.seq = Some(seq),
-                Err(error) => failed = Some(error),
-            }
-        }
+        let failed = match (&self.store, group.key) {
+            (Some(store), Some(key)) => store.save(key, &mut entry).err(),
+            _ => None,
+        };
         let at = group.log.push(entry);
         if let Some(error) = failed {
             self.history_failed(&error);

@@ -90,18 +90,21 @@ impl Store {
         }
         let db = Connection::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
         db.busy_timeout(BUSY_WAIT).map_err(|e| describe(path, &e))?;
+        let version: i64 = db
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| describe(path, &e))?;
+        if version > VERSION {
+            return Err(format!(
+                "{shown}: it was written by a newer udprelay-gui (schema {version})"
+            ));
+        }
         let store = Store { db, limit: limit.max(1) };
         store.prepare().map_err(|e| describe(path, &e))?;
         Ok(store)
     }
 
+    /// Takes the lock, and makes the tables of a new store.
     fn prepare(&self) -> rusqlite::Result<()> {
-        let version: i64 = self.db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version > VERSION {
-            return Err(rusqlite::Error::InvalidParameterName(format!(
-                "it was written by a newer udprelay-gui (schema {version})"
-            )));
-        }
         // One window at a time: a second one would rejoin the same groups and store every
         // message twice. The lock is taken by the first write below and held while open; a
         // second window finds the store locked and runs without history.
@@ -192,6 +195,12 @@ impl Store {
         Ok(seq)
     }
 
+    /// Appends `entry` to the group's history and notes its seq in it.
+    pub fn save(&self, key: GroupKey, entry: &mut Entry) -> rusqlite::Result<()> {
+        entry.seq = Some(self.append(key, entry)?);
+        Ok(())
+    }
+
     /// Up to `count` messages of the group older than `before` (the newest when `None`),
     /// oldest first.
     pub fn page(
@@ -248,10 +257,7 @@ fn describe(path: &Path, error: &rusqlite::Error) -> String {
             format!("{shown} is locked by another program")
         }
         Some(NotADatabase | DatabaseCorrupt) => format!("{shown} is damaged (not a database)"),
-        _ => match error {
-            rusqlite::Error::InvalidParameterName(why) => format!("{shown}: {why}"),
-            other => format!("{shown}: {other}"),
-        },
+        _ => format!("{shown}: {error}"),
     }
 }
 
