@@ -21,6 +21,8 @@ use crate::view::{LOST, sender_colour};
 const GAP: f32 = 8.0;
 /// A sender's name takes at most this share of the row; the message keeps the rest.
 const SENDER_SHARE: f32 = 0.3;
+/// What the time and a short name take of a row, for estimating rows not yet laid out.
+const TIME_AND_NAME: f32 = 140.0;
 /// The message column is never narrower than this (in a very narrow window).
 const MIN_MESSAGE_WIDTH: f32 = 80.0;
 
@@ -50,7 +52,7 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         }
         log.rows.marked = log.unread_from;
     }
-    let estimate = |log: &Log, row: usize| {
+    let estimated_height = |log: &Log, row: usize| {
         let unread = if log.unread_from == Some(row) { line + spacing } else { 0.0 };
         estimate(&log[row], width, line, char_width) + spacing + unread
     };
@@ -70,7 +72,7 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         }
     }
     let mut rows = std::mem::take(&mut log.rows);
-    let total = rows.update_tops(|row| estimate(log, row));
+    let total = rows.update_tops(|row| estimated_height(log, row));
     log.rows = rows;
     if log.rows.prepended > 0 {
         // Rows came in front: scroll down by their height, so the same rows stay in view.
@@ -118,8 +120,7 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
 
 /// A row's height before it has been laid out: its lines at the message column's width.
 fn estimate(entry: &Entry, width: f32, line: f32, char_width: f32) -> f32 {
-    let columns =
-        ((width * (1.0 - SENDER_SHARE) - 80.0).max(MIN_MESSAGE_WIDTH) / char_width).max(1.0);
+    let columns = ((width - TIME_AND_NAME).max(MIN_MESSAGE_WIDTH) / char_width).max(1.0);
     let lines: f32 = entry
         .text
         .split('\n')
