@@ -117,7 +117,7 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
     ui.separator();
 
     let mut clicked = None;
-    let mut double_clicked = None;
+    let mut double_clicked = false;
     let mut rename = None;
     let show_server = app.servers_differ();
     ScrollArea::vertical().id_salt("group list").show(ui, |ui| {
@@ -132,17 +132,14 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
             if row.clicked() {
                 clicked = Some(group.link);
             }
-            if row.double_clicked() {
-                double_clicked = Some(group.link);
-            }
+            double_clicked |= row.double_clicked();
         }
     });
     if let Some(link) = clicked {
         app.select(link);
     }
-    if let Some(link) = double_clicked {
-        app.select(link);
-        app.start_rename();
+    if double_clicked {
+        app.start_rename(); // the group its first click selected
     }
     match rename {
         Some(Rename::Done) => app.finish_rename(),
