@@ -4,18 +4,13 @@
 
 mod common;
 
-use common::{create, wait_until, window};
+use common::{chat, wait_until};
 use egui_kittest::kittest::Queryable;
 use udprelay_gui::app::EntryKind;
-use udprelay_testkit::{Peer, ServerProcess};
 
 #[test]
 fn a_long_unbreakable_word_wraps_inside_the_log() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let id = create(&mut harness);
-    let ben = Peer::new(server.addr);
-    ben.join(&id);
+    let (_server, mut harness, _id, ben) = chat("ana");
     let url = format!("https://example.com/{}", "a".repeat(600));
     ben.send(format!("ben: {url}").as_bytes());
     wait_until(&mut harness, "the long message", |app| {
@@ -35,11 +30,7 @@ fn a_long_unbreakable_word_wraps_inside_the_log() {
 
 #[test]
 fn the_lines_of_a_message_start_in_its_column() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let id = create(&mut harness);
-    let ben = Peer::new(server.addr);
-    ben.join(&id);
+    let (_server, mut harness, _id, ben) = chat("ana");
     ben.send(b"ben: one\ntwo\nthree");
     ben.send(b"ben: after");
     wait_until(&mut harness, "both messages", |app| {

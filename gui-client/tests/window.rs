@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{click, create, harness, text_field, type_into, wait_until, window};
+use common::{chat, click, create, harness, text_field, type_into, wait_until, window};
 use egui_kittest::kittest::Queryable;
 use udprelay_gui::app::{App, Place, Stage};
 use udprelay_testkit::{Peer, ServerProcess, WAIT};
@@ -28,11 +28,7 @@ fn create_shows_a_new_group_selected() {
 
 #[test]
 fn enter_sends_the_typed_message_and_keeps_the_focus() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let id = create(&mut harness);
-    let ben = Peer::new(server.addr);
-    ben.join(&id);
+    let (_server, mut harness, _id, ben) = chat("ana");
 
     type_into(&mut harness, "Message", "hello ben");
     harness.key_press(egui::Key::Enter);
@@ -122,11 +118,7 @@ fn two_groups_at_once_both_receive() {
 
 #[test]
 fn leave_removes_the_group_and_its_membership() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "");
-    let id = create(&mut harness);
-    let ben = Peer::new(server.addr);
-    ben.join(&id);
+    let (_server, mut harness, id, ben) = chat("");
     assert_eq!(ben.ask("!WHO"), format!("OK WHO {id} 2"));
 
     click(&mut harness, "Leave");
@@ -346,16 +338,11 @@ fn groups_named_at_start_are_joined() {
 
 #[test]
 fn senders_are_named_and_the_nameless_are_someone() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let id = create(&mut harness);
-    let peer = Peer::new(server.addr);
-    peer.join(&id);
+    let (_server, mut harness, _id, peer) = chat("ana");
     peer.send(b"ben: hi ana");
     peer.send(b"no name at all");
     wait_until(&mut harness, "two messages", |app| {
-        app.groups[0].log.iter().filter(|e| e.kind == udprelay_gui::app::EntryKind::Theirs).count()
-            == 2
+        app.groups[0].log.texts(udprelay_gui::app::EntryKind::Theirs).len() == 2
     });
     harness.get_by_label("ben");
     harness.get_by_label("hi ana");
@@ -462,11 +449,7 @@ fn copy_id_says_it_copied() {
 
 #[test]
 fn shift_enter_makes_a_new_line_and_multi_line_messages_keep_their_lines() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let id = create(&mut harness);
-    let ben = Peer::new(server.addr);
-    ben.join(&id);
+    let (_server, mut harness, _id, ben) = chat("ana");
 
     type_into(&mut harness, "Message", "line one");
     harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);

@@ -9,7 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use udprelay_gui::app::{App, Stage};
 use udprelay_gui::view;
-use udprelay_testkit::{ServerProcess, WAIT};
+use udprelay_testkit::{Peer, ServerProcess, WAIT};
 
 pub fn window(server: &ServerProcess, name: &str) -> Harness<'static, App> {
     harness(App::new(server.addr.to_string(), name))
@@ -70,4 +70,15 @@ pub fn create(harness: &mut Harness<'static, App>) -> String {
         app.groups.len() == before + 1 && app.groups[before].stage == Stage::Joined
     });
     harness.state().groups[before].id.expect("a joined group has an id").to_string()
+}
+
+/// What most chat tests start from: a server, the window (as `name`) in a group it created,
+/// and a plain UDP peer in the group too. Returns the server, the window, the id and the peer.
+pub fn chat(name: &str) -> (ServerProcess, Harness<'static, App>, String, Peer) {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, name);
+    let id = create(&mut harness);
+    let peer = Peer::new(server.addr);
+    peer.join(&id);
+    (server, harness, id, peer)
 }
