@@ -13,6 +13,7 @@ pub use crate::log::{Entry, EntryKind, Log};
 use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
 pub use crate::notice::{Notice, Place};
 use crate::store::{GroupKey, Store};
+use crate::wake::Wake;
 
 /// How far a group's link has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +52,6 @@ pub struct Group {
     came_from: Option<LinkId>,
     handle: LinkHandle,
 }
-
-pub use crate::wake::FRAME;
-use crate::wake::Wake;
 
 /// The whole window's state.
 pub struct App {
