@@ -38,11 +38,11 @@ impl App {
     /// The window gained or lost the keyboard focus (the view tells, every frame).
     pub fn set_focused(&mut self, focused: bool) {
         self.focused = focused;
-        if focused {
-            self.attention_asked = false;
+        if !focused {
+            return;
         }
-        if focused
-            && let Some(link) = self.selected
+        self.attention_asked = false;
+        if let Some(link) = self.selected
             && let Some(group) = self.groups.iter_mut().find(|g| g.link == link)
         {
             group.unread = 0; // seen now; the line stays until the user moves on
