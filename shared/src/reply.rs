@@ -38,6 +38,8 @@ pub enum ErrorCode {
     ServerFull,
     /// Extension: the per-IP member limit.
     IpLimit,
+    /// Extension: a clustered server cannot decide now (its directory is out of reach).
+    Busy,
 }
 
 /// Which server-wide limit an `ERR SERVER_FULL` names.
@@ -75,6 +77,10 @@ pub enum ErrorReply {
     ServerFull(ServerFull),
     /// `ERR IP_LIMIT <used>/<max>`: the sender's IP has the most members allowed (extension).
     IpLimit { used: u32, max: u32 },
+    /// `ERR BUSY TryAgain`: a relay of a cluster cannot reach the cluster's directory, which a
+    /// create, a join or a group's cap needs; the same command a second later may work
+    /// (extension).
+    Busy,
 }
 
 impl ErrorCode {
@@ -89,6 +95,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "TOO_LARGE",
             ErrorCode::ServerFull => "SERVER_FULL",
             ErrorCode::IpLimit => "IP_LIMIT",
+            ErrorCode::Busy => "BUSY",
         }
     }
 }
@@ -113,6 +120,7 @@ impl ErrorReply {
             ErrorReply::TooLarge => ErrorCode::TooLarge,
             ErrorReply::ServerFull(_) => ErrorCode::ServerFull,
             ErrorReply::IpLimit { .. } => ErrorCode::IpLimit,
+            ErrorReply::Busy => ErrorCode::Busy,
         }
     }
 
@@ -132,6 +140,7 @@ impl ErrorReply {
             ErrorReply::TooLarge => "PayloadTooLarge".into(),
             ErrorReply::ServerFull(ServerFull::Groups) => "TooManyGroups".into(),
             ErrorReply::ServerFull(ServerFull::Members) => "TooManyMembers".into(),
+            ErrorReply::Busy => "TryAgain".into(),
         }
     }
 
@@ -161,6 +170,10 @@ impl ErrorReply {
                     "the server lets one IP address be in groups at most {max} times, and yours is {used}"
                 )
             }
+            ErrorReply::Busy => {
+                "the server cannot reach the rest of its cluster just now; try again in a moment"
+                    .into()
+            }
         }
     }
 
@@ -185,6 +198,7 @@ impl ErrorReply {
             ("SERVER_FULL", "TooManyGroups") => Some(ErrorReply::ServerFull(ServerFull::Groups)),
             ("SERVER_FULL", "TooManyMembers") => Some(ErrorReply::ServerFull(ServerFull::Members)),
             ("IP_LIMIT", _) => counts().map(|(used, max)| ErrorReply::IpLimit { used, max }),
+            ("BUSY", "TryAgain") => Some(ErrorReply::Busy),
             _ => None,
         }
     }
@@ -303,6 +317,7 @@ mod tests {
             (ErrorReply::ServerFull(ServerFull::Groups), "ERR SERVER_FULL TooManyGroups"),
             (ErrorReply::ServerFull(ServerFull::Members), "ERR SERVER_FULL TooManyMembers"),
             (ErrorReply::IpLimit { used: 16, max: 16 }, "ERR IP_LIMIT 16/16"),
+            (ErrorReply::Busy, "ERR BUSY TryAgain"),
         ];
         for (error, text) in cases {
             let reply = Reply::Error(error);
@@ -389,6 +404,8 @@ mod tests {
             "ERR IP_LIMIT 1/",
             "ERR GROUP_FULL abcd1234",
             "ERR SERVER_FULL",
+            "ERR BUSY",
+            "ERR BUSY try again",
         ] {
             assert_eq!(Reply::parse(text.as_bytes()), None, "{text}");
         }

@@ -36,7 +36,7 @@ impl Server {
         match self.relay.handle(self.now, from, datagram) {
             Outgoing::Nothing => None,
             Outgoing::Reply(reply) => Some(vec![(from, reply.to_bytes())]),
-            Outgoing::Relay { payload, recipients } => {
+            Outgoing::Relay { payload, recipients, .. } => {
                 Some(recipients.map(|to| (to, payload.to_vec())).collect())
             }
         }

@@ -2,6 +2,7 @@
 //! come out. No sockets and no clock here, so every rule is tested by calling [`Relay::handle`]
 //! and [`Relay::sweep`] with a chosen `now`.
 
+pub mod cluster;
 mod commands;
 pub mod limits;
 mod logs;
@@ -71,8 +72,14 @@ pub enum Outgoing<'a> {
     Nothing,
     /// One reply, to the sender.
     Reply(Reply),
-    /// The payload, verbatim, to each recipient.
-    Relay { payload: &'a [u8], recipients: Recipients<'a> },
+    /// The payload, verbatim, to each recipient here, and to each other node of the cluster
+    /// with members in the group (`forward`, empty when not clustered).
+    Relay {
+        group: GroupId,
+        payload: &'a [u8],
+        recipients: Recipients<'a>,
+        forward: &'a [cluster::NodeId],
+    },
 }
 
 /// The members of a group other than the sender; with `--require-validation`, only those whose
@@ -136,6 +143,8 @@ pub struct Relay {
     /// The server's own addresses: nothing from them is answered (a forged source there would
     /// have the relay talk to itself).
     own: Vec<SocketAddr>,
+    /// This relay's part in a cluster (`None`: a relay on its own).
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Relay {
@@ -161,6 +170,7 @@ impl Relay {
             tokens: Tokens::new(),
             logs: LogLimiter::default(),
             own: Vec::new(),
+            cluster: None,
         }
     }
 
@@ -252,14 +262,10 @@ impl Relay {
                 Reply::Error(error)
             }
             Incoming::Command(command) => {
-                let reply = self.apply(now, from, command);
-                if member.is_none()
-                    && let Some(key) = self.tables.members.key_of(from)
-                {
-                    // A new member's join counts toward what it has sent.
-                    self.tables.members.get_mut(key).received += datagram.len() as u64;
+                match self.apply(now, from, command, datagram.len() as u64) {
+                    Some(reply) => reply,
+                    None => return Outgoing::Nothing, // the cluster answers later
                 }
-                reply
             }
         };
         self.reply(now, from, reply)
@@ -306,8 +312,14 @@ impl Relay {
         }
         self.tables.members.touch(key, now);
         let group = self.tables.members.get(key).group;
+        let forward = match &mut self.cluster {
+            Some(cluster) => cluster.forward(&group),
+            None => &[],
+        };
         Outgoing::Relay {
+            group,
             payload,
+            forward,
             recipients: Recipients {
                 keys: self.tables.groups[&group].members.iter(),
                 members: &mut self.tables.members,
@@ -327,6 +339,7 @@ impl Relay {
             if self.logs.admit(now, Line::Removed) {
                 info!(%group, %addr, size, "removed (unreachable)");
             }
+            self.member_count_changed(now, group);
         }
     }
 
@@ -357,14 +370,21 @@ impl Relay {
             if self.logs.admit(now, Line::Removed) {
                 info!(%group, %addr, size, "removed (inactive)");
             }
+            self.member_count_changed(now, group);
             swept.removed += 1;
         }
 
+        // In a cluster, empty groups expire in the directory (its time to live), wherever they
+        // were created; the node hears of it there.
         let ttl = self.config.empty_ttl;
-        let expired = self.tables.remove_groups_empty_longer_than(now, ttl, limit - swept.removed);
+        let expired = match self.cluster {
+            Some(_) => Vec::new(),
+            None => self.tables.remove_groups_empty_longer_than(now, ttl, limit - swept.removed),
+        };
         for (group, creator) in &expired {
             if self.logs.admit(now, Line::Expired) {
-                info!(%group, addr = %creator, size = 0, "expired");
+                let addr = creator.map_or("elsewhere".to_string(), |addr| addr.to_string());
+                info!(%group, addr, size = 0, "expired");
             }
         }
         swept.expired = expired.len();

@@ -11,7 +11,7 @@ use super::limits::{AMPLIFICATION, IpKey, Limits, Rate};
 use super::{Config, Outgoing, Relay};
 
 /// Everything that must hold between any two datagrams.
-fn check_invariants(relay: &Relay) {
+pub(super) fn check_invariants(relay: &Relay) {
     let tables = &relay.tables;
     let mut listed = 0;
     let mut previous: Option<Instant> = None;
@@ -54,12 +54,14 @@ fn check_invariants(relay: &Relay) {
         if let (Some(cap), Some(global)) = (group.cap, relay.config.cap) {
             assert!(cap <= global);
         }
-        *per_creator.entry(group.creator).or_default() += 1;
+        if let Some(creator) = group.creator {
+            *per_creator.entry(creator).or_default() += 1;
+        }
     }
     assert_eq!(per_creator, tables.created, "creator counts match live groups");
     let mut groups_per_ip: HashMap<IpKey, u32> = HashMap::new();
-    for group in tables.groups.values() {
-        *groups_per_ip.entry(IpKey::of(group.creator)).or_default() += 1;
+    for creator in tables.groups.values().filter_map(|group| group.creator) {
+        *groups_per_ip.entry(IpKey::of(creator)).or_default() += 1;
     }
     assert_eq!(groups_per_ip, tables.groups_per_ip, "per-IP group counts match");
     let mut members_per_ip: HashMap<IpKey, u32> = HashMap::new();

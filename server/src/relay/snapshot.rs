@@ -31,7 +31,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedGroup {
     pub id: [u8; 8],
-    pub creator: SocketAddr,
+    /// `None`: created on another node of the cluster (version 2; version 1 always had one).
+    pub creator: Option<SocketAddr>,
     pub cap: Option<u32>,
     /// How long it had been empty at the save (`None`: it had members).
     pub empty_for_ns: Option<u64>,
@@ -187,8 +188,50 @@ fn parse_id(bytes: &[u8; 8]) -> Result<GroupId, RestoreError> {
 /// What a state file starts with, so that another file given by mistake is recognised.
 const MAGIC: &[u8] = b"udprelay-state\n";
 
-/// The format's version: a file of another version is not read (and is moved aside).
-pub const VERSION: u16 = 1;
+/// The format's version: a file of another version is not read (and is moved aside), but
+/// for version 1, which this version only extends.
+pub const VERSION: u16 = 2;
+
+/// Version 1, before a cluster node could hold groups created elsewhere: every group had its
+/// creator. Read, never written.
+mod v1 {
+    use std::net::SocketAddr;
+
+    use serde::Deserialize;
+
+    use super::SavedMember;
+
+    #[derive(Deserialize)]
+    pub struct Snapshot {
+        pub saved_at_unix_ns: u64,
+        pub groups: Vec<SavedGroup>,
+        pub members: Vec<SavedMember>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct SavedGroup {
+        pub id: [u8; 8],
+        pub creator: SocketAddr,
+        pub cap: Option<u32>,
+        pub empty_for_ns: Option<u64>,
+    }
+
+    impl From<Snapshot> for super::Snapshot {
+        fn from(old: Snapshot) -> super::Snapshot {
+            let groups = old
+                .groups
+                .into_iter()
+                .map(|g| super::SavedGroup {
+                    id: g.id,
+                    creator: Some(g.creator),
+                    cap: g.cap,
+                    empty_for_ns: g.empty_for_ns,
+                })
+                .collect();
+            super::Snapshot { saved_at_unix_ns: old.saved_at_unix_ns, groups, members: old.members }
+        }
+    }
+}
 
 /// Why bytes are not a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,11 +268,14 @@ impl Snapshot {
         let rest = bytes.strip_prefix(MAGIC).ok_or(DecodeError::NotAState)?;
         let (version, body) = rest.split_first_chunk::<2>().ok_or(DecodeError::NotAState)?;
         let version = u16::from_le_bytes(*version);
-        if version != VERSION {
-            return Err(DecodeError::Version(version));
-        }
-        let (snapshot, left) = postcard::take_from_bytes::<Snapshot>(body)
-            .map_err(|error| DecodeError::Damaged(error.to_string()))?;
+        let damaged = |error: postcard::Error| DecodeError::Damaged(error.to_string());
+        let (snapshot, left) = match version {
+            1 => postcard::take_from_bytes::<v1::Snapshot>(body)
+                .map(|(old, left)| (Snapshot::from(old), left))
+                .map_err(damaged)?,
+            VERSION => postcard::take_from_bytes::<Snapshot>(body).map_err(damaged)?,
+            other => return Err(DecodeError::Version(other)),
+        };
         if !left.is_empty() {
             return Err(DecodeError::Damaged(format!("{} bytes after the end", left.len())));
         }

@@ -313,3 +313,41 @@ proptest! {
         }
     }
 }
+
+/// A state file written before version 2 (every group with its creator) is still read, so an
+/// upgrade keeps the groups and members.
+#[test]
+fn a_version_1_file_is_read() {
+    /// id, creator, cap, empty for (ns).
+    type V1Group = ([u8; 8], SocketAddr, Option<u32>, Option<u64>);
+    #[derive(serde::Serialize)]
+    struct V1 {
+        saved_at_unix_ns: u64,
+        groups: Vec<V1Group>,
+        members: Vec<super::snapshot::SavedMember>,
+    }
+    let s = Server::new(config());
+    let creator: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let saved_at = s.wall.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let old = V1 {
+        saved_at_unix_ns: saved_at,
+        groups: vec![(*b"ABCD1234", creator, Some(5), None)],
+        members: vec![super::snapshot::SavedMember {
+            addr: "127.0.0.1:4001".parse().unwrap(),
+            group: *b"ABCD1234",
+            silent_for_ns: 0,
+            validated: true,
+            received: 10,
+            relayed: 0,
+        }],
+    };
+    let mut bytes = b"udprelay-state\n".to_vec();
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    let bytes = postcard::to_extend(&old, bytes).unwrap();
+    let snapshot = Snapshot::decode(&bytes).unwrap();
+    assert_eq!(snapshot.groups[0].creator, Some(creator));
+    assert_eq!(snapshot.groups[0].cap, Some(5));
+    let mut relay = Relay::new(config());
+    let restored = relay.restore(s.now, s.wall, &snapshot).unwrap();
+    assert_eq!((restored.groups, restored.members), (1, 1));
+}

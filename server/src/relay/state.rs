@@ -14,7 +14,9 @@ use super::members::{MemberKey, Members, SHRINK_ABOVE};
 
 #[derive(Debug)]
 pub(super) struct Group {
-    pub creator: SocketAddr,
+    /// The address that created it, when it was created on this node (only those count
+    /// toward a creator's limits here).
+    pub creator: Option<SocketAddr>,
     /// The most members it may have (`None`: unlimited).
     pub cap: Option<u32>,
     /// Members in no particular order; relaying walks this list.
@@ -71,15 +73,24 @@ impl Tables {
         self.members_per_ip.get(&ip).copied().unwrap_or(0)
     }
 
-    pub fn add_group(&mut self, now: Instant, id: GroupId, creator: SocketAddr, cap: Option<u32>) {
+    pub fn add_group(
+        &mut self,
+        now: Instant,
+        id: GroupId,
+        creator: Option<SocketAddr>,
+        cap: Option<u32>,
+    ) {
         let group = Group { creator, cap, members: Vec::new(), empty_since: Some(now) };
         self.groups.insert(id, group);
         self.empty.insert((now, id));
-        *self.created.entry(creator).or_default() += 1;
-        count_up(&mut self.groups_per_ip, IpKey::of(creator));
+        if let Some(creator) = creator {
+            *self.created.entry(creator).or_default() += 1;
+            count_up(&mut self.groups_per_ip, IpKey::of(creator));
+        }
     }
 
-    fn uncount(&mut self, creator: SocketAddr) {
+    fn uncount(&mut self, creator: Option<SocketAddr>) {
+        let Some(creator) = creator else { return };
         if let Some(count) = self.created.get_mut(&creator) {
             *count -= 1;
             if *count == 0 {
@@ -89,6 +100,22 @@ impl Tables {
         count_down(&mut self.groups_per_ip, IpKey::of(creator));
     }
 
+    /// Deletes a group with no members; returns its creator (`None` inside: created on
+    /// another node), or `None` if there was no such group.
+    pub fn remove_group(&mut self, id: GroupId) -> Option<Option<SocketAddr>> {
+        let group = self.groups.get(&id)?;
+        debug_assert!(group.members.is_empty());
+        if !group.members.is_empty() {
+            return None;
+        }
+        let group = self.groups.remove(&id).expect("found above");
+        if let Some(since) = group.empty_since {
+            self.empty.remove(&(since, id));
+        }
+        self.uncount(group.creator);
+        Some(group.creator)
+    }
+
     /// Deletes groups that have been empty for longer than `ttl`, oldest first and at most
     /// `limit`; returns each with its creator.
     pub fn remove_groups_empty_longer_than(
@@ -96,7 +123,7 @@ impl Tables {
         now: Instant,
         ttl: Duration,
         limit: usize,
-    ) -> Vec<(GroupId, SocketAddr)> {
+    ) -> Vec<(GroupId, Option<SocketAddr>)> {
         let mut expired = Vec::new();
         while expired.len() < limit
             && let Some(&(since, id)) = self.empty.first()

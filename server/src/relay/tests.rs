@@ -48,7 +48,7 @@ impl Harness {
         match self.relay.handle(self.now, addr(from), datagram) {
             Outgoing::Nothing => Vec::new(),
             Outgoing::Reply(reply) => vec![(addr(from), reply.to_bytes())],
-            Outgoing::Relay { payload, recipients } => {
+            Outgoing::Relay { payload, recipients, .. } => {
                 recipients.map(|to| (to, payload.to_vec())).collect()
             }
         }

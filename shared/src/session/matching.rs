@@ -14,13 +14,14 @@ pub(super) fn answers(request: &Request, reply: &Reply, group: Option<GroupId>) 
     match (command, reply) {
         (
             Command::Create { .. },
-            Reply::Created(_) | Reply::Error(E::ClientLimit { .. } | E::ServerFull(_)),
+            Reply::Created(_) | Reply::Error(E::ClientLimit { .. } | E::ServerFull(_) | E::Busy),
         ) => true,
         (Command::Join(id), Reply::Joined(joined)) => joined == id,
         (Command::Join(id), Reply::Error(E::GroupFull(full))) => full == id,
-        (Command::Join(_), Reply::Error(E::NoSuchGroup | E::ServerFull(_) | E::IpLimit { .. })) => {
-            true
-        }
+        (
+            Command::Join(_),
+            Reply::Error(E::NoSuchGroup | E::ServerFull(_) | E::IpLimit { .. } | E::Busy),
+        ) => true,
         (Command::Leave(id), Reply::Left(left)) => left == id,
         (Command::Leave(_), Reply::Error(E::NotInThatGroup)) => true,
         (Command::Ping(_), Reply::Pong { .. } | Reply::Error(E::JoinFirst)) => true,

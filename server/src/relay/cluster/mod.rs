@@ -1,0 +1,472 @@
+//! The relay as one node of a cluster: one more input and output of the core, as
+//! quinn-proto's endpoint trades events with its connections. No NATS here: the shell
+//! (`shell::cluster`) carries out the [`Request`]s this core queues and feeds back what came of
+//! them as [`Response`]s, and tests do the same over an in-memory bus.
+//!
+//! What the cluster shares is a *directory*: one [`Record`] per group (creator, cap, members
+//! per node) in a key-value store with compare-and-set. A create is a create-if-absent, so no
+//! two nodes hand out one id; a join is a compare-and-set of the group's record that raises
+//! this node's count only while the total stays within the cap, so racing joins on two nodes
+//! cannot pass it; an empty group is written with a time to live, so it expires wherever it was
+//! created. Each node keeps a copy of the directory ([`replica`]) from its change feed: from it,
+//! a member's payload goes straight to the other nodes with members in the group, and `!WHO`
+//! is answered without asking. docs/cluster.md tells the whole design.
+
+mod frames;
+mod record;
+mod replica;
+mod writer;
+
+#[cfg(test)]
+mod bus;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+use udprelay_shared::limits::MISSED_HEARTBEATS;
+use udprelay_shared::{ErrorReply, GroupId, Reply};
+
+pub use frames::{Announcement, Batch, FRAME_OVERHEAD, Frames, Heartbeat};
+pub use record::{InvalidNodeId, NodeId, Record};
+
+use super::members::MemberKey;
+use super::{Recipients, Relay};
+use replica::{Heard, Replica};
+use writer::Pending;
+
+/// Default time between a node's heartbeats; a node silent for 3 × this is counted dead.
+pub const DEFAULT_NODE_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Most joins waiting for the directory at once on one node; more get `ERR BUSY TryAgain`.
+pub const MAX_WAITING_JOINS: usize = 10_000;
+
+/// How this node takes part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// This node's name.
+    pub node: NodeId,
+    /// Time between heartbeats.
+    pub heartbeat: Duration,
+}
+
+/// Names one request, so that its response finds what waits on it.
+pub type OpId = u64;
+
+/// What a write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No group under the key (a create).
+    Absent,
+    /// The record at this revision, unchanged since (a compare-and-set).
+    Revision(u64),
+}
+
+/// What the core asks the cluster shell to do. Every request with an [`OpId`] gets exactly one
+/// response naming it (a failure or time-out included).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Write a group's record if the key holds what `expect` says. With `ttl`, the record
+    /// expires that long after this write unless written again (without a `ttl`, it does not).
+    Write { op: OpId, group: GroupId, record: Record, expect: Expect, ttl: Option<Duration> },
+    /// Read a group's record.
+    Read { op: OpId, group: GroupId },
+    /// Give these nodes the record just written (and wait, within a bound, for each to have
+    /// it): then they send this node the group's payloads before its new member hears
+    /// `OK JOINED`.
+    Announce { op: OpId, group: GroupId, record: Record, revision: u64, to: Vec<NodeId> },
+    /// Publish this node's heartbeat.
+    Heartbeat(Heartbeat),
+}
+
+/// What the cluster shell tells the core.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// A [`Request::Write`] was made; the record now stands at `revision`.
+    Written { op: OpId, revision: u64 },
+    /// A [`Request::Write`] found something else: the group's current record (`None`: no
+    /// group) at `revision` (its key's last revision, 0 if it never had one).
+    Conflict { op: OpId, current: Option<Record>, revision: u64 },
+    /// The answer to a [`Request::Read`], in the same terms.
+    Read { op: OpId, current: Option<Record>, revision: u64 },
+    /// The request could not be carried out (the directory is out of reach, or did not answer
+    /// in time). A write may or may not have been made.
+    Failed { op: OpId },
+    /// A [`Request::Announce`] is over (each node answered, or the time allowed ran out).
+    Announced { op: OpId },
+    /// The directory changed (its change feed), or another node announced a record.
+    Changed { group: GroupId, current: Option<Record>, revision: u64 },
+    /// Another node's heartbeat.
+    Heartbeat(Heartbeat),
+    /// The shell's connection to the cluster came up or went down.
+    Connection { up: bool },
+}
+
+/// What the cluster part of the core has done since it started.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterStats {
+    pub directory_writes: u64,
+    pub directory_reads: u64,
+    pub directory_conflicts: u64,
+    pub directory_failures: u64,
+    pub announcements: u64,
+    /// Payloads handed on for other nodes, counted once per node.
+    pub forwarded: u64,
+    /// Payloads from other nodes, and the deliveries made from them here.
+    pub received: u64,
+    pub received_deliveries: u64,
+    /// `ERR BUSY TryAgain` answered.
+    pub busy: u64,
+    /// Nodes counted dead (silent, or said they were leaving).
+    pub nodes_dead: u64,
+    /// Local members removed because the cluster had filled their group while this node was
+    /// cut off (see [`Relay::cluster_receive`]).
+    pub evicted: u64,
+}
+
+impl fmt::Display for ClusterStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "directory_writes={} directory_reads={} directory_conflicts={} directory_failures={} \
+             announcements={} forwarded={} received={} received_deliveries={} busy={} \
+             nodes_dead={} evicted={}",
+            self.directory_writes,
+            self.directory_reads,
+            self.directory_conflicts,
+            self.directory_failures,
+            self.announcements,
+            self.forwarded,
+            self.received,
+            self.received_deliveries,
+            self.busy,
+            self.nodes_dead,
+            self.evicted,
+        )
+    }
+}
+
+/// The cluster's part of the relay's state.
+pub(super) struct Cluster {
+    config: ClusterConfig,
+    replica: Replica,
+    instance: u64,
+    /// Groups with directory work waiting or under way.
+    pending: HashMap<GroupId, Pending>,
+    /// Which group each waiting joiner asked for (a later join from the address replaces it).
+    joining: HashMap<SocketAddr, GroupId>,
+    /// Creates under way, one per address.
+    creating: HashMap<SocketAddr, GroupId>,
+    /// Which group each request under way is about.
+    ops: HashMap<OpId, GroupId>,
+    next_op: OpId,
+    requests: VecDeque<Request>,
+    replies: VecDeque<(SocketAddr, Reply)>,
+    connected: bool,
+    next_heartbeat: Option<Instant>,
+    impostor_seen: bool,
+    stats: ClusterStats,
+}
+
+impl Cluster {
+    pub fn new(config: ClusterConfig, instance: u64) -> Cluster {
+        Cluster {
+            replica: Replica::new(config.node.clone(), instance),
+            config,
+            instance,
+            pending: HashMap::new(),
+            joining: HashMap::new(),
+            creating: HashMap::new(),
+            ops: HashMap::new(),
+            next_op: 1,
+            requests: VecDeque::new(),
+            replies: VecDeque::new(),
+            connected: false,
+            next_heartbeat: None,
+            impostor_seen: false,
+            stats: ClusterStats::default(),
+        }
+    }
+
+    fn me(&self) -> &NodeId {
+        &self.config.node
+    }
+
+    fn op(&mut self, group: GroupId) -> OpId {
+        let op = self.next_op;
+        self.next_op += 1;
+        self.ops.insert(op, group);
+        op
+    }
+
+    fn waiting_joins(&self) -> usize {
+        self.joining.len()
+    }
+
+    /// The other live nodes to send one of `group`'s payloads to (counted as forwarded).
+    pub fn forward(&mut self, group: &GroupId) -> &[NodeId] {
+        let routes = self.replica.routes(group);
+        self.stats.forwarded += routes.len() as u64;
+        routes
+    }
+}
+
+impl Relay {
+    /// A relay that is one node of a cluster. It answers nothing that needs the directory
+    /// until the shell says it is connected ([`Response::Connection`]).
+    pub fn clustered(config: super::Config, cluster: ClusterConfig) -> Relay {
+        let mut relay = Relay::new(config);
+        relay.cluster = Some(Cluster::new(cluster, rand::random()));
+        relay
+    }
+
+    /// Makes this relay a node of a cluster, with `instance` as its start's number (tests
+    /// choose it; [`Relay::clustered`] draws it).
+    pub fn join_cluster(&mut self, cluster: ClusterConfig, instance: u64) {
+        self.cluster = Some(Cluster::new(cluster, instance));
+    }
+
+    pub fn is_clustered(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// This node's name, when clustered.
+    pub fn node(&self) -> Option<&NodeId> {
+        self.cluster.as_ref().map(Cluster::me)
+    }
+
+    /// Whether the shell has a connection to the cluster (`true` when not clustered).
+    pub fn cluster_connected(&self) -> bool {
+        self.cluster.as_ref().is_none_or(|cluster| cluster.connected)
+    }
+
+    pub fn cluster_stats(&self) -> ClusterStats {
+        self.cluster.as_ref().map(|cluster| cluster.stats).unwrap_or_default()
+    }
+
+    /// Groups in the cluster's directory, as this node knows it (`None` when not clustered).
+    pub fn cluster_groups(&self) -> Option<usize> {
+        self.cluster.as_ref().map(|cluster| cluster.replica.len())
+    }
+
+    /// The next thing for the cluster shell to do.
+    pub fn poll_request(&mut self) -> Option<Request> {
+        self.cluster.as_mut()?.requests.pop_front()
+    }
+
+    /// The next reply that had to wait for the cluster (`OK CREATED`, `OK JOINED`, errors).
+    pub fn poll_reply(&mut self) -> Option<(SocketAddr, Reply)> {
+        self.cluster.as_mut()?.replies.pop_front()
+    }
+
+    /// When [`Relay::cluster_tick`] is next due (`None` when not clustered).
+    pub fn cluster_timeout(&self) -> Option<Instant> {
+        let cluster = self.cluster.as_ref()?;
+        let retries = cluster.pending.values().filter_map(|pending| pending.retry_at);
+        let heartbeat = cluster.connected.then_some(cluster.next_heartbeat).flatten();
+        retries.chain(heartbeat).min()
+    }
+
+    /// Runs what is due at `now`: this node's heartbeat, counting silent nodes dead, and
+    /// directory work waiting after a failure.
+    pub fn cluster_tick(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if !cluster.connected {
+            return;
+        }
+        if cluster.next_heartbeat.is_none_or(|due| due <= now) {
+            cluster.next_heartbeat = Some(now + cluster.config.heartbeat);
+            let heartbeat = Heartbeat {
+                node: cluster.me().clone(),
+                instance: cluster.instance,
+                leaving: false,
+            };
+            cluster.requests.push_back(Request::Heartbeat(heartbeat));
+        }
+        let silence = cluster.config.heartbeat.saturating_mul(MISSED_HEARTBEATS);
+        let dead = cluster.replica.expire(now, silence);
+        for node in &dead {
+            cluster.stats.nodes_dead += 1;
+            warn!(node = %node, "node dead: no heartbeat for {silence:?}; its members are counted out");
+        }
+        self.clear_dead_nodes(now);
+        let due: Vec<GroupId> = self
+            .cluster
+            .as_ref()
+            .map(|cluster| {
+                let retries = cluster.pending.iter();
+                retries.filter(|(_, p)| p.retry_at.is_some_and(|at| at <= now)).map(|(g, _)| *g)
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        for group in due {
+            if let Some(pending) = self.pending_mut(group) {
+                pending.retry_at = None;
+            }
+            self.advance(now, group);
+        }
+    }
+
+    /// The heartbeat that says this node is leaving (a clean stop), for the shell to publish.
+    pub fn farewell(&self) -> Option<Heartbeat> {
+        let cluster = self.cluster.as_ref()?;
+        Some(Heartbeat { node: cluster.me().clone(), instance: cluster.instance, leaving: true })
+    }
+
+    /// Takes in what the cluster shell reports.
+    pub fn cluster_receive(&mut self, now: Instant, response: Response) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        match response {
+            Response::Connection { up } => {
+                if cluster.connected == up {
+                    return;
+                }
+                cluster.connected = up;
+                if up {
+                    info!("connected to the cluster");
+                    cluster.replica.restart_clocks(now);
+                    cluster.next_heartbeat = None;
+                    // Whatever happened meanwhile, the directory gets this node's counts again.
+                    let groups: Vec<GroupId> = self.tables.groups.keys().copied().collect();
+                    for group in groups {
+                        self.member_count_changed(now, group);
+                    }
+                    self.cluster_tick(now);
+                } else {
+                    warn!("cut off from the cluster: creates and joins get ERR BUSY TryAgain");
+                }
+            }
+            Response::Heartbeat(heartbeat) if heartbeat.leaving => {
+                if heartbeat.node != *cluster.me() {
+                    info!(node = %heartbeat.node, "node left the cluster");
+                    cluster.stats.nodes_dead += 1;
+                    cluster.replica.left(&heartbeat.node);
+                    self.clear_dead_nodes(now);
+                }
+            }
+            Response::Heartbeat(heartbeat) => {
+                match cluster.replica.heard(now, &heartbeat.node, heartbeat.instance) {
+                    Heard::Known => {}
+                    Heard::Arrived => info!(node = %heartbeat.node, "node joined the cluster"),
+                    Heard::Impostor if !cluster.impostor_seen => {
+                        cluster.impostor_seen = true;
+                        error!(
+                            node = %heartbeat.node,
+                            "another relay runs under this node's name: give each node its own --node-name"
+                        );
+                    }
+                    Heard::Impostor => {}
+                }
+            }
+            Response::Changed { group, current, revision } => {
+                self.directory_changed(now, group, current, revision)
+            }
+            response => self.complete(now, response),
+        }
+    }
+
+    /// A payload another node sent for `group`: to every member here. Members are not
+    /// touched by it (the sender is elsewhere).
+    pub fn deliver(&mut self, group: GroupId, payload: &[u8]) -> Recipients<'_> {
+        const NOBODY: MemberKey = MemberKey::MAX;
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += payload.len() as u64;
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.stats.received += 1;
+        }
+        let keys = self.tables.groups.get(&group).map_or(&[][..], |g| &g.members[..]);
+        Recipients {
+            keys: keys.iter(),
+            members: &mut self.tables.members,
+            sender: NOBODY,
+            len: payload.len() as u64,
+            budgets: self.config.limits.require_validation,
+            stats: &mut self.stats,
+        }
+    }
+
+    /// Members of `group` on this node.
+    #[cfg(test)]
+    pub(super) fn local_members(&self, group: GroupId) -> usize {
+        self.tables.groups.get(&group).map_or(0, |g| g.members.len())
+    }
+
+    /// Members of `group` here and on the other live nodes (`!WHO`).
+    pub(super) fn cluster_members(&self, group: GroupId, local: usize) -> usize {
+        match &self.cluster {
+            Some(cluster) => cluster.replica.members(&group, local),
+            None => local,
+        }
+    }
+
+    /// A reply that had to wait for the cluster, sent unless it is an error over the
+    /// receiver's `--error-rate`.
+    fn answer_later(&mut self, now: Instant, to: SocketAddr, reply: Reply) {
+        if reply == Reply::Error(ErrorReply::Busy)
+            && let Some(cluster) = self.cluster.as_mut()
+        {
+            cluster.stats.busy += 1;
+        }
+        if let super::Outgoing::Reply(reply) = self.reply(now, to, reply)
+            && let Some(cluster) = self.cluster.as_mut()
+        {
+            cluster.replies.push_back((to, reply));
+        }
+    }
+
+    /// When a node is dead, the janitor writes every group that still counts members there.
+    fn clear_dead_nodes(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if cluster.replica.dead().next().is_none() || !cluster.replica.is_janitor() {
+            return;
+        }
+        let dead: Vec<NodeId> = cluster.replica.dead().cloned().collect();
+        let named: Vec<GroupId> = cluster
+            .replica
+            .groups()
+            .filter(|(_, entry)| dead.iter().any(|node| entry.record.members.contains_key(node)))
+            .map(|(group, _)| *group)
+            .collect();
+        for group in named {
+            self.pending_or_new(group).dirty = true;
+            self.advance(now, group);
+        }
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.replica.forget_cleared();
+        }
+    }
+
+    /// The directory's copy changed: a group expired, or another node changed its record.
+    fn directory_changed(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        current: Option<Record>,
+        revision: u64,
+    ) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let mine = current.as_ref().map(|record| record.count(cluster.me()));
+        if !cluster.replica.apply(group, current, revision) {
+            return;
+        }
+        let local = self.tables.groups.get(&group).map(|g| g.members.len());
+        match (mine, local) {
+            // Gone from the directory with nobody here: it expired.
+            (None, Some(0)) => self.expired(now, group),
+            // Gone with members here (it expired while this node was cut off), or this node's
+            // count is not what it has (the node was counted dead meanwhile): set it right.
+            (None, Some(_)) => self.member_count_changed(now, group),
+            (Some(mine), Some(local)) if mine as usize != local => {
+                self.member_count_changed(now, group)
+            }
+            _ => {}
+        }
+    }
+}

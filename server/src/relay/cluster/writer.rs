@@ -1,0 +1,537 @@
+//! This node's writes to the directory, one group at a time: at most one request per group
+//! under way, and everything that arrives meanwhile (joins, leaves, members gone silent) goes
+//! into the next write, so a busy group costs one write per round trip rather than one per
+//! join. A join is answered only once the directory holds it, and other nodes have been told
+//! when this node is new to the group (so that the first payloads reach the new member).
+//!
+//! The count this node writes is always what it has (its members, plus the joins it admits
+//! in that write), never a difference: a write that was lost or undone is set right by the
+//! next one.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+use udprelay_shared::{ErrorReply, GroupId, Reply};
+
+use super::super::logs::Line;
+use super::{Expect, MAX_WAITING_JOINS, OpId, Record, Request, Response};
+use crate::relay::Relay;
+
+/// Most ids a create tries before it gives up (each was taken, which with 34⁸ ids means the
+/// directory is being filled on purpose).
+const CREATE_ATTEMPTS: u32 = 8;
+
+/// The first wait after a failed request; doubled after each failure in a row, up to
+/// [`MOST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MOST_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A `!JOIN` waiting for the directory.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Joiner {
+    pub addr: SocketAddr,
+    /// The join's size, counted toward what the address sent once it is a member.
+    pub received: u64,
+}
+
+/// What is under way for one group.
+#[derive(Debug)]
+enum Step {
+    Idle,
+    Reading(OpId),
+    Writing { op: OpId, admitted: Vec<Joiner>, written: Record, kind: Kind, routed: bool },
+    Announcing { op: OpId, admitted: Vec<Joiner> },
+}
+
+impl Step {
+    fn op(&self) -> Option<OpId> {
+        match self {
+            Step::Idle => None,
+            Step::Reading(op) | Step::Writing { op, .. } | Step::Announcing { op, .. } => Some(*op),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// A compare-and-set of this node's count.
+    Update,
+    /// `!CREATE` from `creator`, its `attempt`th id.
+    Create { creator: SocketAddr, attempt: u32 },
+    /// The group vanished from the directory while this node still had members in it.
+    Recreate,
+}
+
+/// One group's directory work.
+#[derive(Debug)]
+pub(super) struct Pending {
+    waiting: VecDeque<Joiner>,
+    step: Step,
+    /// This node's count may differ from what the directory holds.
+    pub dirty: bool,
+    /// The copy of the record was just read or written, so it may refuse a join (`GROUP_FULL`,
+    /// `NoSuchGroup`); a copy from the change feed may lag, and is read again first.
+    fresh: bool,
+    failures: u32,
+    pub retry_at: Option<Instant>,
+}
+
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending {
+            waiting: VecDeque::new(),
+            step: Step::Idle,
+            dirty: false,
+            fresh: false,
+            failures: 0,
+            retry_at: None,
+        }
+    }
+}
+
+impl Relay {
+    pub(super) fn pending_mut(&mut self, group: GroupId) -> Option<&mut Pending> {
+        self.cluster.as_mut()?.pending.get_mut(&group)
+    }
+
+    pub(super) fn pending_or_new(&mut self, group: GroupId) -> &mut Pending {
+        let cluster = self.cluster.as_mut().expect("only clustered relays have pending work");
+        cluster.pending.entry(group).or_default()
+    }
+
+    fn local_count(&self, group: GroupId) -> usize {
+        self.tables.groups.get(&group).map_or(0, |g| g.members.len())
+    }
+
+    /// `!CREATE` on a node of a cluster: the id is the directory's once its create-if-absent
+    /// succeeds. The local limits were checked by the caller.
+    pub(crate) fn cluster_create(
+        &mut self,
+        from: SocketAddr,
+        cap: Option<u32>,
+    ) -> Result<Option<Reply>, ErrorReply> {
+        let cluster = self.cluster.as_ref().expect("clustered");
+        if !cluster.connected {
+            return Err(ErrorReply::Busy);
+        }
+        if cluster.creating.contains_key(&from) {
+            return Ok(None); // a repeat: the first is answered
+        }
+        self.start_create(from, cap, 1);
+        Ok(None)
+    }
+
+    fn start_create(&mut self, from: SocketAddr, cap: Option<u32>, attempt: u32) {
+        let id = loop {
+            let candidate = (self.new_id)();
+            let cluster = self.cluster.as_ref().expect("clustered");
+            if cluster.replica.get(&candidate).is_none()
+                && !cluster.pending.contains_key(&candidate)
+                && !self.tables.groups.contains_key(&candidate)
+            {
+                break candidate;
+            }
+        };
+        let empty_ttl = self.config.empty_ttl;
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let record =
+            Record { node: cluster.me().clone(), creator: from, cap, members: Default::default() };
+        cluster.creating.insert(from, id);
+        let op = cluster.op(id);
+        cluster.stats.directory_writes += 1;
+        cluster.requests.push_back(Request::Write {
+            op,
+            group: id,
+            record: record.clone(),
+            expect: Expect::Absent,
+            ttl: Some(empty_ttl),
+        });
+        let kind = Kind::Create { creator: from, attempt };
+        let step = Step::Writing { op, admitted: Vec::new(), written: record, kind, routed: false };
+        self.pending_or_new(id).step = step;
+    }
+
+    /// `!JOIN` of a group this address is not in, on a node of a cluster: admitted when the
+    /// directory has counted it. Cut off from the directory, only a group held here without a
+    /// cap can be joined (nothing else can be decided alone).
+    pub(crate) fn cluster_join(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        id: GroupId,
+        received: u64,
+    ) -> Result<Option<Reply>, ErrorReply> {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        if !cluster.connected {
+            let held = self.tables.groups.get(&id).is_some_and(|g| !g.members.is_empty());
+            if held && self.tables.groups[&id].cap.is_none() {
+                self.member_limits(from, 0)?;
+                let reply = self.admit(now, from, id, received);
+                self.member_count_changed(now, id);
+                return Ok(Some(reply));
+            }
+            return Err(ErrorReply::Busy);
+        }
+        if cluster.joining.get(&from) == Some(&id) {
+            return Ok(None); // a repeat: the first is answered
+        }
+        if cluster.waiting_joins() >= MAX_WAITING_JOINS && !cluster.joining.contains_key(&from) {
+            return Err(ErrorReply::Busy);
+        }
+        cluster.joining.insert(from, id);
+        self.pending_or_new(id).waiting.push_back(Joiner { addr: from, received });
+        self.advance(now, id);
+        Ok(None)
+    }
+
+    /// This node's membership of `group` changed (a join, leave, move or removal): the
+    /// directory is told, and a group created elsewhere is forgotten here once nobody here is in
+    /// it (the directory keeps it).
+    pub(crate) fn member_count_changed(&mut self, now: Instant, group: GroupId) {
+        if self.cluster.is_none() {
+            return;
+        }
+        if self
+            .tables
+            .groups
+            .get(&group)
+            .is_some_and(|g| g.members.is_empty() && g.creator.is_none())
+        {
+            self.tables.remove_group(group);
+        }
+        self.pending_or_new(group).dirty = true;
+        self.advance(now, group);
+    }
+
+    /// A group this node held is gone from the directory (expired): gone here too.
+    pub(super) fn expired(&mut self, now: Instant, group: GroupId) {
+        if let Some(creator) = self.tables.remove_group(group) {
+            self.stats.expiries += 1;
+            if self.logs.admit(now, Line::Expired) {
+                let addr = creator.map_or("elsewhere".to_string(), |addr| addr.to_string());
+                info!(%group, addr, size = 0, "expired");
+            }
+        }
+    }
+
+    /// Starts the group's next request if nothing is under way and there is work.
+    pub(super) fn advance(&mut self, now: Instant, group: GroupId) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let connected = cluster.connected;
+        let joining = &cluster.joining;
+        let Some(pending) = cluster.pending.get_mut(&group) else { return };
+        // Joins that a later join from the same address replaced are dropped unanswered.
+        pending.waiting.retain(|joiner| joining.get(&joiner.addr) == Some(&group));
+        if !matches!(pending.step, Step::Idle) || pending.retry_at.is_some() || !connected {
+            return;
+        }
+        if pending.waiting.is_empty() && !pending.dirty {
+            cluster.pending.remove(&group);
+            return;
+        }
+        match cluster.replica.get(&group) {
+            None if !pending.fresh => self.read(group),
+            None => self.absent(now, group),
+            Some(_) => self.compose(now, group),
+        }
+    }
+
+    fn read(&mut self, group: GroupId) {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let op = cluster.op(group);
+        cluster.stats.directory_reads += 1;
+        cluster.requests.push_back(Request::Read { op, group });
+        self.pending_or_new(group).step = Step::Reading(op);
+    }
+
+    /// The directory has just said there is no such group.
+    fn absent(&mut self, now: Instant, group: GroupId) {
+        let pending = self.pending_or_new(group);
+        pending.fresh = false;
+        pending.dirty = false;
+        let refused: Vec<Joiner> = pending.waiting.drain(..).collect();
+        for joiner in refused {
+            self.refuse(now, joiner, ErrorReply::NoSuchGroup);
+        }
+        let local = self.local_count(group);
+        if local == 0 {
+            self.expired(now, group);
+            return self.advance(now, group);
+        }
+        // Members here, and no record: it expired while this node was cut off. Put it back
+        // as this node knows it.
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let held = &self.tables.groups[&group];
+        let mut record = Record {
+            node: cluster.me().clone(),
+            creator: held.creator.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+            cap: held.cap,
+            members: Default::default(),
+        };
+        record.set_count(&cluster.config.node, count(local));
+        warn!(%group, members = local, "group missing from the directory: written again");
+        let op = cluster.op(group);
+        cluster.stats.directory_writes += 1;
+        let expect = Expect::Absent;
+        cluster.requests.push_back(Request::Write {
+            op,
+            group,
+            record: record.clone(),
+            expect,
+            ttl: None,
+        });
+        let step = Step::Writing {
+            op,
+            admitted: Vec::new(),
+            written: record,
+            kind: Kind::Recreate,
+            routed: false,
+        };
+        self.pending_or_new(group).step = step;
+    }
+
+    /// Writes this node's count, admitting the waiting joins that fit under the cap.
+    fn compose(&mut self, now: Instant, group: GroupId) {
+        let local = self.local_count(group);
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let me = cluster.me().clone();
+        let entry = cluster.replica.get(&group).expect("composed from a known record");
+        let (revision, routed) = (entry.revision, entry.record.count(&me) > 0);
+        let mut record = entry.record.clone();
+        for dead in cluster.replica.dead() {
+            record.members.remove(dead);
+        }
+        let others = record.others(&me);
+        let pending = cluster.pending.get_mut(&group).expect("advance checked");
+        let room = record.cap.map(|cap| u64::from(cap).saturating_sub(others));
+        // Refusing needs a record known to be current: a copy from the feed may lag behind a
+        // leave on another node.
+        let short = room.is_some_and(|room| local as u64 + pending.waiting.len() as u64 > room);
+        if short && !pending.fresh {
+            return self.read(group);
+        }
+        pending.fresh = false;
+        pending.dirty = false;
+        let mut evict = room.map_or(0, |room| (local as u64).saturating_sub(room) as usize);
+        let mut admitted = Vec::new();
+        let mut refused = Vec::new();
+        let mut room_left = room.map(|room| room.saturating_sub(local as u64));
+        let waiting: Vec<Joiner> = pending.waiting.drain(..).collect();
+        for joiner in waiting {
+            if room_left == Some(0) {
+                refused.push((joiner, ErrorReply::GroupFull(group)));
+                continue;
+            }
+            match self.member_limits(joiner.addr, admitted.len()) {
+                Ok(()) => {
+                    room_left = room_left.map(|left| left - 1);
+                    admitted.push(joiner);
+                }
+                Err(error) => refused.push((joiner, error)),
+            }
+        }
+        for (joiner, error) in refused {
+            self.refuse(now, joiner, error);
+        }
+        // The cluster filled the group while this node's members were not counted (it was cut
+        // off, or counted dead): the newest over the cap must go.
+        while evict > 0 {
+            let key = *self.tables.groups[&group].members.last().expect("more members than room");
+            let addr = self.tables.members.get(key).addr;
+            self.tables.remove_member_by_key(now, key);
+            warn!(%group, %addr, "removed: the cluster filled the group while this node was cut off");
+            let cluster = self.cluster.as_mut().expect("clustered");
+            cluster.stats.evicted += 1;
+            evict -= 1;
+        }
+        let local = self.local_count(group);
+        let cluster = self.cluster.as_mut().expect("clustered");
+        record.set_count(&me, count(local + admitted.len()));
+        let unchanged = cluster.replica.get(&group).is_some_and(|entry| entry.record == record);
+        if unchanged && admitted.is_empty() {
+            return self.advance(now, group);
+        }
+        let ttl = (record.total() == 0).then_some(self.config.empty_ttl);
+        let op = cluster.op(group);
+        cluster.stats.directory_writes += 1;
+        let expect = Expect::Revision(revision);
+        cluster.requests.push_back(Request::Write {
+            op,
+            group,
+            record: record.clone(),
+            expect,
+            ttl,
+        });
+        let step = Step::Writing { op, admitted, written: record, kind: Kind::Update, routed };
+        self.pending_or_new(group).step = step;
+    }
+
+    fn refuse(&mut self, now: Instant, joiner: Joiner, error: ErrorReply) {
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.joining.remove(&joiner.addr);
+        }
+        self.answer_later(now, joiner.addr, Reply::Error(error));
+    }
+
+    /// What the shell reports about a request.
+    pub(super) fn complete(&mut self, now: Instant, response: Response) {
+        let op = match &response {
+            Response::Written { op, .. }
+            | Response::Conflict { op, .. }
+            | Response::Read { op, .. }
+            | Response::Failed { op }
+            | Response::Announced { op } => *op,
+            _ => return,
+        };
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let Some(group) = cluster.ops.remove(&op) else { return };
+        let Some(pending) = cluster.pending.get_mut(&group) else { return };
+        if pending.step.op() != Some(op) {
+            return; // not what this group waits for (never sent by the shell)
+        }
+        let step = std::mem::replace(&mut pending.step, Step::Idle);
+        match (step, response) {
+            (Step::Reading(_), Response::Read { current, revision, .. }) => {
+                cluster.replica.apply(group, current, revision);
+                pending.fresh = true;
+                pending.failures = 0;
+            }
+            (
+                Step::Writing { admitted, written, kind, routed, .. },
+                Response::Written { revision, .. },
+            ) => {
+                cluster.replica.apply(group, Some(written.clone()), revision);
+                pending.failures = 0;
+                self.written(now, group, admitted, written, revision, kind, routed);
+            }
+            (
+                Step::Writing { admitted, written, kind, .. },
+                Response::Conflict { current, revision, .. },
+            ) => {
+                cluster.stats.directory_conflicts += 1;
+                cluster.replica.apply(group, current, revision);
+                pending.fresh = true;
+                pending.dirty = true;
+                for joiner in admitted.into_iter().rev() {
+                    pending.waiting.push_front(joiner);
+                }
+                if let Kind::Create { creator, attempt } = kind {
+                    // The id was taken (by a create on another node): another id.
+                    cluster.pending.remove(&group);
+                    cluster.creating.remove(&creator);
+                    self.retry_create(now, creator, written.cap, attempt);
+                }
+            }
+            (Step::Announcing { admitted, .. }, Response::Announced { .. }) => {
+                self.finalize(now, group, admitted);
+            }
+            (step, _) => {
+                // Failed (or an answer that does not fit, which the shell never sends): nobody
+                // waits on the directory any longer than this.
+                cluster.stats.directory_failures += 1;
+                pending.failures += 1;
+                let backoff = FIRST_BACKOFF.saturating_mul(1 << pending.failures.min(5)) / 2;
+                pending.retry_at = Some(now + backoff.min(MOST_BACKOFF));
+                pending.dirty = true;
+                let mut busy: Vec<Joiner> = pending.waiting.drain(..).collect();
+                match step {
+                    Step::Writing { admitted, kind: Kind::Create { creator, .. }, .. } => {
+                        cluster.pending.remove(&group);
+                        cluster.creating.remove(&creator);
+                        busy.extend(admitted);
+                        self.answer_later(now, creator, Reply::Error(ErrorReply::Busy));
+                    }
+                    Step::Writing { admitted, .. } | Step::Announcing { admitted, .. } => {
+                        busy.extend(admitted)
+                    }
+                    Step::Reading(_) | Step::Idle => {}
+                }
+                for joiner in busy {
+                    self.refuse(now, joiner, ErrorReply::Busy);
+                }
+            }
+        }
+        self.advance(now, group);
+    }
+
+    fn retry_create(&mut self, now: Instant, creator: SocketAddr, cap: Option<u32>, attempt: u32) {
+        if attempt >= CREATE_ATTEMPTS {
+            warn!(addr = %creator, "create: every id tried was taken");
+            return self.answer_later(now, creator, Reply::Error(ErrorReply::Busy));
+        }
+        self.start_create(creator, cap, attempt + 1);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn written(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        admitted: Vec<Joiner>,
+        written: Record,
+        revision: u64,
+        kind: Kind,
+        routed: bool,
+    ) {
+        if let Kind::Create { creator, .. } = kind {
+            return self.created(now, group, creator, written.cap);
+        }
+        if admitted.is_empty() {
+            return;
+        }
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let to = cluster.replica.routes(&group).to_vec();
+        if routed || to.is_empty() {
+            return self.finalize(now, group, admitted);
+        }
+        let op = cluster.op(group);
+        cluster.stats.announcements += 1;
+        cluster.requests.push_back(Request::Announce { op, group, record: written, revision, to });
+        self.pending_or_new(group).step = Step::Announcing { op, admitted };
+    }
+
+    /// The directory holds the new group: it is this node's, and its creator's.
+    fn created(&mut self, now: Instant, group: GroupId, creator: SocketAddr, cap: Option<u32>) {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        cluster.creating.remove(&creator);
+        // Two creates from one IP may have raced past the per-IP limit: the later one is
+        // refused now, and its record expires unjoined.
+        if let Err(error) = self.creator_limits(creator) {
+            return self.answer_later(now, creator, Reply::Error(error));
+        }
+        self.tables.add_group(now, group, Some(creator), cap);
+        self.stats.creates += 1;
+        if self.logs.admit(now, Line::Create) {
+            let cap_text = cap.map_or("none".to_string(), |cap| cap.to_string());
+            info!(group = %group, addr = %creator, size = 0, cap = %cap_text, "create");
+        }
+        self.answer_later(now, creator, Reply::Created(group));
+    }
+
+    /// The joins the directory counted become members here, and hear `OK JOINED`.
+    fn finalize(&mut self, now: Instant, group: GroupId, admitted: Vec<Joiner>) {
+        for joiner in admitted {
+            let cluster = self.cluster.as_mut().expect("clustered");
+            if cluster.joining.get(&joiner.addr) != Some(&group) {
+                continue; // replaced by a later join; the count is set right below
+            }
+            cluster.joining.remove(&joiner.addr);
+            let cap = cluster.replica.get(&group).and_then(|entry| entry.record.cap);
+            if !self.tables.groups.contains_key(&group) {
+                self.tables.add_group(now, group, None, cap);
+            }
+            let reply = match self.member_limits(joiner.addr, 0) {
+                Ok(()) => self.admit(now, joiner.addr, group, joiner.received),
+                Err(error) => Reply::Error(error),
+            };
+            self.answer_later(now, joiner.addr, reply);
+        }
+        self.member_count_changed(now, group);
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
