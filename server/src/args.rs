@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::relay::Config;
+use crate::relay::cluster::NodeId;
 use crate::relay::limits::{
     DEFAULT_COMMAND_RATE, DEFAULT_ERROR_RATE, DEFAULT_MAX_GROUPS, DEFAULT_MAX_GROUPS_PER_IP,
     DEFAULT_MAX_MEMBERS, DEFAULT_MAX_MEMBERS_PER_IP, DEFAULT_PAYLOAD_RATE, Limits, Rate,
@@ -147,6 +148,31 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Be one node of a cluster of relays on NATS serving one namespace of groups: the URL of
+    /// every NATS server, comma-separated (`nats://10.0.0.1:4222,nats://10.0.0.2:4222`), so
+    /// that the node survives the loss of one; see docs/cluster.md
+    #[arg(long, value_name = "URLS", value_parser = parse_cluster_urls)]
+    pub cluster: Option<ClusterUrls>,
+
+    /// This node's name in the cluster, unique among its nodes (1 to 64 of A-Z a-z 0-9 _ -)
+    /// [default: the host name and the listening address]
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub node_name: Option<NodeId>,
+
+    /// The cluster's name, shared by its nodes: the first token of its NATS subjects and the
+    /// name of its directory (`NAME-groups`)
+    #[arg(long, value_name = "NAME", default_value = "udprelay", value_parser = parse_cluster_name)]
+    pub cluster_name: String,
+
+    /// Seconds between a node's heartbeats to the others; a node silent for 3 × this is
+    /// counted dead and its members out
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
+    pub cluster_heartbeat: Duration,
+
+    /// Copies of the directory the NATS servers keep (at most their number)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub cluster_replicas: u8,
+
     /// With several threads, when to spread the load over them: `auto` hands every datagram
     /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
     /// gets busy (Linux; elsewhere always); `always` spreads from the start
@@ -173,6 +199,34 @@ fn parse_log_level(text: &str) -> Result<String, String> {
 pub enum Spread {
     Auto,
     Always,
+}
+
+/// The `--cluster` value: NATS server URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterUrls(pub Vec<String>);
+
+fn parse_cluster_urls(text: &str) -> Result<ClusterUrls, String> {
+    let urls: Vec<String> =
+        text.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_string).collect();
+    if urls.is_empty() {
+        return Err("give at least one NATS URL, e.g. nats://127.0.0.1:4222".into());
+    }
+    for url in &urls {
+        url.parse::<async_nats::ServerAddr>()
+            .map_err(|error| format!("{url:?} is not a NATS URL ({error})"))?;
+    }
+    Ok(ClusterUrls(urls))
+}
+
+fn parse_cluster_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 32
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err("1 to 32 of the characters A-Z a-z 0-9 _ -".into())
+    }
 }
 
 /// The `--cap` value: a limit, or none.
@@ -213,7 +267,25 @@ impl Args {
         check("snapshot-every", self.snapshot_every != other.snapshot_every);
         check("log-format", self.log_format != other.log_format);
         check("metrics", self.metrics != other.metrics);
+        check("cluster", self.cluster != other.cluster);
+        check("node-name", self.node_name != other.node_name);
+        check("cluster-name", self.cluster_name != other.cluster_name);
+        check("cluster-heartbeat", self.cluster_heartbeat != other.cluster_heartbeat);
+        check("cluster-replicas", self.cluster_replicas != other.cluster_replicas);
         changed
+    }
+
+    /// How this node takes part in its cluster, once it knows the address it listens on
+    /// (`None` without `--cluster`).
+    pub fn cluster_config(
+        &self,
+        bound: SocketAddr,
+    ) -> Option<crate::relay::cluster::ClusterConfig> {
+        self.cluster.as_ref()?;
+        let node = self.node_name.clone().unwrap_or_else(|| {
+            NodeId::sanitized(&format!("{}-{}-{}", host_name(), bound.ip(), bound.port()))
+        });
+        Some(crate::relay::cluster::ClusterConfig { node, heartbeat: self.cluster_heartbeat })
     }
 
     pub fn threads(&self) -> usize {
@@ -245,6 +317,21 @@ impl Args {
             require_validation: self.require_validation,
         }
     }
+}
+
+/// This machine's name, for the default node name.
+fn host_name() -> String {
+    #[cfg(unix)]
+    {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer and its length; gethostname writes at most that much.
+        let done = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+        if done == 0 && end > 0 {
+            return String::from_utf8_lossy(&buffer[..end]).into_owned();
+        }
+    }
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "relay".into())
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {

@@ -58,7 +58,11 @@ async fn main() -> ExitCode {
     service::ready(&format!("listening on {bound}"));
 
     let config = args.relay_config();
-    let mut relay = Relay::new(config.clone());
+    let cluster = args.cluster_config(bound);
+    let mut relay = match &cluster {
+        Some(cluster) => Relay::clustered(config.clone(), cluster.clone()),
+        None => Relay::new(config.clone()),
+    };
     relay.set_own_addresses(shell::own_addresses(bound));
     if let Some(path) = &args.state_file {
         restore(path, &mut relay);
@@ -76,6 +80,7 @@ async fn main() -> ExitCode {
         threads,
         batching,
         spread = %if balancing { "auto" } else { "always" },
+        cluster = %cluster_text(&args, cluster.as_ref()),
         "relay started"
     );
     let snapshots = args.state_file.clone().zip(args.snapshot_interval());
@@ -93,8 +98,26 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
-    let options =
-        Options { sweep_every: args.sweep, batching, balancing, snapshots, metrics: board };
+    let cluster_options = args.cluster.as_ref().map(|urls| {
+        let counters = Arc::new(shell::cluster::Counters::default());
+        if let Some(board) = &board {
+            board.set_cluster(Arc::clone(&counters));
+        }
+        let options = shell::cluster::Options {
+            urls: urls.0.clone(),
+            name: args.cluster_name.clone(),
+            replicas: usize::from(args.cluster_replicas),
+        };
+        (options, counters)
+    });
+    let options = Options {
+        sweep_every: args.sweep,
+        batching,
+        balancing,
+        snapshots,
+        metrics: board,
+        cluster: cluster_options,
+    };
     let (reload, reloads) = mpsc::unbounded_channel();
     tokio::spawn(reload_on_sighup(argv, args.clone(), logging, reload));
     let (relay, ending) = match shell::serve(sockets, relay, options, reloads, shutdown).await {
@@ -110,6 +133,7 @@ async fn main() -> ExitCode {
         stats = %relay.stats(),
         live_groups = relay.live_groups(),
         live_members = relay.live_members(),
+        cluster = %relay.cluster_stats(),
         "shutting down"
     );
     if let Some(path) = &args.state_file {
@@ -144,6 +168,24 @@ fn limits_text(args: &Args) -> String {
         args.payload_rate,
         args.require_validation,
     )
+}
+
+/// The cluster part of the start line: `none`, or the node, its name and its NATS servers.
+fn cluster_text(
+    args: &Args,
+    cluster: Option<&udprelay_server::relay::cluster::ClusterConfig>,
+) -> String {
+    match (cluster, &args.cluster) {
+        (Some(cluster), Some(urls)) => format!(
+            "node={} cluster-name={} nats={} heartbeat={:?} replicas={}",
+            cluster.node,
+            args.cluster_name,
+            urls.0.join(","),
+            cluster.heartbeat,
+            args.cluster_replicas
+        ),
+        _ => "none".into(),
+    }
 }
 
 /// Reads the state file into the relay; a file that cannot be used is moved aside, with the

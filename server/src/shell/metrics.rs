@@ -6,6 +6,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,6 +17,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use super::cluster::Counters;
+use crate::relay::cluster::ClusterStats;
 use crate::relay::{Relay, ReplyKind, Stats};
 
 /// How stale the board may be before `/healthz` says the server is not serving.
@@ -34,6 +37,17 @@ pub struct Reading {
     pub snapshot_failures: u64,
     pub snapshot_seconds: f64,
     pub snapshot_last_seconds: f64,
+    /// With `--cluster`: what the cluster thread counts, and the core's part.
+    pub cluster: Option<ClusterReading>,
+}
+
+/// A clustered node's numbers.
+#[derive(Debug, Clone)]
+pub struct ClusterReading {
+    pub counters: Arc<Counters>,
+    pub stats: ClusterStats,
+    /// Groups in the directory, as this node knows it.
+    pub groups: usize,
 }
 
 /// Where the serving loop leaves the numbers for the metrics thread.
@@ -49,6 +63,16 @@ impl Board {
         reading.members = relay.live_members();
         reading.validated = relay.validated_members();
         reading.updated = Some(Instant::now());
+        if let Some(cluster) = &mut reading.cluster {
+            cluster.stats = relay.cluster_stats();
+            cluster.groups = relay.cluster_groups().unwrap_or(0);
+        }
+    }
+
+    /// The node is clustered: its cluster thread counts here.
+    pub fn set_cluster(&self, counters: Arc<Counters>) {
+        let cluster = ClusterReading { counters, stats: ClusterStats::default(), groups: 0 };
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).cluster = Some(cluster);
     }
 
     pub fn set_serving(&self, serving: bool) {
@@ -100,10 +124,20 @@ pub fn start(addr: SocketAddr, board: Arc<Board>) -> io::Result<MetricsServer> {
                 "/healthz" => {
                     let reading = board.read();
                     let fresh = reading.updated.is_some_and(|at| at.elapsed() < HEALTHY_WITHIN);
-                    if reading.serving && fresh {
-                        (200, "ok\n".to_string(), "text/plain")
-                    } else {
-                        (503, "not serving\n".to_string(), "text/plain")
+                    let connected = reading
+                        .cluster
+                        .as_ref()
+                        .is_none_or(|cluster| cluster.counters.connected.load(Ordering::Relaxed));
+                    match (reading.serving && fresh, connected) {
+                        (true, true) => (200, "ok\n".to_string(), "text/plain"),
+                        // It still relays among its own members, but new clients belong on a
+                        // node that can create and join.
+                        (true, false) => (
+                            503,
+                            "serving, but not connected to the cluster (NATS)\n".to_string(),
+                            "text/plain",
+                        ),
+                        (false, _) => (503, "not serving\n".to_string(), "text/plain"),
                     }
                 }
                 _ => (404, "not found: try /metrics or /healthz\n".to_string(), "text/plain"),
@@ -203,7 +237,86 @@ pub fn render(reading: &Reading) -> String {
         "How long the last state-file write took",
         ConstGauge::new(reading.snapshot_last_seconds),
     );
+    if let Some(cluster) = &reading.cluster {
+        register_cluster(&mut registry, cluster);
+    }
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");
     text
+}
+
+/// The `udprelay_cluster_*` metrics of a clustered node.
+fn register_cluster(registry: &mut Registry, cluster: &ClusterReading) {
+    let c = &cluster.counters;
+    let s = &cluster.stats;
+    let registry = registry.sub_registry_with_prefix("cluster");
+    let connected = i64::from(c.connected.load(Ordering::Relaxed));
+    registry.register(
+        "connected",
+        "1 while the node has NATS and the directory",
+        ConstGauge::new(connected),
+    );
+    registry.register(
+        "groups",
+        "Groups in the cluster's directory",
+        ConstGauge::new(cluster.groups as i64),
+    );
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let counters: [(&str, &str, u64); 14] = [
+        (
+            "published_messages",
+            "NATS messages of payloads published to other nodes",
+            load(&c.published_messages),
+        ),
+        (
+            "published_payloads",
+            "Payloads published to other nodes (once per node)",
+            load(&c.published_payloads),
+        ),
+        (
+            "received_messages",
+            "NATS messages of payloads received from other nodes",
+            load(&c.received_messages),
+        ),
+        ("received_payloads", "Payloads received from other nodes", load(&c.received_payloads)),
+        (
+            "dropped_payloads",
+            "Payloads for other nodes dropped: the queue was full, or NATS refused them",
+            load(&c.dropped_payloads),
+        ),
+        (
+            "damaged_messages",
+            "Messages from other nodes that did not read whole",
+            load(&c.damaged_messages),
+        ),
+        ("forwarded", "Payloads handed on for other nodes, once per node", s.forwarded),
+        ("directory_writes", "Writes to the directory", s.directory_writes),
+        ("directory_reads", "Reads of the directory", s.directory_reads),
+        (
+            "directory_conflicts",
+            "Directory writes that found the record changed, and were made again",
+            s.directory_conflicts,
+        ),
+        ("directory_failures", "Directory requests that failed or timed out", s.directory_failures),
+        (
+            "announcements",
+            "Announcements to other nodes before a join was answered",
+            s.announcements,
+        ),
+        ("busy", "ERR BUSY TryAgain answered", s.busy),
+        ("nodes_dead", "Other nodes counted dead (silent, or left)", s.nodes_dead),
+    ];
+    for (name, help, value) in counters {
+        registry.register(name, help, ConstCounter::new(value));
+    }
+    registry.register(
+        "evicted",
+        "Members removed because the cluster filled their group while this node was cut off",
+        ConstCounter::new(s.evicted),
+    );
+    registry.register(
+        "directory_write_seconds",
+        "How long directory writes took",
+        c.write_seconds.clone(),
+    );
 }

@@ -8,6 +8,7 @@
 //! with one thread.
 
 mod bind;
+pub mod cluster;
 #[cfg(target_os = "linux")]
 mod icmp;
 pub mod metrics;
@@ -47,6 +48,9 @@ pub struct Options {
     pub snapshots: Option<(std::path::PathBuf, Duration)>,
     /// Where to leave the numbers for `--metrics`.
     pub metrics: Option<Arc<metrics::Board>>,
+    /// `--cluster`: how to reach the other nodes (the relay must be clustered), and where the
+    /// cluster thread counts what it does.
+    pub cluster: Option<(cluster::Options, Arc<cluster::Counters>)>,
 }
 
 /// Whether this platform can batch system calls.
@@ -93,6 +97,20 @@ pub async fn serve(
     };
     let watchdog = service::watchdog_every();
     let beats = Arc::new(service::Beats::new(sockets.len()));
+    let (link, clustering) = match &options.cluster {
+        Some((cluster_options, counters)) => {
+            let socket =
+                sockets.first().ok_or_else(|| io::Error::other("no socket"))?.try_clone()?;
+            let (link, running) = cluster::start(
+                cluster_options.clone(),
+                Arc::clone(&relay),
+                socket,
+                Arc::clone(counters),
+            )?;
+            (Some(link), Some(running))
+        }
+        None => (None, None),
+    };
     for (n, socket) in sockets.into_iter().enumerate() {
         let (relay, stopped, busy) = (Arc::clone(&relay), stopped.clone(), Arc::clone(&busy));
         let ended = Ended(ended.clone());
@@ -102,9 +120,12 @@ pub async fn serve(
             worker: n,
             every: watchdog.map(|every| every.min(service::BEAT_EVERY)),
         };
+        let link = link.clone();
         let worker = std::thread::Builder::new().name(format!("relay-{n}")).spawn(move || {
             let _ended = ended;
-            worker::run(socket, &relay, &busy, stopped, batching, &heart);
+            let shared =
+                worker::Shared { relay: &relay, busy: &busy, heart: &heart, link: link.as_ref() };
+            worker::run(socket, &shared, stopped, batching);
         })?;
         workers.push(worker);
     }
@@ -124,7 +145,12 @@ pub async fn serve(
     tokio::pin!(shutdown);
     let ending = loop {
         tokio::select! {
-            _ = sweeps.tick() => sweep(&relay),
+            _ = sweeps.tick() => {
+                sweep(&relay);
+                if let Some(link) = &link {
+                    link.wake();
+                }
+            }
             Some(reload) = reloads.recv() => {
                 lock(&relay).reconfigure(reload.config);
                 if reload.sweep_every != sweeps.period() {
@@ -160,6 +186,9 @@ pub async fn serve(
 
     if let Some(board) = &options.metrics {
         board.set_serving(false);
+    }
+    if let Some(running) = clustering {
+        running.stop();
     }
     let _ = stop.send(true);
     for worker in workers {
@@ -342,6 +371,7 @@ mod tests {
             balancing: true,
             snapshots: None,
             metrics: None,
+            cluster: None,
         };
         let (_keep, reloads) = mpsc::unbounded_channel();
         let served = serve(sockets, Relay::new(Config::default()), options, reloads, shutdown);

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
 
-use udprelay_shared::Incoming;
+use udprelay_shared::{GroupId, Incoming};
 
+use super::cluster::Link;
+use crate::relay::cluster::{Batch, NodeId};
 use crate::relay::{Outgoing, Relay};
 
 /// The bytes of one datagram to send.
@@ -22,12 +24,21 @@ pub enum Body {
 pub struct Outbox {
     pub replies: Vec<u8>,
     pub messages: Vec<(Body, SocketAddr)>,
+    /// Payloads for other nodes of a cluster: the group, the payload's range of the receive
+    /// buffer, and the range of `nodes` to send it to.
+    forwards: Vec<(GroupId, Range<usize>, Range<usize>)>,
+    nodes: Vec<NodeId>,
+    /// The relay has requests or replies for the cluster thread.
+    cluster_work: bool,
 }
 
 impl Outbox {
     pub fn clear(&mut self) {
         self.replies.clear();
         self.messages.clear();
+        self.forwards.clear();
+        self.nodes.clear();
+        self.cluster_work = false;
     }
 
     /// Hands the datagram at `range` of the receive buffer (already parsed as `incoming`) to
@@ -48,9 +59,40 @@ impl Outbox {
                 self.replies.extend_from_slice(&reply.to_bytes());
                 self.messages.push((Body::Reply(start..self.replies.len()), from));
             }
-            Outgoing::Relay { recipients, .. } => {
+            Outgoing::Relay { group, recipients, forward, .. } => {
+                if !forward.is_empty() {
+                    let start = self.nodes.len();
+                    self.nodes.extend_from_slice(forward);
+                    self.forwards.push((group, range.clone(), start..self.nodes.len()));
+                }
                 self.messages.extend(recipients.map(|to| (Body::Received(range.clone()), to)));
             }
+        }
+        self.cluster_work |= relay.cluster_work_waiting();
+    }
+
+    /// Hands the cluster thread what is for it: each other node's payloads as one batch, and
+    /// a wake-up if the relay queued requests or replies. Nothing here waits.
+    pub fn hand_over(&mut self, buffer: &[u8], link: Option<&Link>) {
+        let Some(link) = link else { return };
+        let mut batches: Vec<(NodeId, Batch)> = Vec::new();
+        for (group, payload, nodes) in self.forwards.drain(..) {
+            for node in &self.nodes[nodes] {
+                let batch = match batches.iter_mut().find(|(to, _)| to == node) {
+                    Some((_, batch)) => batch,
+                    None => {
+                        batches.push((node.clone(), Batch::new()));
+                        &mut batches.last_mut().expect("just pushed").1
+                    }
+                };
+                batch.push(group, &buffer[payload.clone()]);
+            }
+        }
+        for (node, batch) in batches {
+            link.forward(node, batch);
+        }
+        if std::mem::take(&mut self.cluster_work) {
+            link.wake();
         }
     }
 

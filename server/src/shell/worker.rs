@@ -13,21 +13,23 @@ use tracing::{debug, error};
 use udprelay_shared::Incoming;
 use udprelay_shared::limits::RECV_BUFFER;
 
+use super::cluster::Link;
 use super::lock;
 use super::outbox::Outbox;
 use super::service::Heart;
 use crate::relay::Relay;
 
-/// Runs a worker until `stopped`, adding the time it spends handling and sending to `busy`
-/// (nanoseconds).
-pub fn run(
-    socket: UdpSocket,
-    relay: &Mutex<Relay>,
-    busy: &AtomicU64,
-    stopped: watch::Receiver<bool>,
-    batching: bool,
-    heart: &Heart,
-) {
+/// What every worker shares: the relay, the busy-time counter (nanoseconds), the watchdog's
+/// heart, and the way to the cluster thread (when clustered).
+pub struct Shared<'a> {
+    pub relay: &'a Mutex<Relay>,
+    pub busy: &'a AtomicU64,
+    pub heart: &'a Heart,
+    pub link: Option<&'a Link>,
+}
+
+/// Runs a worker until `stopped`, adding the time it spends handling and sending to `busy`.
+pub fn run(socket: UdpSocket, shared: &Shared, stopped: watch::Receiver<bool>, batching: bool) {
     let built = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build();
     let runtime = match built {
         Ok(runtime) => runtime,
@@ -36,10 +38,10 @@ pub fn run(
     let served = runtime.block_on(async {
         #[cfg(target_os = "linux")]
         if batching {
-            return batched(socket, relay, busy, stopped, heart).await;
+            return batched(socket, shared, stopped).await;
         }
         let _ = batching;
-        one_at_a_time(socket, relay, busy, stopped, heart).await
+        one_at_a_time(socket, shared, stopped).await
     });
     if let Err(error) = served {
         error!(%error, "a relay worker stopped");
@@ -98,11 +100,16 @@ fn receive_failed(error: &io::Error, fd: Option<i32>, unreachable: &mut Vec<Sock
     let _ = (fd, unreachable);
 }
 
-fn remove_unreachable(relay: &Mutex<Relay>, now: Instant, addrs: &mut Vec<SocketAddr>) {
+fn remove_unreachable(shared: &Shared, now: Instant, addrs: &mut Vec<SocketAddr>) {
     if !addrs.is_empty() {
-        let mut relay = lock(relay);
+        let mut relay = lock(shared.relay);
         for addr in addrs.drain(..) {
             relay.remove_unreachable(now, addr);
+        }
+        if let Some(link) = shared.link
+            && relay.cluster_work_waiting()
+        {
+            link.wake();
         }
     }
 }
@@ -110,11 +117,10 @@ fn remove_unreachable(relay: &Mutex<Relay>, now: Instant, addrs: &mut Vec<Socket
 /// The portable path: one receive and one send per datagram.
 async fn one_at_a_time(
     socket: UdpSocket,
-    relay: &Mutex<Relay>,
-    busy: &AtomicU64,
+    shared: &Shared<'_>,
     mut stopped: watch::Receiver<bool>,
-    heart: &Heart,
 ) -> io::Result<()> {
+    let (relay, heart) = (shared.relay, shared.heart);
     let mut ticker = heart.ticker();
     #[cfg(unix)]
     let fd = Some(std::os::fd::AsRawFd::as_raw_fd(&socket));
@@ -132,7 +138,7 @@ async fn one_at_a_time(
                 // reason to stop serving everyone else.
                 Err(error) => {
                     receive_failed(&error, fd, &mut failed);
-                    remove_unreachable(relay, Instant::now(), &mut failed);
+                    remove_unreachable(shared, Instant::now(), &mut failed);
                     continue;
                 }
             },
@@ -154,8 +160,9 @@ async fn one_at_a_time(
                 }
             }
         }
-        remove_unreachable(relay, now, &mut failed);
-        add_busy(busy, now);
+        outbox.hand_over(&buffer, shared.link);
+        remove_unreachable(shared, now, &mut failed);
+        add_busy(shared.busy, now);
     }
 }
 
@@ -163,11 +170,10 @@ async fn one_at_a_time(
 #[cfg(target_os = "linux")]
 async fn batched(
     socket: UdpSocket,
-    relay: &Mutex<Relay>,
-    busy: &AtomicU64,
+    shared: &Shared<'_>,
     mut stopped: watch::Receiver<bool>,
-    heart: &Heart,
 ) -> io::Result<()> {
+    let (relay, heart) = (shared.relay, shared.heart);
     use std::os::fd::AsRawFd;
 
     use tokio::io::Interest;
@@ -201,7 +207,7 @@ async fn batched(
             // An ICMP error arrived. Read the error queue now: recvmmsg would hand back the
             // queued datagrams and keep the error pending, with no new wake-up to tell of it.
             super::icmp::drain(fd, &mut failed);
-            remove_unreachable(relay, Instant::now(), &mut failed);
+            remove_unreachable(shared, Instant::now(), &mut failed);
             ready.clear_ready_matching(tokio::io::Ready::ERROR);
             if !ready.ready().is_readable() {
                 continue;
@@ -211,7 +217,7 @@ async fn batched(
             Err(_would_block) => continue, // try_io has cleared the readiness
             Ok(Err(error)) => {
                 receive_failed(&error, Some(fd), &mut failed);
-                remove_unreachable(relay, Instant::now(), &mut failed);
+                remove_unreachable(shared, Instant::now(), &mut failed);
                 continue;
             }
             Ok(Ok(count)) => count,
@@ -264,8 +270,9 @@ async fn batched(
                 }
             }
         }
-        remove_unreachable(relay, now, &mut failed);
-        add_busy(busy, now);
+        outbox.hand_over(&receiver.buffer, shared.link);
+        remove_unreachable(shared, now, &mut failed);
+        add_busy(shared.busy, now);
     }
 }
 

@@ -118,9 +118,8 @@ pub struct ClusterStats {
     pub announcements: u64,
     /// Payloads handed on for other nodes, counted once per node.
     pub forwarded: u64,
-    /// Payloads from other nodes, and the deliveries made from them here.
+    /// Payloads from other nodes (their deliveries count in the relay's `deliveries`).
     pub received: u64,
-    pub received_deliveries: u64,
     /// `ERR BUSY TryAgain` answered.
     pub busy: u64,
     /// Nodes counted dead (silent, or said they were leaving).
@@ -135,7 +134,7 @@ impl fmt::Display for ClusterStats {
         write!(
             f,
             "directory_writes={} directory_reads={} directory_conflicts={} directory_failures={} \
-             announcements={} forwarded={} received={} received_deliveries={} busy={} \
+             announcements={} forwarded={} received={} busy={} \
              nodes_dead={} evicted={}",
             self.directory_writes,
             self.directory_reads,
@@ -144,7 +143,6 @@ impl fmt::Display for ClusterStats {
             self.announcements,
             self.forwarded,
             self.received,
-            self.received_deliveries,
             self.busy,
             self.nodes_dead,
             self.evicted,
@@ -253,6 +251,13 @@ impl Relay {
     /// Groups in the cluster's directory, as this node knows it (`None` when not clustered).
     pub fn cluster_groups(&self) -> Option<usize> {
         self.cluster.as_ref().map(|cluster| cluster.replica.len())
+    }
+
+    /// Whether requests or replies wait for the cluster shell.
+    pub fn cluster_work_waiting(&self) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|cluster| !cluster.requests.is_empty() || !cluster.replies.is_empty())
     }
 
     /// The next thing for the cluster shell to do.

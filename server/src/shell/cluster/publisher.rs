@@ -1,0 +1,58 @@
+//! The one task that publishes payloads for other nodes: one NATS connection orders what it
+//! publishes, and one task on it keeps each node's payloads in the order they came. Workers
+//! hand it batches through a bounded queue and never wait: a full queue drops the batch, and
+//! the drop is counted. The task puts everything waiting for one node into one message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::mpsc;
+
+use super::Counters;
+use crate::relay::cluster::{Batch, NodeId};
+
+/// Batches waiting at most, between the workers and the publishing task.
+pub const QUEUE: usize = 4096;
+
+/// A message for one node is closed at about this size (NATS takes 1 MiB by default).
+const MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Batches taken off the queue at once.
+const TAKE: usize = 256;
+
+/// Publishes what the workers queue, until every sender is gone.
+pub async fn run(
+    client: async_nats::Client,
+    prefix: String,
+    mut queue: mpsc::Receiver<(NodeId, Batch)>,
+    counters: Arc<Counters>,
+) {
+    let mut taken = Vec::with_capacity(TAKE);
+    let mut subjects: HashMap<NodeId, String> = HashMap::new();
+    let mut out: Vec<(NodeId, Batch)> = Vec::new();
+    while queue.recv_many(&mut taken, TAKE).await > 0 {
+        for (node, batch) in taken.drain(..) {
+            match out.iter_mut().find(|(to, open)| *to == node && open.len() < MESSAGE_BYTES) {
+                Some((_, open)) => open.append(&batch),
+                None => out.push((node, batch)),
+            }
+        }
+        for (node, batch) in out.drain(..) {
+            let subject = subjects
+                .entry(node.clone())
+                .or_insert_with(|| format!("{prefix}.node.{node}"))
+                .clone();
+            let payloads = batch.payloads() as u64;
+            match client.publish(subject, batch.into_bytes().into()).await {
+                Ok(()) => {
+                    counters.published_messages.fetch_add(1, Ordering::Relaxed);
+                    counters.published_payloads.fetch_add(payloads, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    counters.dropped_payloads.fetch_add(payloads, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
