@@ -2,11 +2,10 @@
 //! the network, the user's lines, and the session's next deadline.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, never, select};
-use udprelay_link::{Connection, Report};
+use udprelay_link::{Connection, Report, Server};
 use udprelay_shared::session::PayloadError;
 use udprelay_shared::{Command, limits::MAX_DATAGRAM};
 
@@ -20,9 +19,8 @@ const IDLE: Duration = Duration::from_secs(3600);
 
 /// What the client was started with.
 pub struct Options {
-    pub server: SocketAddr,
-    /// The server as the user named it, for messages (`localhost:5000`).
-    pub server_label: String,
+    /// The server, or the servers to move between (the first is used first).
+    pub servers: Vec<Server>,
     /// Prefix for outgoing messages (`NAME: text`).
     pub name: Option<String>,
     /// Colours and timestamps.
@@ -46,11 +44,21 @@ pub struct Outcome {
 
 /// Runs until the user quits, the input ends or Ctrl-C arrives.
 pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<Outcome> {
-    let connection = Connection::open(options.server)?;
+    let connection = Connection::open(options.servers.clone())?;
     let network = connection.network().clone();
     let mut client = Client { options, connection, terminal, failed: false };
     if client.terminal.interactive {
-        client.show(&format!("Connecting to server at {} ...", client.options.server_label));
+        let others: Vec<&str> =
+            client.options.servers[1..].iter().map(|server| server.label.as_str()).collect();
+        let then = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" (if it stops answering: {})", others.join(", "))
+        };
+        client.show(&format!(
+            "Connecting to server at {}{then} ...",
+            client.options.servers[0].label
+        ));
         client.show(
             "Type 'help' for commands. Messages that don't start with '!' are sent as payloads.",
         );
@@ -122,8 +130,11 @@ impl Client {
                     }
                 }
                 Report::Unreachable => {
-                    let label = self.options.server_label.clone();
+                    let label = self.connection.server().label.clone();
                     self.show_incoming(&format!("[cli] server unreachable at {label}"));
+                }
+                Report::Moved { from, to, group } => {
+                    self.show_incoming(&display::moved_line(&from, &to, group));
                 }
                 Report::SendFailed(error) => {
                     self.failed = true;
@@ -185,7 +196,7 @@ impl Client {
         });
         format!(
             "[cli] server={} group={group} last_created={created} heartbeat_interval={:.3}s next_ping_eta={eta}",
-            self.options.server_label,
+            self.connection.server().label,
             session.heartbeat().as_secs_f64(),
         )
     }

@@ -3,7 +3,7 @@
 
 use udprelay_shared::session::{Event, Purpose};
 use udprelay_shared::text::printable;
-use udprelay_shared::{Command, ErrorReply, Reply, ServerFull};
+use udprelay_shared::{Command, ErrorReply, GroupId, Reply, ServerFull};
 
 pub const NOT_JOINED: &str = "[cli] not joined; use 'join <group_id>' or 'create --join'";
 
@@ -33,6 +33,17 @@ pub fn event_lines(event: &Event) -> Vec<String> {
             vec![format!("[cli] could not rejoin {group}: {why}")]
         }
         Event::Connection(_) => Vec::new(),
+        Event::Retrying(request) => vec![format!(
+            "[cli] the server cannot reach the rest of its cluster just now; sending {request} again every second"
+        )],
+    }
+}
+
+/// The one line for a move to another server.
+pub fn moved_line(from: &str, to: &str, group: Option<GroupId>) -> String {
+    match group {
+        Some(group) => format!("[cli] {from} is not answering; moved to {to} and rejoined {group}"),
+        None => format!("[cli] {from} is not answering; moved to {to}"),
     }
 }
 
@@ -93,6 +104,7 @@ fn advice(error: &ErrorReply) -> Option<String> {
         ErrorReply::IpLimit { used, .. } => format!(
             "your IP address is already in groups {used} times, the most this server allows (everyone behind one router shares an address); leave a group, or ask the server's operator to raise --max-members-per-ip"
         ),
+        ErrorReply::Busy => "the server cannot reach the rest of its cluster just now; try again in a moment".into(),
         ErrorReply::UnknownCommand
         | ErrorReply::JoinUsage
         | ErrorReply::LeaveUsage
@@ -103,7 +115,6 @@ fn advice(error: &ErrorReply) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use udprelay_shared::GroupId;
 
     fn id() -> GroupId {
         "ABCD1234".parse().unwrap()

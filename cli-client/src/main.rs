@@ -1,6 +1,5 @@
 //! `udprelay`: the interactive terminal client.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -13,11 +12,13 @@ use udprelay_cli::terminal::Terminal;
 #[derive(Debug, Parser)]
 #[command(name = "udprelay", version)]
 struct Args {
-    /// Server host: a name such as `localhost`, an IPv4 or an IPv6 address
+    /// Server host: a name such as `localhost`, an IPv4 or an IPv6 address; or several,
+    /// comma-separated, each `HOST` or `HOST:PORT` (the nodes of a cluster): the first is used,
+    /// and when it stops answering the next, rejoining your group there
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
 
-    /// Server UDP port
+    /// Server UDP port (for hosts given without one)
     #[arg(long, default_value_t = 5000)]
     port: u16,
 
@@ -47,33 +48,19 @@ fn parse_name(text: &str) -> Result<String, String> {
     }
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    (bare, port)
-        .to_socket_addrs()
-        .map_err(|error| format!("cannot resolve host: {error}"))?
-        .next()
-        .ok_or_else(|| "the host name has no address".into())
-}
-
 fn main() -> ExitCode {
     let args = Args::parse(); // a bad flag exits here, with code 2
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
     }
-    let server = match resolve(&args.host, args.port) {
-        Ok(server) => server,
+    let servers = match udprelay_link::resolve(&args.host, args.port) {
+        Ok(servers) => servers,
         Err(why) => Args::command()
             .error(
                 ErrorKind::ValueValidation,
                 format!("invalid value '{}' for '--host <HOST>': {why}", args.host),
             )
             .exit(),
-    };
-    let host = if args.host.contains(':') && !args.host.starts_with('[') {
-        format!("[{}]", args.host)
-    } else {
-        args.host.clone()
     };
     let (interrupt_tx, interrupted) = crossbeam_channel::bounded(1);
     let _ = ctrlc::set_handler(move || {
@@ -91,8 +78,7 @@ fn main() -> ExitCode {
     // in pipe mode.
     let colour = interactive && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let style = Style { colour, timestamps: args.timestamps, name: args.name.clone() };
-    let options =
-        Options { server, server_label: format!("{host}:{}", args.port), name: args.name, style };
+    let options = Options { servers, name: args.name, style };
     match app::run(options, terminal, interrupted) {
         // A script learns from the exit code whether every command worked.
         Ok(outcome) if outcome.failed && !interactive => ExitCode::FAILURE,

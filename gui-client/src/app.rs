@@ -1,8 +1,8 @@
 //! The desktop client's state, and the plain methods that change it. Nothing here draws: the
 //! window (`view`) is a function of this state, and tests drive these methods directly.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use udprelay_link::Server;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use udprelay_shared::GroupId;
@@ -303,8 +303,8 @@ impl App {
         id: Option<GroupId>,
         order: Order,
     ) -> Option<LinkId> {
-        let address = match resolve(&server) {
-            Ok(address) => address,
+        let servers = match resolve(&server) {
+            Ok(servers) => servers,
             Err(why) => {
                 self.tell(Place::Server, &why);
                 return None;
@@ -316,7 +316,7 @@ impl App {
         self.next_link += 1;
         let wake = Arc::clone(&self.wake);
         let came_from = self.selected;
-        let handle = net::open(link, address, order, self.updates_tx.clone(), move || wake.news());
+        let handle = net::open(link, servers, order, self.updates_tx.clone(), move || wake.news());
         self.groups.push(Group {
             link,
             id,
@@ -376,19 +376,12 @@ impl App {
     }
 }
 
-/// `host:port` to an address, with the reason in words when it is not one.
-pub fn resolve(server: &str) -> Result<SocketAddr, String> {
-    let server = server.trim();
-    let Some((host, port)) = server.rsplit_once(':') else {
-        return Err(format!("'{server}' is not host:port (for example 127.0.0.1:5000)."));
-    };
-    let Ok(port) = port.parse::<u16>() else {
-        return Err(format!("'{port}' is not a port number (0 to 65535)."));
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (host, port)
-        .to_socket_addrs()
-        .map_err(|error| format!("Cannot find the server '{host}': {error}."))?
-        .next()
-        .ok_or_else(|| format!("The server '{host}' has no address."))
+/// The server field to servers: `host:port`, or several comma-separated (the nodes of a
+/// cluster, moved between when one stops answering), with the reason in words when it is not.
+pub fn resolve(server: &str) -> Result<Vec<Server>, String> {
+    let capitalized = crate::events::capitalized;
+    udprelay_link::resolve(server, DEFAULT_PORT).map_err(|why| format!("{}.", capitalized(&why)))
 }
+
+/// The port of a server named without one.
+const DEFAULT_PORT: u16 = 5000;

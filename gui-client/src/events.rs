@@ -27,6 +27,15 @@ impl App {
             Update::Report(Report::SendFailed(error)) => {
                 self.record(link, EntryKind::Error, format!("Could not send: {error}."));
             }
+            Update::Report(Report::Moved { from, to, group: id }) => {
+                let text = match id {
+                    Some(id) => {
+                        format!("{from} is not answering; moved to {to} and rejoined {id}.")
+                    }
+                    None => format!("{from} is not answering; moved to {to}."),
+                };
+                self.record(link, EntryKind::Event, text);
+            }
             Update::Report(Report::Session(event)) => self.apply_event(link, event),
         }
     }
@@ -80,6 +89,10 @@ impl App {
                 let text = format!("No reply from the server to {request}.");
                 self.record(link, EntryKind::Error, text);
             }
+            Event::Retrying(_) => {
+                let text = "The server cannot reach the rest of its cluster just now; trying again every second.";
+                self.record(link, EntryKind::Event, text.to_string());
+            }
             Event::Rejoined(id) => {
                 let text = format!("The server had forgotten us; rejoined {id}.");
                 self.record(link, EntryKind::Event, text);
@@ -108,7 +121,7 @@ fn failure(request: Command, error: &ErrorReply) -> String {
     }
 }
 
-fn capitalized(text: &str) -> String {
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }

@@ -2,12 +2,11 @@
 //! allows an address one group), driven by its own thread. Threads hear from the UI over a
 //! channel, report back over another, and wake the UI after every report.
 
-use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
-use udprelay_link::{Connection, Report};
+use udprelay_link::{Connection, Report, Server};
 use udprelay_shared::session::{Connection as Reachability, Health};
 use udprelay_shared::{Command, GroupId, Session};
 
@@ -74,10 +73,11 @@ impl LinkHandle {
     }
 }
 
-/// Starts a link to `server` that carries out `first` at once.
+/// Starts a link to the first of `servers` (moving to the next when it stops answering) that
+/// carries out `first` at once.
 pub fn open(
     id: LinkId,
-    server: SocketAddr,
+    servers: Vec<Server>,
     first: Order,
     updates: Sender<(LinkId, Update)>,
     wake: impl Fn() + Send + 'static,
@@ -86,7 +86,7 @@ pub fn open(
     let _ = orders.send(first);
     let spawned = thread::Builder::new()
         .name(format!("udprelay-link-{id}"))
-        .spawn(move || run(id, server, inbox, updates, wake));
+        .spawn(move || run(id, servers, inbox, updates, wake));
     if let Err(error) = spawned {
         // Without a thread there is no link; the handle's orders go nowhere.
         eprintln!("udprelay-gui: cannot start a network thread: {error}");
@@ -96,7 +96,7 @@ pub fn open(
 
 fn run(
     id: LinkId,
-    server: SocketAddr,
+    servers: Vec<Server>,
     inbox: Receiver<Order>,
     updates: Sender<(LinkId, Update)>,
     wake: impl Fn(),
@@ -106,7 +106,7 @@ fn run(
         wake();
         sent
     };
-    let mut connection = match Connection::with_session(server, Session::with_member_refresh()) {
+    let mut connection = match Connection::with_session(servers, Session::with_member_refresh()) {
         Ok(connection) => connection,
         Err(error) => {
             tell(Update::OpenFailed(error.to_string()));

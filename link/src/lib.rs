@@ -4,19 +4,25 @@
 //! A [`Connection`] does the part both clients would otherwise write twice: open the sockets
 //! the session names (a member socket, and a fresh one for each create or join made while in a
 //! group), send what the session queued, close what it lets go, tell it when the network says
-//! the server is unreachable, and hand out what it reports. Each client keeps its own small
-//! loop that waits on [`Connection::network`], its user, and [`Connection::deadline`].
+//! the server is unreachable, move to the next server when the one in use stops answering
+//! (the nodes of a cluster, docs/cluster.md), and hand out what it reports. Each client keeps
+//! its own small loop that waits on [`Connection::network`], its user, and
+//! [`Connection::deadline`].
 
+mod servers;
 mod socket;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use udprelay_shared::session::{Connection as Reachability, Event, Session, SocketId, Transmit};
+use udprelay_shared::session::{
+    Connection as Reachability, Event, Purpose, Session, SocketId, Transmit,
+};
+use udprelay_shared::{Command, GroupId};
 
+pub use servers::{Server, resolve};
 pub use socket::{Link, Network, is_unreachable};
 
 /// What a [`Connection`] reports.
@@ -29,12 +35,20 @@ pub enum Report {
     Unreachable,
     /// A socket could not be opened, or a send failed for another reason.
     SendFailed(String),
+    /// The server stopped answering, and the client moved to the next of its servers (and
+    /// joined its group again there, if it was in one).
+    Moved { from: String, to: String, group: Option<GroupId> },
 }
 
-/// One session over the sockets it asks for, all connected to one server.
+/// One session over the sockets it asks for, all connected to one server at a time: the first
+/// of its servers, then, when that one stops answering, the next.
 pub struct Connection {
     session: Session,
-    server: SocketAddr,
+    servers: Vec<Server>,
+    /// The server in use.
+    current: usize,
+    /// A move under way: the server moved from, and how many have been tried since.
+    moving: Option<(usize, usize)>,
     sockets: HashMap<SocketId, Link>,
     network_tx: Sender<Network>,
     network: Receiver<Network>,
@@ -42,23 +56,38 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens a socket to `server` for a fresh session.
-    pub fn open(server: SocketAddr) -> io::Result<Connection> {
-        Connection::with_session(server, Session::new())
+    /// Opens a socket to the first of `servers` for a fresh session.
+    pub fn open(servers: Vec<Server>) -> io::Result<Connection> {
+        Connection::with_session(servers, Session::new())
     }
 
-    /// Opens the member socket to `server` for the given session (so that a machine that
-    /// cannot open one says so at once).
-    pub fn with_session(server: SocketAddr, session: Session) -> io::Result<Connection> {
+    /// Opens the member socket to the first of `servers` for the given session (so that a
+    /// machine that cannot open one says so at once).
+    pub fn with_session(servers: Vec<Server>, session: Session) -> io::Result<Connection> {
+        assert!(!servers.is_empty(), "at least one server");
         let (network_tx, network) = unbounded();
         let member = session.member_socket();
-        let link = Link::connect(server, member, network_tx.clone())?;
+        let link = Link::connect(servers[0].addr, member, network_tx.clone())?;
         let sockets = HashMap::from([(member, link)]);
-        Ok(Connection { session, server, sockets, network_tx, network, reports: Vec::new() })
+        Ok(Connection {
+            session,
+            servers,
+            current: 0,
+            moving: None,
+            sockets,
+            network_tx,
+            network,
+            reports: Vec::new(),
+        })
     }
 
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// The server in use.
+    pub fn server(&self) -> &Server {
+        &self.servers[self.current]
     }
 
     /// For asking the session to do things; [`Connection::flush`] sends what it queued.
@@ -94,19 +123,94 @@ impl Connection {
 
     /// Does everything the session queued; returns everything there is to report.
     pub fn flush(&mut self) -> Vec<Report> {
-        while let Some(transmit) = self.session.poll_transmit() {
-            match transmit {
-                Transmit::Send { socket, datagram } => self.send(socket, &datagram),
-                Transmit::Close(socket) => {
-                    // Dropping the link stops its receive thread.
-                    self.sockets.remove(&socket);
+        loop {
+            while let Some(transmit) = self.session.poll_transmit() {
+                match transmit {
+                    Transmit::Send { socket, datagram } => self.send(socket, &datagram),
+                    Transmit::Close(socket) => {
+                        // Dropping the link stops its receive thread.
+                        self.sockets.remove(&socket);
+                    }
                 }
             }
-        }
-        while let Some(event) = self.session.poll_event() {
-            self.reports.push(Report::Session(event));
+            let Some(event) = self.session.poll_event() else { break };
+            if let Some(event) = self.failover(event) {
+                self.reports.push(Report::Session(event));
+            }
         }
         std::mem::take(&mut self.reports)
+    }
+
+    /// With several servers, what the session reports may mean the one in use is gone: then
+    /// the next is tried, until one answers or each has been tried once. Returns the event
+    /// when it is still to be reported.
+    fn failover(&mut self, event: Event) -> Option<Event> {
+        if self.servers.len() < 2 {
+            return Some(event);
+        }
+        let now = Instant::now();
+        let untried = self.moving.is_none_or(|(_, tried)| tried < self.servers.len());
+        match event {
+            // The heartbeat (or a command) went unanswered while in a group.
+            Event::Connection(Reachability::Unreachable)
+                if self.moving.is_none() && self.session.group().is_some() =>
+            {
+                self.move_on(now, self.session.group(), None);
+                Some(event)
+            }
+            Event::NoReply {
+                request,
+                purpose: purpose @ (Purpose::User | Purpose::CreateAndJoin),
+            } if untried => {
+                self.move_on(now, self.session.group(), Some((request, purpose)));
+                None
+            }
+            Event::RejoinFailed { group, error: None } if self.moving.is_some() && untried => {
+                self.move_on(now, Some(group), None);
+                None
+            }
+            Event::Rejoined(group) if self.moving.is_some() => {
+                self.moved(Some(group));
+                None
+            }
+            Event::Reply { .. } | Event::RejoinFailed { .. } if self.moving.is_some() => {
+                self.moved(None);
+                Some(event)
+            }
+            // Every server was tried once without an answer: this round is over, and the
+            // failure is reported as it is.
+            Event::NoReply { .. } | Event::RejoinFailed { .. } => {
+                self.moving = None;
+                Some(event)
+            }
+            event => Some(event),
+        }
+    }
+
+    /// Moves to the next server: the old one's sockets go, and the session starts again
+    /// there (rejoining `group`, and sending `again` once more).
+    fn move_on(&mut self, now: Instant, group: Option<GroupId>, again: Option<(Command, Purpose)>) {
+        let (from, tried) = self.moving.unwrap_or((self.current, 0));
+        self.moving = Some((from, tried + 1));
+        self.current = (self.current + 1) % self.servers.len();
+        self.sockets.clear();
+        self.session.change_server(now, group);
+        match again {
+            Some((Command::Create { cap }, Purpose::CreateAndJoin)) => {
+                self.session.create_and_join(now, cap)
+            }
+            Some((command, _)) => self.session.command(now, command),
+            None => {}
+        }
+    }
+
+    /// The server moved to answered.
+    fn moved(&mut self, group: Option<GroupId>) {
+        if let Some((from, _)) = self.moving.take() {
+            let from = self.servers[from].label.clone();
+            let to = self.server().label.clone();
+            self.reports.push(Report::Moved { from, to, group });
+        }
     }
 
     /// Sends one datagram outside the session, from the member socket: a farewell `!LEAVE`.
@@ -119,7 +223,8 @@ impl Connection {
 
     fn send(&mut self, socket: SocketId, datagram: &[u8]) {
         if !self.sockets.contains_key(&socket) {
-            match Link::connect(self.server, socket, self.network_tx.clone()) {
+            let server = self.servers[self.current].addr;
+            match Link::connect(server, socket, self.network_tx.clone()) {
                 Ok(link) => {
                     self.sockets.insert(socket, link);
                 }
@@ -138,7 +243,14 @@ impl Connection {
         }
     }
 
+    /// The network says the server's port is closed (or its host unreachable). With several
+    /// servers, the client moves on at once.
     fn unreachable(&mut self) {
+        let untried = self.moving.is_none_or(|(_, tried)| tried < self.servers.len());
+        if self.servers.len() > 1 && untried {
+            let group = self.session.group();
+            return self.move_on(Instant::now(), group, None);
+        }
         let known = self.session.connection() == Reachability::Unreachable;
         if self.session.handle_unreachable() && !known {
             self.reports.push(Report::Unreachable);

@@ -2,10 +2,14 @@
 //! binary started on a loopback port chosen by the kernel, and plain UDP peers to talk to it.
 //! Every wait here is bounded.
 
+mod nats;
 mod proxy;
+mod relays;
 mod scratch;
 
+pub use nats::{NATS_VERSION, NatsCluster, nats_server_binary};
 pub use proxy::DelayProxy;
+pub use relays::RelayCluster;
 pub use scratch::ScratchDir;
 
 use std::io::{BufRead, BufReader, Read};
@@ -149,8 +153,13 @@ pub fn wait_bounded(child: &mut Child) -> ExitStatus {
 }
 
 /// Calls `done` every 20 ms until it is true or [`WAIT`] has passed; returns the last answer.
-pub fn poll_until(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
+pub fn poll_until(done: impl FnMut() -> bool) -> bool {
+    poll_for(WAIT, done)
+}
+
+/// Calls `done` every 20 ms until it is true or `limit` has passed; returns the last answer.
+pub fn poll_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
     loop {
         if done() {
             return true;

@@ -2,16 +2,22 @@
 
 use std::time::Instant;
 
-use super::{Event, Pending, Purpose, Request, Session, SocketId};
+use std::time::Duration;
+
+use super::{Event, Pending, Purpose, Request, Retry, Session, SocketId};
 use crate::{Command, ErrorReply, GroupId, PingArg, Reply};
 
 /// Heartbeat pings in a row that may go unanswered before the silence is reported.
 const QUIET_MISSES: u32 = 1;
 
+/// How long after `ERR BUSY TryAgain` a create or join is sent again, and how many times.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+const BUSY_RETRIES: u32 = 10;
+
 impl Session {
     /// A reply that matched `pending` (same socket, and one the table lets answer it).
     pub(super) fn apply(&mut self, now: Instant, pending: Pending, reply: Reply) {
-        let Pending { socket, request, purpose, .. } = pending;
+        let Pending { socket, request, purpose, tries, .. } = pending;
         let Request::Command(command) = request else {
             // Matching lets only `ERR NOT_IN_GROUP JoinFirstUseJOIN` answer a payload.
             if let Reply::Error(error) = reply {
@@ -21,6 +27,18 @@ impl Session {
             return;
         };
         match (command, &reply) {
+            (Command::Create { .. } | Command::Join(_), Reply::Error(ErrorReply::Busy))
+                if tries < BUSY_RETRIES =>
+            {
+                // A cluster's relay that cannot reach its directory just now: again in a
+                // second, from the same socket.
+                if tries == 0 && purpose != Purpose::Rejoin {
+                    self.events.push_back(Event::Retrying(command));
+                }
+                let due = now + BUSY_WAIT;
+                self.retries.push(Retry { due, socket, command, purpose, tries: tries + 1 });
+                return;
+            }
             (Command::Create { .. }, Reply::Created(id)) => {
                 self.last_created = Some(*id);
                 if purpose == Purpose::CreateAndJoin {
@@ -77,6 +95,17 @@ impl Session {
             _ => {}
         }
         self.events.push_back(Event::Reply { request: command, reply, purpose });
+    }
+
+    /// Sends again the creates and joins whose wait after `ERR BUSY TryAgain` is over.
+    pub(super) fn send_retries(&mut self, now: Instant) {
+        let (due, waiting): (Vec<Retry>, Vec<Retry>) =
+            std::mem::take(&mut self.retries).into_iter().partition(|r| r.due <= now);
+        self.retries = waiting;
+        for retry in due {
+            let request = Request::Command(retry.command);
+            self.send_request(now, retry.socket, request, retry.purpose, retry.tries);
+        }
     }
 
     /// A request got no reply in time.

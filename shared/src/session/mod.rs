@@ -17,6 +17,7 @@ mod health;
 #[cfg(test)]
 mod hostile_tests;
 mod matching;
+mod moving;
 mod sockets;
 #[cfg(test)]
 mod tests;
@@ -90,6 +91,9 @@ pub enum Event {
     RejoinFailed { group: GroupId, error: Option<ErrorReply> },
     /// [`Session::connection`] changed.
     Connection(Connection),
+    /// A cluster's relay answered `ERR BUSY TryAgain` to a create or join: it is sent again
+    /// every second, for a while, and this says so once.
+    Retrying(Command),
 }
 
 /// Why a payload was not sent.
@@ -107,6 +111,18 @@ struct Pending {
     request: Request,
     purpose: Purpose,
     deadline: Instant,
+    /// How many times this request was sent again after `ERR BUSY TryAgain`.
+    tries: u32,
+}
+
+/// A create or join to send again once `due` (after `ERR BUSY TryAgain`).
+#[derive(Debug)]
+struct Retry {
+    due: Instant,
+    socket: SocketId,
+    command: Command,
+    purpose: Purpose,
+    tries: u32,
 }
 
 /// One client's protocol state.
@@ -143,6 +159,7 @@ pub struct Session {
     refresh_members: bool,
     connection: Connection,
     pending: VecDeque<Pending>,
+    retries: Vec<Retry>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -172,6 +189,7 @@ impl Session {
             refresh_members: false,
             connection: Connection::Unknown,
             pending: VecDeque::new(),
+            retries: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -214,7 +232,7 @@ impl Session {
         self.transmits.push_back(Transmit::Send { socket, datagram: payload.to_vec() });
         let deadline = now + REPLY_TIMEOUT;
         let (request, purpose) = (Request::Payload, Purpose::User);
-        self.pending.push_back(Pending { socket, request, purpose, deadline });
+        self.pending.push_back(Pending { socket, request, purpose, deadline, tries: 0 });
         Ok(())
     }
 
@@ -258,12 +276,13 @@ impl Session {
         true
     }
 
-    /// Runs what is due at `now`: reply deadlines and the heartbeat.
+    /// Runs what is due at `now`: reply deadlines, retries and the heartbeat.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(index) = self.pending.iter().position(|p| p.deadline <= now) {
             let pending = self.pending.remove(index).expect("index from position");
             self.expire(pending);
         }
+        self.send_retries(now);
         if self.next_ping().is_some_and(|due| due <= now) {
             self.ping(now, self.ping_argument());
         }
@@ -282,7 +301,8 @@ impl Session {
     /// When [`Session::handle_timeout`] next has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deadlines = self.pending.iter().map(|p| p.deadline);
-        deadlines.chain(self.next_ping()).min()
+        let retries = self.retries.iter().map(|r| r.due);
+        deadlines.chain(retries).chain(self.next_ping()).min()
     }
 
     // ---- What the user may look at ----
@@ -309,7 +329,8 @@ impl Session {
 
     /// When the next heartbeat `!PING` goes out (`None`: not in a group, or rejoining).
     pub fn next_ping(&self) -> Option<Instant> {
-        let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin);
+        let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin)
+            || self.retries.iter().any(|r| r.purpose == Purpose::Rejoin);
         match (self.group, self.last_ping) {
             (Some(_), Some(last)) if !rejoining => Some(last + self.ping_wait()),
             _ => None,
@@ -344,10 +365,9 @@ impl Session {
 
     /// Whether a request the user made (or its follow-up join) still awaits its reply.
     pub fn awaiting_user_reply(&self) -> bool {
-        self.pending.iter().any(|p| {
-            matches!(p.request, Request::Command(_))
-                && matches!(p.purpose, Purpose::User | Purpose::CreateAndJoin)
-        })
+        let user = |purpose: Purpose| matches!(purpose, Purpose::User | Purpose::CreateAndJoin);
+        self.pending.iter().any(|p| matches!(p.request, Request::Command(_)) && user(p.purpose))
+            || self.retries.iter().any(|r| user(r.purpose))
     }
 
     // ---- Inside ----
@@ -374,6 +394,17 @@ impl Session {
     }
 
     fn request(&mut self, now: Instant, socket: SocketId, request: Request, purpose: Purpose) {
+        self.send_request(now, socket, request, purpose, 0);
+    }
+
+    fn send_request(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        request: Request,
+        purpose: Purpose,
+        tries: u32,
+    ) {
         if let Request::Command(command) = request {
             if matches!(command, Command::Join(_)) && socket == self.member {
                 self.member_clean = false;
@@ -381,7 +412,7 @@ impl Session {
             self.transmits.push_back(Transmit::Send { socket, datagram: command.to_bytes() });
         }
         let deadline = now + REPLY_TIMEOUT;
-        self.pending.push_back(Pending { socket, request, purpose, deadline });
+        self.pending.push_back(Pending { socket, request, purpose, deadline, tries });
     }
 
     /// A heartbeat ping from the member socket. Chatting does not postpone it: a relayed

@@ -532,3 +532,93 @@ fn the_dot_says_when_it_next_changes() {
     assert_eq!(Health::after(at, ten), Health::Late);
     assert!(Health::changes_in(at, ten).unwrap() > Duration::ZERO);
 }
+
+// ---- A cluster's relay: ERR BUSY TryAgain, and moving to another server ----
+
+#[test]
+fn busy_is_tried_again_every_second_for_a_while() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.receive("ERR BUSY TryAgain");
+    assert_eq!(
+        c.events(),
+        [Event::Connection(Connection::Reachable), Event::Retrying(Command::Join(id("ABCD1234")))]
+    );
+    assert!(c.session.awaiting_user_reply(), "a script waits for the outcome");
+    c.advance(0.9);
+    assert!(c.sent().is_empty());
+    c.advance(0.1);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"], "again after a second, from the same socket");
+    c.receive("ERR BUSY TryAgain");
+    assert!(c.events().is_empty(), "said once");
+    c.advance(1.0);
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.session.group(), Some(id("ABCD1234")));
+    // Ten times at most: then the error is the answer.
+    let mut c = Client::new();
+    c.session.create_and_join(c.now, None);
+    for _ in 0..10 {
+        c.sent();
+        c.receive("ERR BUSY TryAgain");
+        c.advance(1.0);
+    }
+    c.sent();
+    c.events();
+    c.receive("ERR BUSY TryAgain");
+    assert_eq!(
+        c.events(),
+        [reply(Command::Create { cap: None }, "ERR BUSY TryAgain", Purpose::CreateAndJoin)]
+    );
+    assert!(!c.session.awaiting_user_reply());
+}
+
+#[test]
+fn busy_can_answer_only_a_create_or_a_join() {
+    let mut c = Client::joined("60.0");
+    c.session.command(c.now, Command::Who);
+    c.sent();
+    c.receive("ERR BUSY TryAgain");
+    assert_eq!(c.events(), [Event::Payload(b"ERR BUSY TryAgain".to_vec())], "a peer's text");
+}
+
+#[test]
+fn on_another_server_the_group_is_joined_again_from_a_fresh_socket() {
+    let mut c = Client::joined("5.0");
+    let old = c.session.member_socket();
+    c.session.change_server(c.now, c.session.group());
+    let transmits = c.transmits();
+    assert_eq!(transmits[0], format!("close {}", old.0));
+    let fresh = c.session.member_socket();
+    assert_ne!(fresh, old);
+    assert_eq!(transmits[1..], [format!("{}: !JOIN ABCD1234", fresh.0)]);
+    assert_eq!(c.session.group(), Some(id("ABCD1234")));
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(
+        c.events(),
+        [
+            Event::Connection(Connection::Unknown),
+            Event::Connection(Connection::Reachable),
+            Event::Rejoined(id("ABCD1234"))
+        ]
+    );
+    assert_eq!(c.sent(), ["!PING +"]);
+}
+
+#[test]
+fn on_another_server_the_users_waiting_command_is_sent_again() {
+    let mut c = Client::new();
+    c.session.create_and_join(c.now, Some(4));
+    assert_eq!(c.sent(), ["!CREATE 4"]);
+    c.session.change_server(c.now, None);
+    assert_eq!(c.sent(), ["!CREATE 4"], "on the new server");
+    c.receive("OK CREATED WXYZ2345");
+    assert_eq!(c.sent(), ["!JOIN WXYZ2345"]);
+    // A join the user asked for wins over rejoining the old group.
+    let mut c = Client::joined("60.0");
+    c.session.command(c.now, Command::Join(id("WXYZ2345")));
+    c.sent();
+    c.session.change_server(c.now, c.session.group());
+    assert_eq!(c.sent(), ["!JOIN WXYZ2345"]);
+    assert_eq!(c.session.group(), None);
+}

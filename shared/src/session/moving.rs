@@ -1,0 +1,59 @@
+//! Moving to another server: a client given several (the nodes of a cluster) goes to the next
+//! when the one it talks to stops answering, and joins its group again there. The caller
+//! decides when and where; this starts the session afresh on the new server.
+
+use std::time::Instant;
+
+use super::{Connection, Purpose, Request, Session, SocketId, Transmit};
+use crate::{Command, GroupId};
+
+impl Session {
+    /// The caller now sends to another server. Every socket is closed (they belong to the old
+    /// server) and a fresh member socket is opened. The user's commands still waiting for an
+    /// answer are sent again there; unless one of them changes the membership, `rejoin` (the
+    /// group the client was in) is joined again, reported as [`super::Event::Rejoined`] or
+    /// [`super::Event::RejoinFailed`].
+    pub fn change_server(&mut self, now: Instant, rejoin: Option<GroupId>) {
+        let user = |purpose: Purpose| matches!(purpose, Purpose::User | Purpose::CreateAndJoin);
+        let mut again: Vec<(Command, Purpose)> = self
+            .pending
+            .iter()
+            .filter(|p| user(p.purpose))
+            .filter_map(|p| match p.request {
+                Request::Command(command) => Some((command, p.purpose)),
+                Request::Payload => None,
+            })
+            .collect();
+        again.extend(
+            self.retries.iter().filter(|r| user(r.purpose)).map(|r| (r.command, r.purpose)),
+        );
+        for socket in std::iter::once(self.member).chain(self.attempt) {
+            self.transmits.push_back(Transmit::Close(socket));
+        }
+        self.pending.clear();
+        self.retries.clear();
+        self.attempt = None;
+        self.member = SocketId(self.next_socket);
+        self.next_socket += 1;
+        self.member_clean = true;
+        self.token = None;
+        self.token_answered = false;
+        self.last_ping = None;
+        self.unanswered_pings = 0;
+        self.set_connection(Connection::Unknown);
+        let membership = again
+            .iter()
+            .any(|(command, _)| matches!(command, Command::Create { .. } | Command::Join(_)));
+        self.group = if membership { None } else { rejoin };
+        if let Some(group) = self.group {
+            self.request(now, self.member, Request::Command(Command::Join(group)), Purpose::Rejoin);
+        }
+        for (command, purpose) in again {
+            match (command, purpose) {
+                (Command::Create { cap }, Purpose::CreateAndJoin) => self.create_and_join(now, cap),
+                // The join that follows a create: it is sent again as it was.
+                (command, _) => self.command(now, command),
+            }
+        }
+    }
+}
