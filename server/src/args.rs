@@ -212,8 +212,11 @@ fn parse_cluster_urls(text: &str) -> Result<ClusterUrls, String> {
         return Err("give at least one NATS URL, e.g. nats://127.0.0.1:4222".into());
     }
     for url in &urls {
-        url.parse::<async_nats::ServerAddr>()
-            .map_err(|error| format!("{url:?} is not a NATS URL ({error})"))?;
+        let scheme = ["nats://", "tls://", "ws://", "wss://"].iter().any(|s| url.starts_with(s));
+        let parsed = url.parse::<async_nats::ServerAddr>();
+        if !scheme || parsed.is_err() {
+            return Err(format!("{url:?} is not a NATS URL, such as nats://127.0.0.1:4222"));
+        }
     }
     Ok(ClusterUrls(urls))
 }

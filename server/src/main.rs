@@ -107,6 +107,7 @@ async fn main() -> ExitCode {
             urls: urls.0.clone(),
             name: args.cluster_name.clone(),
             replicas: usize::from(args.cluster_replicas),
+            farewell: args.state_file.is_none(),
         };
         (options, counters)
     });

@@ -73,7 +73,8 @@ impl ServerProcess {
             .args(ONE_IP_LIMITS)
             .args(args)
             .envs(env.iter().copied())
-            .env("RUST_LOG", "info")
+            // `UDPRELAY_TEST_LOG=debug` (or any filter) for more, when a test needs looking into.
+            .env("RUST_LOG", std::env::var("UDPRELAY_TEST_LOG").unwrap_or_else(|_| "info".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{NatsCluster, ServerProcess, poll_for};
+use crate::{NatsCluster, Peer, ServerProcess, poll_for};
 
 /// How long a relay may take to reach the cluster after it started (the NATS connection, the
 /// directory's bucket, the watch).
@@ -32,7 +32,21 @@ impl RelayCluster {
         for i in 0..relays {
             cluster.wait_connected(i);
         }
+        cluster.wait_writable();
         cluster
+    }
+
+    /// Waits, bounded, until the directory takes writes: a NATS cluster just formed may still
+    /// be electing the leader of the directory's stream, and until then a create is answered
+    /// `ERR BUSY TryAgain` (which a client sends again).
+    pub fn wait_writable(&self) {
+        let probe = Peer::new(self.addr(0));
+        let mut last = String::new();
+        let ready = poll_for(CONNECT_WAIT, || {
+            last = probe.ask("!CREATE");
+            last.starts_with("OK CREATED")
+        });
+        assert!(ready, "the directory takes no writes ({last}):\n{}", self.relay(0).log());
     }
 
     fn start_relay(&self, i: usize, args: &[&str]) -> ServerProcess {

@@ -384,7 +384,7 @@ impl Relay {
         for (group, creator) in &expired {
             if self.logs.admit(now, Line::Expired) {
                 let addr = creator.map_or("elsewhere".to_string(), |addr| addr.to_string());
-                info!(%group, addr, size = 0, "expired");
+                info!(%group, addr = %addr, size = 0, "expired");
             }
         }
         swept.expired = expired.len();

@@ -120,6 +120,21 @@ impl Bus {
         }
     }
 
+    /// Starts node `i` afresh under its name (a new process: it knows nothing and nobody), and
+    /// connects it.
+    pub fn restart(&mut self, i: usize, config: Config) {
+        let name = self.nodes[i].name.clone();
+        let mut relay = Relay::new(config);
+        relay.join_cluster(
+            ClusterConfig { node: name.clone(), heartbeat: HEARTBEAT },
+            100 + i as u64,
+        );
+        self.nodes[i] = Node { relay, name, running: true, connected: false };
+        self.inboxes[i].clear();
+        self.connect(i, true);
+        self.settle();
+    }
+
     /// Stops node `i` dead (SIGKILL): it neither handles, answers nor sends anything again.
     pub fn kill(&mut self, i: usize) {
         self.nodes[i].running = false;

@@ -458,7 +458,7 @@ impl Relay {
     ) {
         let Some(cluster) = self.cluster.as_mut() else { return };
         let mine = current.as_ref().map(|record| record.count(cluster.me()));
-        if !cluster.replica.apply(group, current, revision) {
+        if !cluster.replica.apply(now, group, current, revision) {
             return;
         }
         let local = self.tables.groups.get(&group).map(|g| g.members.len());

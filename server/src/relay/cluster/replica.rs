@@ -69,13 +69,27 @@ impl Replica {
     }
 
     /// Takes a record (or its absence) at `revision`, unless what is held is newer. Returns
-    /// whether it was taken.
-    pub fn apply(&mut self, group: GroupId, current: Option<Record>, revision: u64) -> bool {
+    /// whether it was taken. A node the record names that this node has not heard of yet
+    /// counts as alive from `now`: it has three heartbeats to be heard (a node just started
+    /// knows nobody yet, and must not count everyone else's members out).
+    pub fn apply(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        current: Option<Record>,
+        revision: u64,
+    ) -> bool {
         if self.groups.get(&group).is_some_and(|held| held.revision > revision) {
             return false;
         }
         match current {
             Some(record) => {
+                for node in record.members.keys() {
+                    if *node != self.me && !self.nodes.contains_key(node) {
+                        self.nodes
+                            .insert(node.clone(), Seen { last: now, instance: 0, dead: false });
+                    }
+                }
                 let routes = self.routes_of(&record);
                 self.groups.insert(group, Entry { record, revision, routes });
             }

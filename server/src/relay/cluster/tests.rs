@@ -368,3 +368,22 @@ fn forwarded_payloads_respect_the_receivers_budget() {
     }
     assert_eq!(bus.take(addr(2)).len(), 4);
 }
+
+#[test]
+fn a_node_just_started_counts_the_others_before_it_hears_them() {
+    let mut bus = Bus::new(config(), 2);
+    let group = bus.create(0, addr(1));
+    bus.join(0, addr(1), group);
+    bus.restart(1, config());
+    // No heartbeat has gone round yet: n1 knows n0 only from the directory.
+    bus.join(1, addr(2), group);
+    assert_eq!(bus.who(1, addr(2)), 2);
+    bus.send(1, addr(2), b"hello");
+    assert_eq!(bus.take(addr(1)), ["hello"]);
+    bus.send(0, addr(1), b"hi");
+    assert_eq!(bus.take(addr(2)), ["hi"]);
+    // A node the directory names that never speaks is counted dead all the same.
+    bus.kill(0);
+    bus.run_for(HEARTBEAT * 3 + Duration::from_secs(1), Duration::from_millis(500));
+    assert_eq!(bus.who(1, addr(2)), 1);
+}

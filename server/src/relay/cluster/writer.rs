@@ -211,7 +211,7 @@ impl Relay {
             self.stats.expiries += 1;
             if self.logs.admit(now, Line::Expired) {
                 let addr = creator.map_or("elsewhere".to_string(), |addr| addr.to_string());
-                info!(%group, addr, size = 0, "expired");
+                info!(%group, addr = %addr, size = 0, "expired");
             }
         }
     }
@@ -394,7 +394,7 @@ impl Relay {
         let step = std::mem::replace(&mut pending.step, Step::Idle);
         match (step, response) {
             (Step::Reading(_), Response::Read { current, revision, .. }) => {
-                cluster.replica.apply(group, current, revision);
+                cluster.replica.apply(now, group, current, revision);
                 pending.fresh = true;
                 pending.failures = 0;
             }
@@ -402,7 +402,7 @@ impl Relay {
                 Step::Writing { admitted, written, kind, routed, .. },
                 Response::Written { revision, .. },
             ) => {
-                cluster.replica.apply(group, Some(written.clone()), revision);
+                cluster.replica.apply(now, group, Some(written.clone()), revision);
                 pending.failures = 0;
                 self.written(now, group, admitted, written, revision, kind, routed);
             }
@@ -411,7 +411,7 @@ impl Relay {
                 Response::Conflict { current, revision, .. },
             ) => {
                 cluster.stats.directory_conflicts += 1;
-                cluster.replica.apply(group, current, revision);
+                cluster.replica.apply(now, group, current, revision);
                 pending.fresh = true;
                 pending.dirty = true;
                 for joiner in admitted.into_iter().rev() {

@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::context::{Context, PublishErrorKind};
+use async_nats::jetstream::context::{Context, PublishError, PublishErrorKind};
 use async_nats::jetstream::kv::{self, Operation, Store};
+use tracing::debug;
 use udprelay_shared::GroupId;
 
 use crate::relay::cluster::{Expect, Record, Response};
@@ -57,18 +58,26 @@ pub async fn open_bucket(
     }
 }
 
-/// A group's current record and its key's last revision, as the core wants them.
+/// A group's current record and its key's last revision, as the core wants them. Read from
+/// the stream's leader, not with KV's direct get: any replica may answer a direct get, and
+/// one a write has not reached yet would say a group just created on another node does not
+/// exist.
 async fn current(store: &Store, group: GroupId) -> Result<(Option<Record>, u64), ()> {
-    match store.entry(group.as_str()).await {
-        Ok(Some(entry)) => {
-            let record = match entry.operation {
-                Operation::Put => Record::decode(&entry.value),
-                Operation::Delete | Operation::Purge => None,
-            };
-            Ok((record, entry.revision))
+    use async_nats::jetstream::stream::LastRawMessageErrorKind;
+    let subject = format!("{}{}", store.prefix, group.as_str());
+    match store.stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => {
+            // A deletion, a purge or an expiry's marker says so in its headers.
+            let removed = message.headers.get("KV-Operation").is_some()
+                || message.headers.get("Nats-Marker-Reason").is_some();
+            let record = if removed { None } else { Record::decode(&message.payload) };
+            Ok((record, message.sequence))
         }
-        Ok(None) => Ok((None, 0)),
-        Err(_) => Err(()),
+        Err(error) if error.kind() == LastRawMessageErrorKind::NoMessageFound => Ok((None, 0)),
+        Err(error) => {
+            debug!(%group, %error, "directory read failed");
+            Err(())
+        }
     }
 }
 
@@ -80,7 +89,7 @@ async fn publish(
     record: &Record,
     last: u64,
     ttl: Option<Duration>,
-) -> Result<u64, PublishErrorKind> {
+) -> Result<u64, PublishError> {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Expected-Last-Subject-Sequence", last.to_string().as_str());
     if let Some(ttl) = ttl {
@@ -90,11 +99,19 @@ async fn publish(
     }
     let prefix = store.put_prefix.as_deref().unwrap_or(&store.prefix);
     let subject = format!("{prefix}{}", group.as_str());
-    let ack = jetstream
-        .publish_with_headers(subject, headers, record.encode().into())
-        .await
-        .map_err(|error| error.kind())?;
-    ack.await.map(|ack| ack.sequence).map_err(|error| error.kind())
+    let ack = jetstream.publish_with_headers(subject, headers, record.encode().into()).await?;
+    ack.await.map(|ack| ack.sequence)
+}
+
+/// Whether a write failed because the key is not at the revision it expected: JetStream says
+/// so with error 10071, or with 10164 when another write to the key was still being agreed on
+/// (which async-nats 0.52 does not sort out).
+fn is_conflict(error: &PublishError) -> bool {
+    use async_nats::jetstream::{Error, ErrorCode};
+    let in_flight = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<Error>())
+        .is_some_and(|error| error.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT);
+    error.kind() == PublishErrorKind::WrongLastSequence || in_flight
 }
 
 /// Carries out a write; the response the core waits for.
@@ -115,10 +132,14 @@ pub async fn write(
         };
         match publish(jetstream, store, group, &record, last, ttl).await {
             Ok(revision) => return Response::Written { op, revision },
-            Err(PublishErrorKind::WrongLastSequence) => {}
-            Err(_) => return Response::Failed { op },
+            Err(error) if is_conflict(&error) => {}
+            Err(error) => {
+                debug!(%group, ?error, "directory write failed");
+                return Response::Failed { op };
+            }
         }
         let Ok((current, revision)) = current(store, group).await else {
+            debug!(%group, "directory read after a conflict failed");
             return Response::Failed { op };
         };
         if expect == Expect::Absent && current.is_none() && revision != 0 {
@@ -126,17 +147,22 @@ pub async fn write(
             // create over it.
             return match publish(jetstream, store, group, &record, revision, ttl).await {
                 Ok(revision) => Response::Written { op, revision },
-                Err(PublishErrorKind::WrongLastSequence) => match self::current(store, group).await
-                {
+                Err(error) if is_conflict(&error) => match self::current(store, group).await {
                     Ok((current, revision)) => Response::Conflict { op, current, revision },
                     Err(()) => Response::Failed { op },
                 },
-                Err(_) => Response::Failed { op },
+                Err(error) => {
+                    debug!(%group, ?error, "directory write failed");
+                    Response::Failed { op }
+                }
             };
         }
         Response::Conflict { op, current, revision }
     };
-    tokio::time::timeout(OP_TIMEOUT, attempt).await.unwrap_or(Response::Failed { op })
+    tokio::time::timeout(OP_TIMEOUT, attempt).await.unwrap_or_else(|_| {
+        debug!(%group, "directory write timed out");
+        Response::Failed { op }
+    })
 }
 
 /// Carries out a read.

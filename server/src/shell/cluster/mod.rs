@@ -41,6 +41,10 @@ pub struct Options {
     pub name: String,
     /// Copies JetStream keeps of the directory.
     pub replicas: usize,
+    /// Say goodbye on a clean stop, so that the others count this node's members out at once.
+    /// Not with a state file: the node comes back with its members, and the others had better
+    /// keep sending it their payloads meanwhile.
+    pub farewell: bool,
 }
 
 /// How long a node waits for the others to take an announcement before it answers its new
@@ -149,6 +153,7 @@ pub fn start(
             counters,
             store: None,
             watch: None,
+            catching_up: None,
             up: false,
         };
         runtime.block_on(node_loop.run(queued, wake, stopped));
@@ -165,8 +170,37 @@ struct Node {
     counters: Arc<Counters>,
     store: Option<Store>,
     watch: Option<Watch>,
+    /// The watch is still giving the directory as it stood when it started; the node counts
+    /// as connected once it has it all (or after [`CATCH_UP`]).
+    catching_up: Option<Instant>,
     /// What the core was last told of the connection.
     up: bool,
+}
+
+/// Longest a node waits for its copy of the directory before it counts as connected anyway.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+/// A watch of the directory, set up off the loop (each step can wait for JetStream).
+struct Watching {
+    store: Store,
+    watch: Watch,
+    /// Keys (and markers of deleted keys) the watch gives first.
+    values: u64,
+}
+
+/// Finds (or makes) the bucket, unless known, and watches it from its current state.
+async fn watch(
+    jetstream: &async_nats::jetstream::Context,
+    store: Option<Store>,
+    options: &Options,
+) -> Result<Watching, String> {
+    let store = match store {
+        Some(store) => store,
+        None => directory::open_bucket(jetstream, &options.name, options.replicas).await?,
+    };
+    let values = store.status().await.map_err(|error| error.to_string())?.values();
+    let watch = store.watch_with_history(">").await.map_err(|error| error.to_string())?;
+    Ok(Watching { store, watch, values })
 }
 
 /// The next entry of a watch, or never when there is none.
@@ -194,6 +228,8 @@ impl Node {
         let connecting = ConnectOptions::new()
             .name(format!("udprelay {}", self.node))
             .no_echo()
+            // The --cluster order is a preference: each relay lists its nearest server first.
+            .retain_servers_order()
             .retry_on_initial_connect()
             .max_reconnects(None)
             .event_callback(move |event| {
@@ -234,16 +270,23 @@ impl Node {
             Err(error) => return error!(%error, "cannot subscribe to the cluster's subjects"),
         };
         let (responses_tx, mut responses) = mpsc::unbounded_channel::<Response>();
+        let (watches_tx, mut watches) = mpsc::unbounded_channel::<Result<Watching, String>>();
         let mut ticks = tokio::time::interval(TICK);
-        let mut setup_due = true;
+        // A watch of the directory is wanted (at start, and afresh after each reconnection, to
+        // catch up on what was missed), and whether one is being set up.
+        let (mut watch_wanted, mut watch_pending, mut warned) = (true, false, false);
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(event) = events.recv() => match event {
                     Event::Connected => {
                         info!("connected to NATS");
-                        self.watch = None; // catch up on what was missed
-                        setup_due = true;
+                        watch_wanted = true;
+                        if self.store.is_some() {
+                            // Back after a disconnection: serve at once (writes check what they
+                            // change), and catch up on the directory meanwhile.
+                            self.set_up(true);
+                        }
                     }
                     Event::Disconnected => {
                         warn!("lost the connection to NATS; trying the others");
@@ -251,17 +294,40 @@ impl Node {
                     }
                     other => debug!(event = %other, "NATS"),
                 },
+                Some(watching) = watches.recv() => {
+                    watch_pending = false;
+                    match watching {
+                        Ok(Watching { store, watch, values }) => {
+                            watch_wanted = false;
+                            warned = false;
+                            self.store = Some(store);
+                            self.watch = Some(watch);
+                            if !self.up && values == 0 {
+                                self.set_up(true);
+                            } else if !self.up {
+                                self.catching_up = Some(Instant::now());
+                            }
+                        }
+                        Err(why) if !warned => {
+                            warned = true;
+                            warn!(why, "the directory is not ready; trying again");
+                        }
+                        Err(why) => debug!(why, "the directory is not ready; trying again"),
+                    }
+                }
                 change = next_change(&mut self.watch) => match change {
                     Some(Ok(entry)) => {
                         if let Some(response) = directory::change(&entry) {
                             self.tell(response, &client, &jetstream, &responses_tx).await;
                         }
+                        if entry.delta == 0 && self.catching_up.take().is_some() {
+                            self.set_up(true);
+                        }
                     }
                     _ => {
                         debug!("the directory's feed ended; watching again");
                         self.watch = None;
-                        self.set_up(false);
-                        setup_due = true;
+                        watch_wanted = true;
                     }
                 },
                 Some(message) = payloads.next() => self.delivered(&message.payload),
@@ -285,11 +351,21 @@ impl Node {
                 }
                 _ = wake.notified() => self.drain(&client, &jetstream, &responses_tx).await,
                 _ = ticks.tick() => {
-                    if setup_due && client.connection_state() == async_nats::connection::State::Connected {
-                        setup_due = !self.setup(&jetstream).await;
-                        if !setup_due {
-                            self.set_up(true);
-                        }
+                    let connected =
+                        client.connection_state() == async_nats::connection::State::Connected;
+                    if watch_wanted && !watch_pending && connected {
+                        watch_pending = true;
+                        let (jetstream, store, options) =
+                            (jetstream.clone(), self.store.clone(), self.options.clone());
+                        let watches_tx = watches_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = watches_tx.send(watch(&jetstream, store, &options).await);
+                        });
+                    }
+                    if self.catching_up.is_some_and(|since| since.elapsed() > CATCH_UP) {
+                        warn!("the directory's feed is slow to catch up; serving anyway");
+                        self.catching_up = None;
+                        self.set_up(true);
                     }
                     lock(&self.relay).cluster_tick(Instant::now());
                     self.drain(&client, &jetstream, &responses_tx).await;
@@ -297,31 +373,6 @@ impl Node {
             }
         }
         self.farewell(&client).await;
-    }
-
-    /// Opens the bucket (once) and starts watching it; `true` when done.
-    async fn setup(&mut self, jetstream: &async_nats::jetstream::Context) -> bool {
-        if self.store.is_none() {
-            match directory::open_bucket(jetstream, &self.options.name, self.options.replicas).await
-            {
-                Ok(store) => self.store = Some(store),
-                Err(why) => {
-                    warn!(why, "the directory is not ready; trying again");
-                    return false;
-                }
-            }
-        }
-        let store = self.store.as_ref().expect("opened above");
-        match store.watch_with_history(">").await {
-            Ok(watch) => {
-                self.watch = Some(watch);
-                true
-            }
-            Err(error) => {
-                warn!(%error, "cannot watch the directory; trying again");
-                false
-            }
-        }
     }
 
     fn set_up(&mut self, up: bool) {
@@ -452,7 +503,7 @@ impl Node {
 
     /// Tells the other nodes this one is leaving, so they need not wait for its silence.
     async fn farewell(&self, client: &Client) {
-        let farewell = lock(&self.relay).farewell();
+        let farewell = lock(&self.relay).farewell().filter(|_| self.options.farewell);
         if let Some(farewell) = farewell {
             let subject = format!("{}.alive", self.options.name);
             let _ = client.publish(subject, farewell.encode().into()).await;
