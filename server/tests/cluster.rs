@@ -205,8 +205,8 @@ fn the_state_file_keeps_a_nodes_members_across_a_restart() {
     let group = created
         .strip_prefix("OK CREATED ")
         .unwrap_or_else(|| panic!("{created}\nr1:\n{}\nr2:\n{}", cluster.relay(0).log(), r2.log()));
-    a.join(&group);
-    b.join(&group);
+    a.join(group);
+    b.join(group);
     assert!(r2.terminate().success());
     let mut r2 = ServerProcess::start_at("127.0.0.2", port, &args);
     assert!(poll_for(Duration::from_secs(20), || r2.log().contains("connected to the cluster")));
