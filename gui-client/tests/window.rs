@@ -567,3 +567,18 @@ fn double_clicking_a_group_renames_it() {
     click(&mut harness, &second);
     assert!(harness.state().renaming.is_none());
 }
+
+#[test]
+fn the_server_field_takes_several_servers_and_the_first_that_answers_is_used() {
+    let server = ServerProcess::start(&[]);
+    let port = server.addr.port();
+    // Nothing listens on 127.0.0.9: the window moves on to the next and creates there.
+    let mut harness = harness(App::new(format!("127.0.0.9:{port},127.0.0.1:{port}"), ""));
+    let id = create(&mut harness);
+    let moved = format!("127.0.0.9:{port} is not answering; moved to 127.0.0.1:{port}.");
+    assert!(harness.state().groups[0].log.iter().any(|e| e.text == moved), "no {moved:?}");
+    harness.get_by_label(&moved);
+    let ben = Peer::new(server.addr);
+    ben.join(&id);
+    assert_eq!(ben.ask("!WHO"), format!("OK WHO {id} 2"));
+}

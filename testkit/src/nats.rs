@@ -201,6 +201,15 @@ impl NatsCluster {
         panic!("the NATS cluster did not form within {FORM_WAIT:?}\n{}", logs.join("\n"));
     }
 
+    /// How many servers it has (running or not).
+    pub fn len(&self) -> usize {
+        self.servers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+
     /// The client URL of server `i`.
     pub fn url(&self, i: usize) -> String {
         format!("nats://127.0.0.1:{}", self.servers[i].client_port)

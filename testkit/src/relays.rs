@@ -52,7 +52,9 @@ impl RelayCluster {
     fn start_relay(&self, i: usize, args: &[&str]) -> ServerProcess {
         let urls = self.nats.urls_from(i);
         let name = format!("r{}", i + 1);
+        let replicas = self.nats.len().min(3).to_string();
         let mut all = vec!["--cluster", &urls, "--node-name", &name, "--cluster-heartbeat", "1"];
+        all.extend(["--cluster-replicas", &replicas]);
         all.extend_from_slice(args);
         ServerProcess::start_at(&format!("127.0.0.{}", i + 1), self.port, &all)
     }

@@ -19,8 +19,13 @@ pub struct Cli {
 
 impl Cli {
     pub fn start(port: u16, extra: &[&str]) -> Cli {
+        Cli::start_at("127.0.0.1", port, extra)
+    }
+
+    /// A client given `hosts` (one, or several comma-separated) on `port`.
+    pub fn start_at(hosts: &str, port: u16, extra: &[&str]) -> Cli {
         let mut child = Command::new(CLIENT)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--host", hosts, "--port", &port.to_string()])
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
