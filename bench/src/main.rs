@@ -3,6 +3,7 @@
 
 mod abuse;
 mod bare;
+mod cluster;
 mod report;
 mod scenario;
 mod target;
@@ -90,6 +91,9 @@ enum Mode {
     /// Attack our server on loopback and judge each figure against its target (root for
     /// forged sources); see docs/security.md
     Abuse(abuse::AbuseArgs),
+    /// Three NATS servers and three relays on loopback against one relay: CPU, loss, latency,
+    /// joins and failover; see docs/performance.md, "Cluster"
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,6 +114,16 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("bare loop: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Mode::Cluster(cluster_args)) = &args.mode {
+        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
+        return match cluster::run(cluster_args, &server_bin) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
                 ExitCode::FAILURE
             }
         };

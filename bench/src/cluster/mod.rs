@@ -1,0 +1,355 @@
+//! `udprelay-bench cluster`: three NATS servers and three relays on loopback, measured side by
+//! side with one relay alone under the same load (docs/performance.md, "Cluster"):
+//!
+//! - 20 000 payloads/s × 4 deliveries, every delivery but one per payload crossing nodes:
+//!   loss, and the CPU per delivery of every process (relays and NATS servers) against the
+//!   one relay's;
+//! - the relay latency at 5 000/s, of the deliveries that crossed nodes against one relay's;
+//! - joins a second over the cluster with caps enforced;
+//! - a node's death as the others see it, and a terminal client moving to another node, for
+//!   a node killed and for one gone silent.
+
+mod failover;
+mod joins;
+mod load;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use udprelay_testkit::{NATS_VERSION, NatsCluster, poll_for};
+
+use crate::scenario::{ask, client};
+use crate::target::{Kind, Setup, Target};
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// Seconds of load for each payload run
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+
+    /// Payloads a second in the throughput run (each delivered to 4 members)
+    #[arg(long, default_value_t = 20_000)]
+    rate: u64,
+
+    /// Payloads a second in the latency run
+    #[arg(long, default_value_t = 5_000)]
+    latency_rate: u64,
+
+    /// Groups of 5 carrying the payloads
+    #[arg(long, default_value_t = 60)]
+    groups: usize,
+
+    /// Payload size in bytes
+    #[arg(long, default_value_t = 64)]
+    bytes: usize,
+
+    /// Groups in the join run, each capped at --cap and joined by cap + 1 clients
+    #[arg(long, default_value_t = 1000)]
+    join_groups: usize,
+
+    #[arg(long, default_value_t = 4)]
+    cap: u32,
+
+    /// Heartbeat, seconds, of the nodes (to each other) and of the relays (to clients) in the
+    /// failover runs
+    #[arg(long, default_value_t = 2.0)]
+    heartbeat: f64,
+
+    /// A quick check that every part runs: 1 s of load, small numbers
+    #[arg(long)]
+    smoke: bool,
+}
+
+/// The relays of a cluster, node i on 127.0.0.(i+1), all on one port.
+struct Relays(Vec<Target>);
+
+impl Relays {
+    fn start(
+        nats: &NatsCluster,
+        server_bin: &Path,
+        name: &str,
+        heartbeat: &str,
+    ) -> Result<Relays, String> {
+        let mut relays: Vec<Target> = Vec::new();
+        for i in 0..3 {
+            let port = relays.first().map_or(0, |first| first.addr.port()).to_string();
+            let flags = [
+                "--host",
+                &format!("127.0.0.{}", i + 1),
+                "--port",
+                &port,
+                "--cluster",
+                &nats.urls_from(i),
+                "--node-name",
+                &format!("r{}", i + 1),
+                "--cluster-name",
+                name,
+                "--cluster-replicas",
+                "3",
+                "--heartbeat",
+                heartbeat,
+                "--cluster-heartbeat",
+                heartbeat,
+            ];
+            let kind = Kind::Ours(flags.iter().map(|f| f.to_string()).collect());
+            relays.push(Target::start(&kind, server_bin, Setup::default())?);
+        }
+        let relays = Relays(relays);
+        // Until the directory takes writes, a create is answered ERR BUSY TryAgain.
+        for node in relays.addrs() {
+            let probe = client().map_err(|e| e.to_string())?;
+            let ready = poll_for(Duration::from_secs(30), || {
+                ask(&probe, node, "!CREATE").is_ok_and(|reply| reply.starts_with("OK CREATED"))
+            });
+            if !ready {
+                return Err(format!("the relay on {node} never reached its cluster"));
+            }
+        }
+        Ok(relays)
+    }
+
+    fn addrs(&self) -> Vec<SocketAddr> {
+        self.0.iter().map(|relay| relay.addr).collect()
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.0.iter().map(Target::pid).collect()
+    }
+}
+
+pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
+    let (seconds, rate, latency_rate, groups, join_groups) = if args.smoke {
+        (1.0, 2_000, 1_000, 6, 30)
+    } else {
+        (args.seconds, args.rate, args.latency_rate, args.groups, args.join_groups)
+    };
+    let io = |error: std::io::Error| error.to_string();
+
+    eprintln!("one relay: {rate}/s, then {latency_rate}/s, {seconds} s each");
+    let one = Target::start(&Kind::Ours(Vec::new()), server_bin, Setup::default())?;
+    let node = [one.addr];
+    let one_busy = load::run(
+        load::set_up(&node, groups).map_err(io)?,
+        rate,
+        args.bytes,
+        seconds,
+        &[one.pid()],
+    )
+    .map_err(io)?;
+    let one_quiet = load::run(
+        load::set_up(&node, groups).map_err(io)?,
+        latency_rate,
+        args.bytes,
+        seconds,
+        &[one.pid()],
+    )
+    .map_err(io)?;
+    drop(one);
+
+    eprintln!("three nats-server {NATS_VERSION} and three relays");
+    let nats = NatsCluster::start(3);
+    let relays = Relays::start(&nats, server_bin, "bench", "100000")?;
+    let nodes = relays.addrs();
+    let mut everyone = relays.pids();
+    everyone.extend((0..3).filter_map(|i| nats.pid(i)));
+    eprintln!("cluster: {rate}/s, then {latency_rate}/s");
+    let busy =
+        load::run(load::set_up(&nodes, groups).map_err(io)?, rate, args.bytes, seconds, &everyone)
+            .map_err(io)?;
+    let quiet = load::run(
+        load::set_up(&nodes, groups).map_err(io)?,
+        latency_rate,
+        args.bytes,
+        seconds,
+        &everyone,
+    )
+    .map_err(io)?;
+    eprintln!(
+        "cluster: {} joins into groups capped at {}",
+        join_groups * (args.cap as usize + 1),
+        args.cap
+    );
+    let joins = joins::run(&nodes, join_groups, args.cap).map_err(io)?;
+    drop(relays);
+
+    eprintln!("failover, heartbeat {} s", args.heartbeat);
+    let heartbeat = args.heartbeat.to_string();
+    let relays = Relays::start(&nats, server_bin, "failover", &heartbeat)?;
+    let [r1, r2, r3] = [relays.addrs()[0], relays.addrs()[1], relays.addrs()[2]];
+    let port = r1.port();
+    let pids = relays.pids();
+    // A client on r2 (then r3) while r2 goes silent; it comes back afterwards.
+    let silent =
+        client_moves(r1, "127.0.0.2,127.0.0.3", port, || failover::signal(pids[1], libc::SIGSTOP))?;
+    failover::signal(pids[1], libc::SIGCONT);
+    // A client on r3 (then r1) while r3 is killed.
+    let killed =
+        client_moves(r1, "127.0.0.3,127.0.0.1", port, || failover::signal(pids[2], libc::SIGKILL))?;
+    // r2's death, as r1 sees it.
+    let noticed =
+        failover::noticed(r1, r2, || failover::signal(pids[1], libc::SIGKILL)).map_err(io)?;
+    let _ = r3;
+
+    print!(
+        "{}",
+        report(
+            args,
+            seconds,
+            rate,
+            latency_rate,
+            &one_busy,
+            &busy,
+            &one_quiet,
+            &quiet,
+            &joins,
+            noticed,
+            killed,
+            silent
+        )
+    );
+    Ok(())
+}
+
+/// How long a terminal client given `hosts` takes to say it moved, once `die` ran on its node.
+fn client_moves(
+    home: SocketAddr,
+    hosts: &str,
+    port: u16,
+    die: impl FnOnce(),
+) -> Result<Option<Duration>, String> {
+    let io = |error: std::io::Error| error.to_string();
+    let id = crate::scenario::create(&client().map_err(io)?, home).map_err(io)?;
+    let mut cli = failover::Cli::start(hosts, port).map_err(io)?;
+    cli.type_line(&format!("join {id}")).map_err(io)?;
+    cli.wait_for("OK JOINED").ok_or("the client did not join")?;
+    die();
+    Ok(cli.wait_for("moved to"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    args: &ClusterArgs,
+    seconds: f64,
+    rate: u64,
+    latency_rate: u64,
+    one_busy: &load::Measured,
+    busy: &load::Measured,
+    one_quiet: &load::Measured,
+    quiet: &load::Measured,
+    joins: &joins::Joins,
+    noticed: Option<Duration>,
+    killed: Option<Duration>,
+    silent: Option<Duration>,
+) -> String {
+    let number = |value: Option<f64>, decimals: usize| {
+        value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
+    };
+    let ratio = |cluster: Option<f64>, one: Option<f64>| match (cluster, one) {
+        (Some(c), Some(o)) if o > 0.0 => format!("{:.2} ×", c / o),
+        _ => "-".into(),
+    };
+    let secs = |d: Option<Duration>| {
+        d.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
+    };
+    let h = args.heartbeat;
+    let mut rows = vec![
+        [
+            "figure".to_string(),
+            "one relay".into(),
+            "cluster".into(),
+            "cluster / one".into(),
+            "target".into(),
+        ],
+        [
+            format!("{rate}/s × 4, {seconds} s: offered/s"),
+            number(Some(one_busy.offered_per_s), 0),
+            number(Some(busy.offered_per_s), 0),
+            "".into(),
+            "".into(),
+        ],
+        [
+            "  loss %".into(),
+            number(Some(one_busy.loss_pct), 3),
+            number(Some(busy.loss_pct), 3),
+            "".into(),
+            "0".into(),
+        ],
+        [
+            "  CPU ns per delivery (all processes)".into(),
+            number(one_busy.cpu_ns_per_delivery, 0),
+            number(busy.cpu_ns_per_delivery, 0),
+            ratio(busy.cpu_ns_per_delivery, one_busy.cpu_ns_per_delivery),
+            "≤ 3 ×".into(),
+        ],
+        [
+            "  p50 / p99 µs".into(),
+            format!("{} / {}", number(one_busy.p50_us, 0), number(one_busy.p99_us, 0)),
+            format!("{} / {}", number(busy.p50_us, 0), number(busy.p99_us, 0)),
+            "".into(),
+            "".into(),
+        ],
+        [
+            format!("{latency_rate}/s: p99 µs (cluster: across nodes)"),
+            number(one_quiet.p99_us, 0),
+            number(quiet.remote_p99_us, 0),
+            ratio(quiet.remote_p99_us, one_quiet.p99_us),
+            "≤ 3 ×".into(),
+        ],
+        [
+            "  loss %".into(),
+            number(Some(one_quiet.loss_pct), 3),
+            number(Some(quiet.loss_pct), 3),
+            "".into(),
+            "".into(),
+        ],
+        [
+            format!("joins/s, cap {} enforced", args.cap),
+            "".into(),
+            number(Some(joins.per_s), 0),
+            "".into(),
+            "≥ 2000".into(),
+        ],
+        [
+            "  joined / full / busy / lost; groups over / under cap".into(),
+            "".into(),
+            format!(
+                "{} / {} / {} / {}; {} / {}",
+                joins.joined, joins.full, joins.busy, joins.lost, joins.over_cap, joins.under_cap
+            ),
+            "".into(),
+            "over cap: 0".into(),
+        ],
+        [
+            format!("a node's death noticed (heartbeat {h} s)"),
+            "".into(),
+            secs(noticed),
+            "".into(),
+            format!("≤ {:.0} s", 3.0 * h),
+        ],
+        [
+            "a client moved, its node killed".into(),
+            "".into(),
+            secs(killed),
+            "".into(),
+            format!("≤ {:.0} s", 3.0 * h + 2.0),
+        ],
+        [
+            "a client moved, its node silent".into(),
+            "".into(),
+            secs(silent),
+            "".into(),
+            format!("≤ {:.0} s", 3.0 * h + 2.0),
+        ],
+    ];
+    let widths: Vec<usize> =
+        (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut text = String::new();
+    for row in rows.drain(..) {
+        let cells: Vec<String> =
+            row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}
