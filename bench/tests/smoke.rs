@@ -37,3 +37,32 @@ fn every_scenario_runs_against_ours_and_the_bare_loop() {
     assert!(results.contains("\"bytes_per_member\""), "{results}");
     assert!(results.contains("\"p99_vs_quiet\""), "the sweeping scenario compares: {results}");
 }
+
+/// The cluster measurement runs through (three nats-server processes, three relays, the
+/// terminal client) and prints every figure.
+#[test]
+fn the_cluster_measurement_runs() {
+    let output = Command::new(env!("CARGO_BIN_EXE_udprelay-bench"))
+        .arg("--server-bin")
+        .arg(udprelay_testkit::server_binary())
+        .args(["cluster", "--smoke", "--client-bin"])
+        .arg(udprelay_testkit::client_binary())
+        .output()
+        .expect("run udprelay-bench cluster");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}\n{}", String::from_utf8_lossy(&output.stderr));
+    for row in [
+        "  loss %",
+        "  CPU ns per delivery (all processes)",
+        "joins/s, cap 4 enforced",
+        "a node's death noticed",
+        "a client moved, its node killed",
+        "a client moved, its node silent",
+    ] {
+        assert!(table.lines().any(|l| l.starts_with(row)), "no row {row:?} in\n{table}");
+    }
+    assert!(!table.contains("never"), "every death was noticed and every client moved:\n{table}");
+    assert!(table.contains("groups over / under cap"), "{table}");
+    let caps = table.lines().find(|l| l.contains("groups over / under cap")).unwrap();
+    assert!(caps.contains("; 0 / "), "no group over its cap: {caps}");
+}

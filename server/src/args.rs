@@ -164,8 +164,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "udprelay", value_parser = parse_cluster_name)]
     pub cluster_name: String,
 
-    /// Seconds between a node's heartbeats to the others; a node silent for 3 × this is
-    /// counted dead and its members out
+    /// Seconds between a node's heartbeats to the others; a node silent for 2.5 × this is
+    /// counted dead and its members out (so within 3 × this of its death)
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_seconds)]
     pub cluster_heartbeat: Duration,
 

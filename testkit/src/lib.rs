@@ -175,19 +175,28 @@ pub fn poll_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// The `udprelay-server` binary beside the running test's own target directory, built first if
 /// a narrower `cargo test -p` run did not build it.
 pub fn server_binary() -> PathBuf {
+    workspace_binary("udprelay-server", "udprelay-server")
+}
+
+/// The terminal client `udprelay`, likewise.
+pub fn client_binary() -> PathBuf {
+    workspace_binary("udprelay-cli", "udprelay")
+}
+
+fn workspace_binary(package: &str, bin: &str) -> PathBuf {
     let test_exe = std::env::current_exe().expect("the test's path");
-    // target/<profile>/deps/<test> -> target/<profile>/udprelay-server
+    // target/<profile>/deps/<test> -> target/<profile>/<bin>
     let dir = test_exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let path = dir.join(format!("udprelay-server{}", std::env::consts::EXE_SUFFIX));
+    let path = dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "udprelay-server", "--bin", "udprelay-server"]);
+        build.args(["build", "-p", package, "--bin", bin]);
         if dir.file_name().is_some_and(|profile| profile == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p udprelay-server failed");
+        assert!(status.success(), "cargo build -p {package} failed");
     }
     path
 }

@@ -45,11 +45,9 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// `udprelay` beside this binary, given `hosts` on `port`.
-    pub fn start(hosts: &str, port: u16) -> std::io::Result<Cli> {
-        let exe = std::env::current_exe()?
-            .with_file_name(format!("udprelay{}", std::env::consts::EXE_SUFFIX));
-        let mut child = Command::new(exe)
+    /// The client `bin`, given `hosts` on `port`.
+    pub fn start(bin: &std::path::Path, hosts: &str, port: u16) -> std::io::Result<Cli> {
+        let mut child = Command::new(bin)
             .args(["--host", hosts, "--port", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

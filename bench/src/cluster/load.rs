@@ -22,6 +22,8 @@ pub struct Measured {
     pub offered_per_s: f64,
     pub loss_pct: f64,
     pub cpu_ns_per_delivery: Option<f64>,
+    /// The part of it spent in the NATS servers.
+    pub nats_ns_per_delivery: Option<f64>,
     /// Latency of every delivery, and of those that crossed nodes (all, on one node).
     pub p50_us: Option<f64>,
     pub p99_us: Option<f64>,
@@ -57,14 +59,15 @@ pub fn set_up(nodes: &[SocketAddr], groups: usize) -> io::Result<Groups> {
     Ok(Groups { senders, local, remote })
 }
 
-/// Sends `rate` payloads a second of `bytes` bytes for `seconds`, and measures; `processes`
-/// are the pids whose CPU counts.
+/// Sends `rate` payloads a second of `bytes` bytes for `seconds`, and measures; `relays` and
+/// `nats` are the pids whose CPU counts.
 pub fn run(
     groups: Groups,
     rate: u64,
     bytes: usize,
     seconds: f64,
-    processes: &[u32],
+    relays: &[u32],
+    nats: &[u32],
 ) -> io::Result<Measured> {
     let Groups { senders, local, remote } = groups;
     let stop = Arc::new(AtomicBool::new(false));
@@ -73,13 +76,14 @@ pub fn run(
         thread::spawn(move || receive_all(&sockets, &stop))
     };
     let (local, remote) = (receiving(local), receiving(remote));
-    let cpu = || processes.iter().filter_map(|&pid| cpu_of(pid)).sum::<Duration>();
-    let cpu_before = cpu();
+    let cpu = |pids: &[u32]| pids.iter().filter_map(|&pid| cpu_of(pid)).sum::<Duration>();
+    let (relays_before, nats_before) = (cpu(relays), cpu(nats));
     let started = Instant::now();
     let sent = send_paced(&senders, rate, bytes, seconds)?;
     let sending_time = started.elapsed();
     thread::sleep(Duration::from_millis(500)); // what is in flight lands
-    let cpu_used = cpu().saturating_sub(cpu_before);
+    let nats_used = cpu(nats).saturating_sub(nats_before);
+    let cpu_used = cpu(relays).saturating_sub(relays_before) + nats_used;
     stop.store(true, Ordering::Relaxed);
     let (local_count, mut ages) = local.join().expect("receiver thread")?;
     let (remote_count, mut remote_ages) = remote.join().expect("receiver thread")?;
@@ -91,6 +95,7 @@ pub fn run(
         offered_per_s: sent as f64 / sending_time.as_secs_f64(),
         loss_pct: 100.0 * (1.0 - delivered as f64 / expected.max(1) as f64),
         cpu_ns_per_delivery: cpu_per(Some(cpu_used), delivered),
+        nats_ns_per_delivery: cpu_per(Some(nats_used), delivered),
         p50_us: quantile_us(&mut ages, 0.50),
         p99_us: quantile_us(&mut ages, 0.99),
         remote_p99_us: remote_p99,

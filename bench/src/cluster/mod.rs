@@ -15,6 +15,7 @@ mod load;
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::thread;
 use std::time::Duration;
 
 use udprelay_testkit::{NATS_VERSION, NatsCluster, poll_for};
@@ -56,31 +57,48 @@ pub struct ClusterArgs {
     #[arg(long, default_value_t = 2.0)]
     heartbeat: f64,
 
-    /// A quick check that every part runs: 1 s of load, small numbers
+    /// Every relay prefers the same NATS server (by default each has its own, as on
+    /// separate machines)
+    #[arg(long)]
+    shared_nats: bool,
+
+    /// The terminal client for the failover runs [default: udprelay beside this binary]
+    #[arg(long)]
+    client_bin: Option<std::path::PathBuf>,
+
+    /// A quick check that every part runs: 1 s of load, small numbers, a 1 s heartbeat
     #[arg(long)]
     smoke: bool,
 }
 
-/// The relays of a cluster, node i on 127.0.0.(i+1), all on one port.
-struct Relays(Vec<Target>);
+/// The relays of a cluster, node i on 127.0.0.(i+1), all on one port, each with its metrics.
+struct Relays(Vec<(Target, SocketAddr)>);
 
 impl Relays {
+    /// Relay i prefers NATS server i, as on separate machines; or, `shared`, all prefer the
+    /// first (no route between NATS servers on the way).
     fn start(
         nats: &NatsCluster,
         server_bin: &Path,
         name: &str,
         heartbeat: &str,
+        shared: bool,
     ) -> Result<Relays, String> {
-        let mut relays: Vec<Target> = Vec::new();
+        let mut relays: Vec<(Target, SocketAddr)> = Vec::new();
         for i in 0..3 {
-            let port = relays.first().map_or(0, |first| first.addr.port()).to_string();
+            let port = relays.first().map_or(0, |first| first.0.addr.port()).to_string();
+            let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|free| free.local_addr())
+                .map_err(|e| e.to_string())?;
             let flags = [
+                "--metrics",
+                &metrics.to_string(),
                 "--host",
                 &format!("127.0.0.{}", i + 1),
                 "--port",
                 &port,
                 "--cluster",
-                &nats.urls_from(i),
+                &nats.urls_from(if shared { 0 } else { i }),
                 "--node-name",
                 &format!("r{}", i + 1),
                 "--cluster-name",
@@ -93,7 +111,7 @@ impl Relays {
                 heartbeat,
             ];
             let kind = Kind::Ours(flags.iter().map(|f| f.to_string()).collect());
-            relays.push(Target::start(&kind, server_bin, Setup::default())?);
+            relays.push((Target::start(&kind, server_bin, Setup::default())?, metrics));
         }
         let relays = Relays(relays);
         // Until the directory takes writes, a create is answered ERR BUSY TryAgain.
@@ -110,20 +128,39 @@ impl Relays {
     }
 
     fn addrs(&self) -> Vec<SocketAddr> {
-        self.0.iter().map(|relay| relay.addr).collect()
+        self.0.iter().map(|(relay, _)| relay.addr).collect()
     }
 
     fn pids(&self) -> Vec<u32> {
-        self.0.iter().map(Target::pid).collect()
+        self.0.iter().map(|(relay, _)| relay.pid()).collect()
+    }
+
+    /// A counter summed over the relays' /metrics (`udprelay_cluster_published_payloads_total`).
+    fn counter(&self, name: &str) -> f64 {
+        self.0.iter().filter_map(|(_, metrics)| scrape(*metrics, name)).sum()
     }
 }
 
+/// One sample of a relay's /metrics, by a plain HTTP/1.0 GET.
+fn scrape(metrics: SocketAddr, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&metrics, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
-    let (seconds, rate, latency_rate, groups, join_groups) = if args.smoke {
-        (1.0, 2_000, 1_000, 6, 30)
+    let (seconds, rate, latency_rate, groups, join_groups, heartbeat) = if args.smoke {
+        (1.0, 2_000, 1_000, 6, 30, 1.0)
     } else {
-        (args.seconds, args.rate, args.latency_rate, args.groups, args.join_groups)
+        (args.seconds, args.rate, args.latency_rate, args.groups, args.join_groups, args.heartbeat)
     };
+    let client_bin = args.client_bin.clone().unwrap_or_else(|| {
+        server_bin.with_file_name(format!("udprelay{}", std::env::consts::EXE_SUFFIX))
+    });
     let io = |error: std::io::Error| error.to_string();
 
     eprintln!("one relay: {rate}/s, then {latency_rate}/s, {seconds} s each");
@@ -135,6 +172,7 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
         args.bytes,
         seconds,
         &[one.pid()],
+        &[],
     )
     .map_err(io)?;
     let one_quiet = load::run(
@@ -143,28 +181,30 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
         args.bytes,
         seconds,
         &[one.pid()],
+        &[],
     )
     .map_err(io)?;
     drop(one);
 
     eprintln!("three nats-server {NATS_VERSION} and three relays");
     let nats = NatsCluster::start(3);
-    let relays = Relays::start(&nats, server_bin, "bench", "100000")?;
+    let relays = Relays::start(&nats, server_bin, "bench", "100000", args.shared_nats)?;
     let nodes = relays.addrs();
-    let mut everyone = relays.pids();
-    everyone.extend((0..3).filter_map(|i| nats.pid(i)));
+    let (relay_pids, nats_pids): (Vec<u32>, Vec<u32>) =
+        (relays.pids(), (0..3).filter_map(|i| nats.pid(i)).collect());
     eprintln!("cluster: {rate}/s, then {latency_rate}/s");
+    let counters =
+        ["udprelay_cluster_published_payloads_total", "udprelay_cluster_published_messages_total"];
+    let before = counters.map(|name| relays.counter(name));
+    let groups_busy = load::set_up(&nodes, groups).map_err(io)?;
     let busy =
-        load::run(load::set_up(&nodes, groups).map_err(io)?, rate, args.bytes, seconds, &everyone)
-            .map_err(io)?;
-    let quiet = load::run(
-        load::set_up(&nodes, groups).map_err(io)?,
-        latency_rate,
-        args.bytes,
-        seconds,
-        &everyone,
-    )
-    .map_err(io)?;
+        load::run(groups_busy, rate, args.bytes, seconds, &relay_pids, &nats_pids).map_err(io)?;
+    thread::sleep(Duration::from_millis(1100)); // the metrics are read once a second
+    let after = counters.map(|name| relays.counter(name));
+    let batched = (after[0] - before[0]) / (after[1] - before[1]).max(1.0);
+    let groups_quiet = load::set_up(&nodes, groups).map_err(io)?;
+    let quiet = load::run(groups_quiet, latency_rate, args.bytes, seconds, &relay_pids, &nats_pids)
+        .map_err(io)?;
     eprintln!(
         "cluster: {} joins into groups capped at {}",
         join_groups * (args.cap as usize + 1),
@@ -173,19 +213,21 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
     let joins = joins::run(&nodes, join_groups, args.cap).map_err(io)?;
     drop(relays);
 
-    eprintln!("failover, heartbeat {} s", args.heartbeat);
-    let heartbeat = args.heartbeat.to_string();
-    let relays = Relays::start(&nats, server_bin, "failover", &heartbeat)?;
+    eprintln!("failover, heartbeat {heartbeat} s");
+    let heartbeat_text = heartbeat.to_string();
+    let relays = Relays::start(&nats, server_bin, "failover", &heartbeat_text, false)?;
     let [r1, r2, r3] = [relays.addrs()[0], relays.addrs()[1], relays.addrs()[2]];
     let port = r1.port();
     let pids = relays.pids();
     // A client on r2 (then r3) while r2 goes silent; it comes back afterwards.
-    let silent =
-        client_moves(r1, "127.0.0.2,127.0.0.3", port, || failover::signal(pids[1], libc::SIGSTOP))?;
+    let silent = client_moves(&client_bin, r1, "127.0.0.2,127.0.0.3", port, || {
+        failover::signal(pids[1], libc::SIGSTOP)
+    })?;
     failover::signal(pids[1], libc::SIGCONT);
     // A client on r3 (then r1) while r3 is killed.
-    let killed =
-        client_moves(r1, "127.0.0.3,127.0.0.1", port, || failover::signal(pids[2], libc::SIGKILL))?;
+    let killed = client_moves(&client_bin, r1, "127.0.0.3,127.0.0.1", port, || {
+        failover::signal(pids[2], libc::SIGKILL)
+    })?;
     // r2's death, as r1 sees it.
     let noticed =
         failover::noticed(r1, r2, || failover::signal(pids[1], libc::SIGKILL)).map_err(io)?;
@@ -205,14 +247,17 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
             &joins,
             noticed,
             killed,
-            silent
+            silent,
+            heartbeat,
         )
     );
+    println!("payloads per NATS message in the {rate}/s run: {batched:.1}");
     Ok(())
 }
 
 /// How long a terminal client given `hosts` takes to say it moved, once `die` ran on its node.
 fn client_moves(
+    client_bin: &Path,
     home: SocketAddr,
     hosts: &str,
     port: u16,
@@ -220,7 +265,7 @@ fn client_moves(
 ) -> Result<Option<Duration>, String> {
     let io = |error: std::io::Error| error.to_string();
     let id = crate::scenario::create(&client().map_err(io)?, home).map_err(io)?;
-    let mut cli = failover::Cli::start(hosts, port).map_err(io)?;
+    let mut cli = failover::Cli::start(client_bin, hosts, port).map_err(io)?;
     cli.type_line(&format!("join {id}")).map_err(io)?;
     cli.wait_for("OK JOINED").ok_or("the client did not join")?;
     die();
@@ -241,6 +286,7 @@ fn report(
     noticed: Option<Duration>,
     killed: Option<Duration>,
     silent: Option<Duration>,
+    heartbeat: f64,
 ) -> String {
     let number = |value: Option<f64>, decimals: usize| {
         value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
@@ -252,7 +298,7 @@ fn report(
     let secs = |d: Option<Duration>| {
         d.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
     };
-    let h = args.heartbeat;
+    let h = heartbeat;
     let mut rows = vec![
         [
             "figure".to_string(),
@@ -281,6 +327,13 @@ fn report(
             number(busy.cpu_ns_per_delivery, 0),
             ratio(busy.cpu_ns_per_delivery, one_busy.cpu_ns_per_delivery),
             "≤ 3 ×".into(),
+        ],
+        [
+            "  of which the NATS servers".into(),
+            "".into(),
+            number(busy.nats_ns_per_delivery, 0),
+            "".into(),
+            "".into(),
         ],
         [
             "  p50 / p99 µs".into(),

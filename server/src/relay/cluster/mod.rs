@@ -30,7 +30,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
-use udprelay_shared::limits::MISSED_HEARTBEATS;
 use udprelay_shared::{ErrorReply, GroupId, Reply};
 
 pub use frames::{Announcement, Batch, FRAME_OVERHEAD, Frames, Heartbeat};
@@ -41,7 +40,8 @@ use super::{Recipients, Relay};
 use replica::{Heard, Replica};
 use writer::Pending;
 
-/// Default time between a node's heartbeats; a node silent for 3 × this is counted dead.
+/// Default time between a node's heartbeats; a node silent for 2.5 × this is counted dead, so
+/// that it is counted out within 3 × this of its death.
 pub const DEFAULT_NODE_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Most joins waiting for the directory at once on one node; more get `ERR BUSY TryAgain`.
@@ -294,7 +294,9 @@ impl Relay {
             };
             cluster.requests.push_back(Request::Heartbeat(heartbeat));
         }
-        let silence = cluster.config.heartbeat.saturating_mul(MISSED_HEARTBEATS);
+        // Two and a half heartbeats of silence: with the tick and the heartbeat's own trip, a
+        // node that dies just after its heartbeat is still counted out within three.
+        let silence = cluster.config.heartbeat.saturating_mul(5) / 2;
         let dead = cluster.replica.expire(now, silence);
         for node in &dead {
             cluster.stats.nodes_dead += 1;
