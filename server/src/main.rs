@@ -20,6 +20,7 @@ use udprelay_server::shell::{self, Ending, Options, Reload};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    shell::tune_allocator();
     let argv: Vec<String> = std::env::args().collect();
     // A bad flag exits in here with clap's message and code 2; a bad file comes back.
     let args = match config::load(&argv) {

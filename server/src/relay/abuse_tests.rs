@@ -382,15 +382,21 @@ fn tables_shrink_after_a_wave_expires() {
         s.join(addr, g);
     }
     let peak = (s.relay.tables.groups.capacity(), s.relay.tables.members.capacity());
+    let mut shrunk = Vec::new();
     for _ in 0..4 {
         s.advance(60.0);
         s.ask(survivor, "!PING");
-        s.relay.sweep(s.now);
+        shrunk.push(s.relay.sweep(s.now).shrunk);
     }
     s.advance(301.0);
     s.ask(survivor, "!PING");
-    s.relay.sweep(s.now);
+    let last = s.relay.sweep(s.now);
     assert_eq!((s.relay.live_groups(), s.relay.live_members()), (1, 1));
+    // Each sweep that shrank a table says so (the shell then gives the memory back), and only
+    // those: the members went in one sweep, the groups in the last.
+    assert_eq!(shrunk, [false, false, false, true]);
+    assert!(last.shrunk);
+    assert!(!s.relay.sweep(s.now).shrunk, "nothing more to shrink");
     let after = (s.relay.tables.groups.capacity(), s.relay.tables.members.capacity());
     assert!(after.0 * 4 < peak.0 && after.1 * 4 < peak.1, "{peak:?} → {after:?}");
     // The survivor is intact.

@@ -157,11 +157,11 @@ impl Members {
     /// and the records are moved down to the lowest keys so that the slab can shrink too (its
     /// keys are renamed in the activity list and the index; the caller's group lists are not
     /// touched, so this is only called through [`super::state::Tables::shrink`], which fixes
-    /// them).
-    pub fn shrink(&mut self) -> Vec<(MemberKey, MemberKey)> {
+    /// them). `None` when nothing was worth shrinking; otherwise the keys that moved.
+    pub fn shrink(&mut self) -> Option<Vec<(MemberKey, MemberKey)>> {
         let (len, capacity) = (self.records.len(), self.records.capacity());
         if capacity <= SHRINK_ABOVE || len >= capacity / 4 {
-            return Vec::new();
+            return None;
         }
         let mut moves = Vec::new();
         self.records.compact(|_, from, to| {
@@ -189,7 +189,7 @@ impl Members {
                 hasher.hash_one(records[key as usize].addr)
             });
         }
-        moves
+        Some(moves)
     }
 
     /// The member silent for longest.

@@ -126,6 +126,8 @@ pub struct Swept {
     pub removed: usize,
     /// Empty groups deleted.
     pub expired: usize,
+    /// A table was shrunk (its memory is free to give back).
+    pub shrunk: bool,
 }
 
 /// All of the relay's state.
@@ -391,7 +393,7 @@ impl Relay {
         let done = swept.removed + swept.expired < limit;
         if done {
             self.logs.flush(now);
-            self.tables.shrink();
+            swept.shrunk = self.tables.shrink() | self.shrink_cluster();
         }
         (self.count(swept), done)
     }

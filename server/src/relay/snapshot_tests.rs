@@ -235,7 +235,12 @@ fn apply(s: &mut Server, known: &mut Vec<GroupId>, step: &Step) -> String {
             s.advance(u64::from(*seconds));
             return String::new();
         }
-        Step::Sweep => return format!("{:?}", s.relay.sweep(s.now)),
+        Step::Sweep => {
+            let swept = s.relay.sweep(s.now);
+            // How much a restored relay's tables shrink depends on their history; what the
+            // sweep removed must not.
+            return format!("{:?}", (swept.removed, swept.expired));
+        }
         Step::Validate(from) => {
             // Ask for a token and echo it: each relay's own token, as each client would.
             let Outgoing::Reply(reply) = s.relay.handle(s.now, addr(*from), b"!PING +") else {

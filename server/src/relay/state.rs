@@ -209,28 +209,35 @@ impl Tables {
 
 impl Tables {
     /// Gives memory back after a wave of expiries: a table at under a quarter of its capacity
-    /// is shrunk to fit (the sweep calls this when it has caught up).
-    pub fn shrink(&mut self) {
+    /// is shrunk to fit (the sweep calls this when it has caught up). Returns whether any was.
+    pub fn shrink(&mut self) -> bool {
         fn sparse(len: usize, capacity: usize) -> bool {
             capacity > SHRINK_ABOVE && len < capacity / 4
         }
+        let mut shrunk = false;
         if sparse(self.groups.len(), self.groups.capacity()) {
             self.groups.shrink_to_fit();
+            shrunk = true;
         }
         if sparse(self.created.len(), self.created.capacity()) {
             self.created.shrink_to_fit();
+            shrunk = true;
         }
         if sparse(self.groups_per_ip.len(), self.groups_per_ip.capacity()) {
             self.groups_per_ip.shrink_to_fit();
+            shrunk = true;
         }
         if sparse(self.members_per_ip.len(), self.members_per_ip.capacity()) {
             self.members_per_ip.shrink_to_fit();
+            shrunk = true;
         }
-        for (from, to) in self.members.shrink() {
+        let Some(moves) = self.members.shrink() else { return shrunk };
+        for (from, to) in moves {
             let member = self.members.get(to);
             let group = self.groups.get_mut(&member.group).expect("a member's group exists");
             debug_assert_eq!(group.members[member.slot as usize], from);
             group.members[member.slot as usize] = to;
         }
+        true
     }
 }

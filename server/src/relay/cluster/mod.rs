@@ -399,6 +399,19 @@ impl Relay {
         }
     }
 
+    /// Gives back the memory of the cluster's tables after a wave of expiries (the sweep's
+    /// shrinking); whether any was shrunk.
+    pub(super) fn shrink_cluster(&mut self) -> bool {
+        let Some(cluster) = self.cluster.as_mut() else { return false };
+        let shrunk = cluster.replica.shrink();
+        let sparse = cluster.pending.capacity() > 64
+            && cluster.pending.len() < cluster.pending.capacity() / 4;
+        if sparse {
+            cluster.pending.shrink_to_fit();
+        }
+        shrunk || sparse
+    }
+
     /// Members of `group` on this node.
     #[cfg(test)]
     pub(super) fn local_members(&self, group: GroupId) -> usize {

@@ -177,6 +177,15 @@ impl Replica {
         });
     }
 
+    /// Shrinks the copy of the directory when under a quarter of its room is used.
+    pub fn shrink(&mut self) -> bool {
+        let sparse = self.groups.capacity() > 64 && self.groups.len() < self.groups.capacity() / 4;
+        if sparse {
+            self.groups.shrink_to_fit();
+        }
+        sparse
+    }
+
     /// Gives every node a fresh silence window from `now` (after this node was cut off from
     /// NATS, their silence meant nothing).
     pub fn restart_clocks(&mut self, now: Instant) {
