@@ -224,3 +224,34 @@ fn a_missing_locked_or_corrupt_store_is_reported_and_the_window_still_works() {
         "a damaged store is not touched"
     );
 }
+
+/// A person in many groups behind one IP (one address per group) stays within the server's
+/// default --max-members-per-ip 16: as the window makes them one by one, and as it rejoins
+/// them all at once at its next start.
+#[test]
+fn twenty_groups_from_one_ip_fit_the_default_per_ip_limit() {
+    let server = ServerProcess::start(&["--max-members-per-ip", "16"]);
+    let dir = ScratchDir::new("gui-many-groups");
+    let path = dir.join("history.sqlite3");
+    let ids: Vec<String> = {
+        let mut harness = window_with_store(&server, &path);
+        (0..20).map(|_| create(&mut harness)).collect()
+    };
+    // The window closed (leaving each group). Its next start joins all 20 again at once: the
+    // sockets validate as they join, and a join refused before the others have is sent again.
+    let mut harness = window_with_store(&server, &path);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !all_joined(harness.state()) {
+        assert!(std::time::Instant::now() < deadline, "not all rejoined");
+        harness.step();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let rejoined: Vec<String> =
+        harness.state().groups.iter().map(|g| g.id.unwrap().to_string()).collect();
+    assert_eq!(rejoined, ids);
+    let peer = Peer::new(server.addr);
+    for id in &ids {
+        peer.join(id);
+        assert_eq!(peer.ask("!WHO"), format!("OK WHO {id} 2"), "the window is in {id}");
+    }
+}

@@ -62,6 +62,12 @@ impl Server {
         self.now += Duration::from_secs_f64(seconds);
     }
 
+    /// A member validates its address as udprelay's clients do: asks for a token, echoes it.
+    fn validate(&mut self, member: SocketAddr) {
+        let token = token_of(&self.ask(member, "!PING +").unwrap());
+        self.ask(member, &format!("!PING {token}")).unwrap();
+    }
+
     /// Bytes delivered to `to` by a payload from `from`.
     fn delivered(&mut self, from: SocketAddr, payload: &[u8], to: SocketAddr) -> usize {
         let out = self.send(from, payload).unwrap_or_default();
@@ -130,6 +136,30 @@ fn max_members_per_ip_gives_ip_limit() {
     // One leaves: a place at that IP is free again.
     s.ask(at(1, 1), &format!("!LEAVE {g}"));
     assert_eq!(s.join(at(1, 3), g), format!("OK JOINED {g}"));
+}
+
+/// A person's window in many groups uses one address per group, all at one IP: once each
+/// has validated (as udprelay's clients do right after joining), they no longer count toward
+/// the limit, which still holds forged joins (which cannot validate) at a victim's IP.
+#[test]
+fn validated_members_leave_the_per_ip_limit_to_forged_ones_up_to_16_times_it() {
+    let mut s = Server::with(Limits { max_members_per_ip: Some(2), ..no_limits() });
+    let g = s.create(at(9, 1));
+    for port in 1..=30 {
+        assert_eq!(s.join(at(1, port), g), format!("OK JOINED {g}"), "port {port}");
+        s.validate(at(1, port));
+    }
+    // Two unvalidated (forged, say) are allowed beside them, not three.
+    assert_eq!(s.join(at(1, 31), g), format!("OK JOINED {g}"));
+    assert_eq!(s.join(at(1, 32), g), format!("OK JOINED {g}"));
+    assert_eq!(s.join(at(1, 33), g), "ERR IP_LIMIT 2/2");
+    // In all, 16 × the limit: 32 members at that IP, validated or not.
+    s.validate(at(1, 31));
+    s.validate(at(1, 32));
+    assert_eq!(s.join(at(1, 33), g), "ERR IP_LIMIT 32/32");
+    // A validated member that leaves frees a place.
+    s.ask(at(1, 1), &format!("!LEAVE {g}"));
+    assert_eq!(s.join(at(1, 33), g), format!("OK JOINED {g}"));
 }
 
 // ---- Rates ----

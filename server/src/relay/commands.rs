@@ -7,7 +7,7 @@ use tracing::info;
 use udprelay_shared::{Command, ErrorReply, GroupId, PingArg, Reply, ServerFull};
 
 use super::Relay;
-use super::limits::{IpKey, reached};
+use super::limits::{IpKey, VALIDATED_PER_IP_FACTOR, reached};
 use super::logs::Line;
 
 impl Relay {
@@ -137,10 +137,19 @@ impl Relay {
             self.stats.refused_server_full += 1;
             return Err(ErrorReply::ServerFull(ServerFull::Members));
         }
-        let used = self.tables.members_at_ip(IpKey::of(addr));
-        if let Some(max) = reached(used, self.config.limits.max_members_per_ip) {
-            self.stats.refused_ip_limit += 1;
-            return Err(ErrorReply::IpLimit { used, max });
+        // Members forged at a victim's IP never validate: those are held to the limit itself.
+        // Members that did validate are proven to receive there (a person's window in many
+        // groups, an office behind one NAT), and only the multiple bounds them.
+        let ip = IpKey::of(addr);
+        let limit = self.config.limits.max_members_per_ip;
+        let all = limit.map(|max| max.saturating_mul(VALIDATED_PER_IP_FACTOR));
+        for (used, max) in
+            [(self.tables.unvalidated_at_ip(ip), limit), (self.tables.members_at_ip(ip), all)]
+        {
+            if let Some(max) = reached(used, max) {
+                self.stats.refused_ip_limit += 1;
+                return Err(ErrorReply::IpLimit { used, max });
+            }
         }
         Ok(())
     }
@@ -202,13 +211,11 @@ impl Relay {
             return Ok(Reply::Pong { interval, token: None });
         };
         let since = now.saturating_duration_since(self.epoch.unwrap_or(now));
-        let member = self.tables.members.get_mut(key);
         if let PingArg::Token(token) = argument
-            && !member.validated
+            && !self.tables.members.get(key).validated
             && self.tokens.check(from, &token, since)
         {
-            member.validated = true;
-            self.tables.validated += 1;
+            self.tables.validate(key);
             self.stats.validations += 1;
         }
         Ok(Reply::Pong { interval, token: Some(self.tokens.issue(from, since)) })

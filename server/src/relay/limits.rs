@@ -117,7 +117,7 @@ pub struct Limits {
     pub max_members: Option<u32>,
     /// Live groups created from one IP.
     pub max_groups_per_ip: Option<u32>,
-    /// Live members at one IP.
+    /// Live members at one IP that have not validated their address (and 16 × this in all).
     pub max_members_per_ip: Option<u32>,
     /// Commands from one IP.
     pub command_rate: Option<Rate>,
@@ -137,6 +137,10 @@ pub const DEFAULT_MAX_MEMBERS_PER_IP: u32 = 16;
 pub const DEFAULT_COMMAND_RATE: u32 = 20;
 pub const DEFAULT_ERROR_RATE: u32 = 10;
 pub const DEFAULT_PAYLOAD_RATE: u32 = 2000;
+
+/// Members at one IP may number this many times `--max-members-per-ip` in all, when the ones
+/// past that limit have validated their address (docs/security.md, "Members at one IP").
+pub const VALIDATED_PER_IP_FACTOR: u32 = 16;
 
 /// An unvalidated member receives at most this many times the bytes it sent (RFC 9000 §8).
 pub const AMPLIFICATION: u64 = 3;

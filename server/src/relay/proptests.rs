@@ -65,13 +65,18 @@ pub(super) fn check_invariants(relay: &Relay) {
     }
     assert_eq!(groups_per_ip, tables.groups_per_ip, "per-IP group counts match");
     let mut members_per_ip: HashMap<IpKey, u32> = HashMap::new();
+    let mut unvalidated_per_ip: HashMap<IpKey, u32> = HashMap::new();
     for (_, member) in tables.members.by_activity() {
         *members_per_ip.entry(IpKey::of(member.addr)).or_default() += 1;
+        if !member.validated {
+            *unvalidated_per_ip.entry(IpKey::of(member.addr)).or_default() += 1;
+        }
         if relay.config.limits.require_validation && !member.validated {
             assert!(member.relayed <= AMPLIFICATION * member.received, "within the budget");
         }
     }
     assert_eq!(members_per_ip, tables.members_per_ip, "per-IP member counts match");
+    assert_eq!(unvalidated_per_ip, tables.unvalidated_per_ip, "per-IP unvalidated counts match");
     let validated = tables.members.by_activity().filter(|(_, m)| m.validated).count();
     assert_eq!(validated, tables.validated, "the validated count matches");
     let limits = &relay.config.limits;
@@ -81,8 +86,12 @@ pub(super) fn check_invariants(relay: &Relay) {
     for count in groups_per_ip.values() {
         assert!(within(*count as usize, limits.max_groups_per_ip), "--max-groups-per-ip");
     }
-    for count in members_per_ip.values() {
+    for count in unvalidated_per_ip.values() {
         assert!(within(*count as usize, limits.max_members_per_ip), "--max-members-per-ip");
+    }
+    let all = limits.max_members_per_ip.map(|max| max * super::limits::VALIDATED_PER_IP_FACTOR);
+    for count in members_per_ip.values() {
+        assert!(within(*count as usize, all), "16 × --max-members-per-ip in all");
     }
     for count in tables.created.values() {
         assert!(*count <= relay.config.max_groups_per_client);

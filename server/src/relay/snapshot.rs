@@ -171,9 +171,10 @@ impl Relay {
                 self.tables.add_member(last_active, member.addr, group);
                 let key = self.tables.members.key_of(member.addr).expect("just added");
                 let record = self.tables.members.get_mut(key);
-                (record.validated, record.received, record.relayed) =
-                    (member.validated, member.received, member.relayed);
-                self.tables.validated += usize::from(member.validated);
+                (record.received, record.relayed) = (member.received, member.relayed);
+                if member.validated {
+                    self.tables.validate(key);
+                }
                 members += 1;
             }
         }

@@ -43,6 +43,8 @@ pub(super) struct Tables {
     /// live groups and members, so by the server-wide limits.
     pub groups_per_ip: HashMap<IpKey, u32>,
     pub members_per_ip: HashMap<IpKey, u32>,
+    /// Members per IP that have not validated their address (absent: none).
+    pub unvalidated_per_ip: HashMap<IpKey, u32>,
     /// Live members whose address is validated.
     pub validated: usize,
 }
@@ -71,6 +73,20 @@ impl Tables {
 
     pub fn members_at_ip(&self, ip: IpKey) -> u32 {
         self.members_per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    pub fn unvalidated_at_ip(&self, ip: IpKey) -> u32 {
+        self.unvalidated_per_ip.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// A member echoed a token: its address is validated (for as long as it is a member).
+    pub fn validate(&mut self, key: MemberKey) {
+        let member = self.members.get_mut(key);
+        if !member.validated {
+            member.validated = true;
+            self.validated += 1;
+            count_down(&mut self.unvalidated_per_ip, IpKey::of(member.addr));
+        }
     }
 
     pub fn add_group(
@@ -148,6 +164,7 @@ impl Tables {
         let key = self.members.insert(now, addr, id, slot);
         group.members.push(key);
         count_up(&mut self.members_per_ip, IpKey::of(addr));
+        count_up(&mut self.unvalidated_per_ip, IpKey::of(addr));
         group.members.len()
     }
 
@@ -185,6 +202,8 @@ impl Tables {
         count_down(&mut self.members_per_ip, IpKey::of(member.addr));
         if member.validated {
             self.validated -= 1;
+        } else {
+            count_down(&mut self.unvalidated_per_ip, IpKey::of(member.addr));
         }
         left
     }
@@ -229,6 +248,10 @@ impl Tables {
         }
         if sparse(self.members_per_ip.len(), self.members_per_ip.capacity()) {
             self.members_per_ip.shrink_to_fit();
+            shrunk = true;
+        }
+        if sparse(self.unvalidated_per_ip.len(), self.unvalidated_per_ip.capacity()) {
+            self.unvalidated_per_ip.shrink_to_fit();
             shrunk = true;
         }
         let Some(moves) = self.members.shrink() else { return shrunk };

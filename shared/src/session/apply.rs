@@ -14,6 +14,9 @@ const QUIET_MISSES: u32 = 1;
 const BUSY_WAIT: Duration = Duration::from_secs(1);
 const BUSY_RETRIES: u32 = 10;
 
+/// How many times a join refused `ERR IP_LIMIT` is sent again, a second apart.
+const IP_LIMIT_RETRIES: u32 = 2;
+
 impl Session {
     /// A reply that matched `pending` (same socket, and one the table lets answer it).
     pub(super) fn apply(&mut self, now: Instant, pending: Pending, reply: Reply) {
@@ -35,6 +38,15 @@ impl Session {
                 if tries == 0 && purpose != Purpose::Rejoin {
                     self.events.push_back(Event::Retrying(command));
                 }
+                let due = now + BUSY_WAIT;
+                self.retries.push(Retry { due, socket, command, purpose, tries: tries + 1 });
+                return;
+            }
+            // The IP's places may be taken by this client's own sockets that have not yet
+            // validated (a window rejoining many groups at once): a second later they have.
+            (Command::Join(_), Reply::Error(ErrorReply::IpLimit { .. }))
+                if tries < IP_LIMIT_RETRIES =>
+            {
                 let due = now + BUSY_WAIT;
                 self.retries.push(Retry { due, socket, command, purpose, tries: tries + 1 });
                 return;

@@ -26,6 +26,7 @@ fn table() -> Vec<(&'static str, Ask, Vec<&'static str>, Vec<&'static str>)> {
                 "ERR CLIENT_LIMIT 3/3",
                 "ERR SERVER_FULL TooManyGroups",
                 "ERR SERVER_FULL TooManyMembers",
+                "ERR BUSY TryAgain",
             ],
             vec![
                 "OK JOINED ZZZZ9999",
@@ -44,6 +45,7 @@ fn table() -> Vec<(&'static str, Ask, Vec<&'static str>, Vec<&'static str>)> {
                 "ERR GROUP_FULL ZZZZ9999",
                 "ERR SERVER_FULL TooManyMembers",
                 "ERR IP_LIMIT 16/16",
+                "ERR BUSY TryAgain",
             ],
             vec![
                 "OK JOINED ABCD1234",
@@ -100,11 +102,21 @@ fn taken_as_answer(ask: Ask, text: &str) -> bool {
     let mut c = Client::joined("60.0");
     ask(&mut c);
     let command = c.session.awaiting_user_reply();
+    c.sent();
     c.receive(text);
     let events = c.events();
     let answered = events.iter().any(|e| {
         matches!(e, Event::Reply { purpose: Purpose::User, .. } | Event::PayloadRefused(_))
     });
+    if command && !answered {
+        // Taken, and to be sent again a second later (`ERR BUSY TryAgain`, `ERR IP_LIMIT`)?
+        c.advance(1.0);
+        let again =
+            c.sent().iter().any(|sent| sent.starts_with("!JOIN") || sent.starts_with("!CREATE"));
+        if again {
+            return true;
+        }
+    }
     if command {
         assert_eq!(c.session.awaiting_user_reply(), !answered, "{text:?}: {events:?}");
     }

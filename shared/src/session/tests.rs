@@ -622,3 +622,22 @@ fn on_another_server_the_users_waiting_command_is_sent_again() {
     assert_eq!(c.sent(), ["!JOIN WXYZ2345"]);
     assert_eq!(c.session.group(), None);
 }
+
+#[test]
+fn an_ip_limit_is_tried_again_twice_then_reported() {
+    let mut c = Client::new();
+    c.session.command(c.now, Command::Join(id("ABCD1234")));
+    c.sent();
+    c.receive("ERR IP_LIMIT 16/16");
+    assert_eq!(c.events(), [Event::Connection(Connection::Reachable)], "quietly");
+    c.advance(1.0);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.receive("ERR IP_LIMIT 16/16");
+    c.advance(1.0);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.receive("ERR IP_LIMIT 16/16");
+    assert_eq!(
+        c.events(),
+        [reply(Command::Join(id("ABCD1234")), "ERR IP_LIMIT 16/16", Purpose::User)]
+    );
+}
