@@ -240,9 +240,24 @@ impl Peer {
         self.recv_text()
     }
 
+    /// Sends a command and returns the reply, sending it again (as udprelay's clients do, a
+    /// bounded number of times) while a cluster's relay answers `ERR BUSY TryAgain`: its
+    /// directory may be electing a leader. A relay on its own never says so.
+    pub fn ask_deciding(&self, command: &str) -> String {
+        let mut reply = self.ask(command);
+        for _ in 0..20 {
+            if reply != "ERR BUSY TryAgain" {
+                break;
+            }
+            thread::sleep(Duration::from_millis(250));
+            reply = self.ask(command);
+        }
+        reply
+    }
+
     /// Creates a group; returns its id.
     pub fn create(&self) -> String {
-        let reply = self.ask("!CREATE");
+        let reply = self.ask_deciding("!CREATE");
         let id = reply.strip_prefix("OK CREATED ").unwrap_or_else(|| panic!("{reply}"));
         assert_eq!(id.len(), 8, "{reply}");
         id.to_string()
@@ -250,7 +265,7 @@ impl Peer {
 
     /// Joins a group, checking the reply.
     pub fn join(&self, id: &str) {
-        assert_eq!(self.ask(&format!("!JOIN {id}")), format!("OK JOINED {id}"));
+        assert_eq!(self.ask_deciding(&format!("!JOIN {id}")), format!("OK JOINED {id}"));
     }
 
     /// Creates a group and puts every one of `peers` (the first is the creator) in it.

@@ -39,12 +39,20 @@ pub fn client() -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-/// Sends a command and waits for its reply.
+/// Sends a command and waits for its reply; a cluster's `ERR BUSY TryAgain` (its directory
+/// electing a leader) is sent again, as udprelay's clients do, up to 20 times.
 pub fn ask(socket: &UdpSocket, server: SocketAddr, command: &str) -> io::Result<String> {
-    socket.send_to(command.as_bytes(), server)?;
     let mut buf = [0u8; 512];
-    let len = socket.recv(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+    let mut tries = 0;
+    loop {
+        socket.send_to(command.as_bytes(), server)?;
+        let len = socket.recv(&mut buf)?;
+        tries += 1;
+        if &buf[..len] != b"ERR BUSY TryAgain" || tries == 20 {
+            return Ok(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 pub fn create(socket: &UdpSocket, server: SocketAddr) -> io::Result<String> {

@@ -77,7 +77,7 @@ impl Relay {
     /// The limits on what one creator may have: `--max-groups-per-client` for its address,
     /// then `--max-groups-per-ip`.
     pub(super) fn creator_limits(&mut self, from: SocketAddr) -> Result<(), ErrorReply> {
-        let used = self.tables.created_by(from);
+        let used = self.tables.created_by(from) + self.creates_under_way(from);
         let max = self.config.max_groups_per_client;
         if used >= max {
             return Err(ErrorReply::ClientLimit { used, max });

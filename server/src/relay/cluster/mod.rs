@@ -157,10 +157,11 @@ pub(super) struct Cluster {
     instance: u64,
     /// Groups with directory work waiting or under way.
     pending: HashMap<GroupId, Pending>,
-    /// Which group each waiting joiner asked for (a later join from the address replaces it).
-    joining: HashMap<SocketAddr, GroupId>,
-    /// Creates under way, one per address.
-    creating: HashMap<SocketAddr, GroupId>,
+    /// Which group each waiting joiner asked for (a later join from the address replaces it),
+    /// and how many times more it asked (each is answered, as one relay would).
+    joining: HashMap<SocketAddr, (GroupId, u32)>,
+    /// Creates under way, per address (they count toward its limit).
+    creating: HashMap<SocketAddr, u32>,
     /// Which group each request under way is about.
     ops: HashMap<OpId, GroupId>,
     next_op: OpId,
@@ -251,6 +252,11 @@ impl Relay {
     /// Groups in the cluster's directory, as this node knows it (`None` when not clustered).
     pub fn cluster_groups(&self) -> Option<usize> {
         self.cluster.as_ref().map(|cluster| cluster.replica.len())
+    }
+
+    /// Creates from `addr` still waiting for the directory (they count toward its limit).
+    pub(super) fn creates_under_way(&self, addr: SocketAddr) -> u32 {
+        self.cluster.as_ref().and_then(|c| c.creating.get(&addr).copied()).unwrap_or(0)
     }
 
     /// Whether requests or replies wait for the cluster shell.
@@ -348,6 +354,10 @@ impl Relay {
                     self.cluster_tick(now);
                 } else {
                     warn!("cut off from the cluster: creates and joins get ERR BUSY TryAgain");
+                    let groups: Vec<GroupId> = cluster.pending.keys().copied().collect();
+                    for group in groups {
+                        self.advance(now, group);
+                    }
                 }
             }
             Response::Heartbeat(heartbeat) if heartbeat.leaving => {

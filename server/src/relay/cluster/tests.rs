@@ -317,11 +317,17 @@ fn a_later_join_from_the_same_address_replaces_the_first() {
     let one = bus.create(0, addr(1));
     let two = bus.create(0, addr(1));
     bus.send(1, addr(5), format!("!JOIN {one}").as_bytes());
-    bus.send(1, addr(5), format!("!JOIN {one}").as_bytes()); // a repeat: answered once
+    bus.send(1, addr(5), format!("!JOIN {one}").as_bytes());
     bus.send(1, addr(5), format!("!JOIN {two}").as_bytes());
     bus.settle();
     assert_eq!(bus.take(addr(5)), [format!("OK JOINED {two}")]);
     assert_eq!(bus.record(one).unwrap().total(), 0);
+    // Repeats of one join are each answered, as one relay answers each.
+    bus.send(1, addr(6), format!("!JOIN {one}").as_bytes());
+    bus.send(1, addr(6), format!("!JOIN {one}").as_bytes());
+    bus.settle();
+    assert_eq!(bus.take(addr(6)), [format!("OK JOINED {one}"), format!("OK JOINED {one}")]);
+    assert_eq!(bus.record(one).unwrap().total(), 1);
     assert_eq!(bus.record(two).unwrap().total(), 1);
 }
 
@@ -347,7 +353,10 @@ fn a_failed_write_is_busy_and_set_right_later() {
     bus.directory_up = false;
     bus.settle();
     assert_eq!(bus.take(addr(2)), ["ERR BUSY TryAgain"]);
+    // Until the next try, a join of that group is told at once, not kept waiting.
     bus.directory_up = true;
+    bus.send(1, addr(3), format!("!JOIN {group}").as_bytes());
+    assert_eq!(bus.take(addr(3)), ["ERR BUSY TryAgain"]);
     bus.run_for(Duration::from_secs(6), Duration::from_millis(500));
     assert_eq!(bus.record(group).unwrap().total(), 1);
     bus.join(1, addr(2), group);
@@ -386,4 +395,17 @@ fn a_node_just_started_counts_the_others_before_it_hears_them() {
     bus.kill(0);
     bus.run_for(HEARTBEAT * 3 + Duration::from_secs(1), Duration::from_millis(500));
     assert_eq!(bus.who(1, addr(2)), 1);
+}
+
+#[test]
+fn creates_from_one_address_at_once_are_each_answered_within_its_limit() {
+    let mut bus = three();
+    for _ in 0..5 {
+        bus.send(0, addr(1), b"!CREATE");
+    }
+    bus.settle();
+    let replies = bus.take(addr(1));
+    assert_eq!(replies.len(), 5, "{replies:?}");
+    assert_eq!(replies.iter().filter(|r| r.starts_with("OK CREATED")).count(), 3);
+    assert_eq!(replies.iter().filter(|r| *r == "ERR CLIENT_LIMIT 3/3").count(), 2);
 }

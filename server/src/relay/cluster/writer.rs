@@ -116,9 +116,6 @@ impl Relay {
         if !cluster.connected {
             return Err(ErrorReply::Busy);
         }
-        if cluster.creating.contains_key(&from) {
-            return Ok(None); // a repeat: the first is answered
-        }
         self.start_create(from, cap, 1);
         Ok(None)
     }
@@ -138,7 +135,7 @@ impl Relay {
         let cluster = self.cluster.as_mut().expect("clustered");
         let record =
             Record { node: cluster.me().clone(), creator: from, cap, members: Default::default() };
-        cluster.creating.insert(from, id);
+        *cluster.creating.entry(from).or_default() += 1;
         let op = cluster.op(id);
         cluster.stats.directory_writes += 1;
         cluster.requests.push_back(Request::Write {
@@ -174,13 +171,21 @@ impl Relay {
             }
             return Err(ErrorReply::Busy);
         }
-        if cluster.joining.get(&from) == Some(&id) {
-            return Ok(None); // a repeat: the first is answered
+        if let Some((waiting_for, repeats)) = cluster.joining.get_mut(&from)
+            && *waiting_for == id
+        {
+            *repeats += 1; // a repeat: answered with the first
+            return Ok(None);
         }
         if cluster.waiting_joins() >= MAX_WAITING_JOINS && !cluster.joining.contains_key(&from) {
             return Err(ErrorReply::Busy);
         }
-        cluster.joining.insert(from, id);
+        if cluster.pending.get(&id).is_some_and(|pending| pending.retry_at.is_some()) {
+            // The directory just failed this group: the client is told now, not kept waiting
+            // for the next try.
+            return Err(ErrorReply::Busy);
+        }
+        cluster.joining.insert(from, (id, 0));
         self.pending_or_new(id).waiting.push_back(Joiner { addr: from, received });
         self.advance(now, id);
         Ok(None)
@@ -223,8 +228,16 @@ impl Relay {
         let joining = &cluster.joining;
         let Some(pending) = cluster.pending.get_mut(&group) else { return };
         // Joins that a later join from the same address replaced are dropped unanswered.
-        pending.waiting.retain(|joiner| joining.get(&joiner.addr) == Some(&group));
-        if !matches!(pending.step, Step::Idle) || pending.retry_at.is_some() || !connected {
+        pending.waiting.retain(|joiner| joining.get(&joiner.addr).map(|j| j.0) == Some(group));
+        if !connected && matches!(pending.step, Step::Idle) {
+            // Cut off: nobody waits for a directory that cannot be reached.
+            let busy: Vec<Joiner> = pending.waiting.drain(..).collect();
+            for joiner in busy {
+                self.refuse(now, joiner, ErrorReply::Busy);
+            }
+            return;
+        }
+        if !matches!(pending.step, Step::Idle) || pending.retry_at.is_some() {
             return;
         }
         if pending.waiting.is_empty() && !pending.dirty {
@@ -369,10 +382,27 @@ impl Relay {
     }
 
     fn refuse(&mut self, now: Instant, joiner: Joiner, error: ErrorReply) {
-        if let Some(cluster) = self.cluster.as_mut() {
-            cluster.joining.remove(&joiner.addr);
+        let repeats = self.stop_joining(joiner.addr);
+        for _ in 0..=repeats {
+            self.answer_later(now, joiner.addr, Reply::Error(error.clone()));
         }
-        self.answer_later(now, joiner.addr, Reply::Error(error));
+    }
+
+    /// `addr` waits no more; how many times it repeated its join.
+    fn stop_joining(&mut self, addr: SocketAddr) -> u32 {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        cluster.joining.remove(&addr).map_or(0, |(_, repeats)| repeats)
+    }
+
+    /// A create from `creator` is over, one way or the other.
+    fn stop_creating(&mut self, creator: SocketAddr) {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        if let Some(count) = cluster.creating.get_mut(&creator) {
+            *count -= 1;
+            if *count == 0 {
+                cluster.creating.remove(&creator);
+            }
+        }
     }
 
     /// What the shell reports about a request.
@@ -420,7 +450,7 @@ impl Relay {
                 if let Kind::Create { creator, attempt } = kind {
                     // The id was taken (by a create on another node): another id.
                     cluster.pending.remove(&group);
-                    cluster.creating.remove(&creator);
+                    self.stop_creating(creator);
                     self.retry_create(now, creator, written.cap, attempt);
                 }
             }
@@ -439,8 +469,8 @@ impl Relay {
                 match step {
                     Step::Writing { admitted, kind: Kind::Create { creator, .. }, .. } => {
                         cluster.pending.remove(&group);
-                        cluster.creating.remove(&creator);
                         busy.extend(admitted);
+                        self.stop_creating(creator);
                         self.answer_later(now, creator, Reply::Error(ErrorReply::Busy));
                     }
                     Step::Writing { admitted, .. } | Step::Announcing { admitted, .. } => {
@@ -494,8 +524,7 @@ impl Relay {
 
     /// The directory holds the new group: it is this node's, and its creator's.
     fn created(&mut self, now: Instant, group: GroupId, creator: SocketAddr, cap: Option<u32>) {
-        let cluster = self.cluster.as_mut().expect("clustered");
-        cluster.creating.remove(&creator);
+        self.stop_creating(creator);
         // Two creates from one IP may have raced past the per-IP limit: the later one is
         // refused now, and its record expires unjoined.
         if let Err(error) = self.creator_limits(creator) {
@@ -514,10 +543,11 @@ impl Relay {
     fn finalize(&mut self, now: Instant, group: GroupId, admitted: Vec<Joiner>) {
         for joiner in admitted {
             let cluster = self.cluster.as_mut().expect("clustered");
-            if cluster.joining.get(&joiner.addr) != Some(&group) {
+            if cluster.joining.get(&joiner.addr).map(|j| j.0) != Some(group) {
                 continue; // replaced by a later join; the count is set right below
             }
-            cluster.joining.remove(&joiner.addr);
+            let repeats = self.stop_joining(joiner.addr);
+            let cluster = self.cluster.as_mut().expect("clustered");
             let cap = cluster.replica.get(&group).and_then(|entry| entry.record.cap);
             if !self.tables.groups.contains_key(&group) {
                 self.tables.add_group(now, group, None, cap);
@@ -526,7 +556,9 @@ impl Relay {
                 Ok(()) => self.admit(now, joiner.addr, group, joiner.received),
                 Err(error) => Reply::Error(error),
             };
-            self.answer_later(now, joiner.addr, reply);
+            for _ in 0..=repeats {
+                self.answer_later(now, joiner.addr, reply.clone());
+            }
         }
         self.member_count_changed(now, group);
     }
