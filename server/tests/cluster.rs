@@ -179,8 +179,10 @@ fn with_nats_gone_a_relay_says_busy_keeps_relaying_and_catches_up() {
     for n in 0..3 {
         cluster.nats.restart(n);
     }
+    let restarted = Instant::now();
     let back =
         poll_for(Duration::from_secs(30), || x.ask(&format!("!JOIN {group}")).starts_with("OK"));
+    eprintln!("joins work again {:?} after the NATS servers restarted", restarted.elapsed());
     assert!(back, "joins did not work again:\n{}", cluster.relay(0).log());
     wait_who(&b, 4, Duration::from_secs(10));
     assert_eq!(get(&health).0, 200);
