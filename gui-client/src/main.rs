@@ -10,11 +10,12 @@ use udprelay_shared::GroupId;
 #[derive(Debug, Parser)]
 #[command(name = "udprelay-gui", version)]
 struct Args {
-    /// Server host to start with (default: the last one used, or 127.0.0.1)
+    /// Server host to start with, or several comma-separated (`HOST` or `HOST:PORT` each), the
+    /// nodes of a cluster to move between (default: the last used, or 127.0.0.1)
     #[arg(long)]
     host: Option<String>,
 
-    /// Server port to start with (default: the last one used, or 5000)
+    /// Server port to start with, for hosts given without one (default: the last used, or 5000)
     #[arg(long)]
     port: Option<u16>,
 
@@ -98,20 +99,19 @@ fn run(args: Args) -> eframe::Result {
             udprelay_gui::fonts::install(&cc.egui_ctx);
             let stored = |key| cc.storage.and_then(|s| s.get_string(key));
             let last = stored("server").unwrap_or_else(|| "127.0.0.1:5000".into());
-            let (last_host, last_port) = last.rsplit_once(':').unwrap_or(("127.0.0.1", "5000"));
-            let host = args.host.clone().unwrap_or_else(|| last_host.to_string());
-            let port = args.port.map_or_else(|| last_port.to_string(), |p| p.to_string());
-            let host = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host
+            // --host (one, or a list) takes --port where an entry has none; --port alone
+            // changes the last server's (or servers') port.
+            let server = match (&args.host, args.port) {
+                (Some(hosts), port) => udprelay_link::with_port(hosts, port.unwrap_or(5000), false),
+                (None, Some(port)) => udprelay_link::with_port(&last, port, true),
+                (None, None) => last,
             };
             let store = match args.history.clone().or_else(Store::default_path) {
                 Some(path) => Store::open(&path, args.history_limit),
                 None => Err("this system has no data directory for it".to_string()),
             };
             let name = stored("name").unwrap_or_default();
-            let mut app = App::with_history(format!("{host}:{port}"), name, store);
+            let mut app = App::with_history(server, name, store);
             for id in &args.join {
                 app.join_group(*id);
             }

@@ -22,7 +22,7 @@ use udprelay_shared::session::{
 };
 use udprelay_shared::{Command, GroupId};
 
-pub use servers::{Server, resolve};
+pub use servers::{Server, resolve, with_port};
 pub use socket::{Link, Network, is_unreachable};
 
 /// What a [`Connection`] reports.

@@ -55,6 +55,27 @@ pub fn resolve(list: &str, default_port: u16) -> Result<Vec<Server>, String> {
     Ok(servers)
 }
 
+/// A list of servers with every entry given `port`: entries without one get it, and, when
+/// `replace`, entries with one get it instead (the desktop client's `--host` and `--port`).
+/// Entries that do not read are kept as they are, for [`resolve`] to say what is wrong.
+pub fn with_port(list: &str, port: u16, replace: bool) -> String {
+    let entries: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let Ok((host, own)) = split(entry, port) else { return entry.to_string() };
+            let has_port = own != port || entry.ends_with(&format!(":{port}"));
+            let port = if has_port && !replace { own } else { port };
+            match host.contains(':') {
+                true => format!("[{host}]:{port}"),
+                false => format!("{host}:{port}"),
+            }
+        })
+        .collect();
+    entries.join(",")
+}
+
 /// `HOST` or `HOST:PORT` (`[IPv6]:PORT`; a bare IPv6 address has no port).
 fn split(entry: &str, default_port: u16) -> Result<(&str, u16), String> {
     let port = |text: &str| {
@@ -97,6 +118,17 @@ mod tests {
             Some("localhost:5001")
         );
         assert!(resolve("localhost", 5000).unwrap().iter().all(|s| s.addr.ip().is_loopback()));
+    }
+
+    #[test]
+    fn a_port_for_every_entry() {
+        assert_eq!(
+            with_port("a,b:6000,::1,[::1]:7000", 5000, false),
+            "a:5000,b:6000,[::1]:5000,[::1]:7000"
+        );
+        assert_eq!(with_port("a:1,b", 5000, true), "a:5000,b:5000");
+        assert_eq!(with_port(" a , ", 5001, false), "a:5001");
+        assert_eq!(with_port("[::1", 5000, false), "[::1");
     }
 
     #[test]

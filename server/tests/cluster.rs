@@ -144,11 +144,12 @@ fn a_nats_server_lost_chat_resumes() {
     });
     assert!(resumed, "chat did not resume within 5 s:\n{}", cluster.relay(1).log());
     eprintln!("chat resumed {:?} after a NATS server was killed", killed.elapsed());
-    // And joins work there again (a client retries ERR BUSY TryAgain every second).
+    // And joins work there again (a client retries ERR BUSY TryAgain every second): at once,
+    // or, when the dead server led the directory's stream, once another leads it (about 5 s).
     let c = peer(&cluster, 1);
     let joined =
-        poll_for(Duration::from_secs(5), || c.ask(&format!("!JOIN {group}")).starts_with("OK"));
-    assert!(joined, "joins did not work again within 5 s:\n{}", cluster.relay(1).log());
+        poll_for(Duration::from_secs(15), || c.ask(&format!("!JOIN {group}")).starts_with("OK"));
+    assert!(joined, "joins did not work again within 15 s:\n{}", cluster.relay(1).log());
     eprintln!("joins work {:?} after a NATS server was killed", killed.elapsed());
 }
 

@@ -12,6 +12,7 @@
 mod failover;
 mod joins;
 mod load;
+mod report;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -235,7 +236,7 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
 
     print!(
         "{}",
-        report(
+        report::table(
             args,
             seconds,
             rate,
@@ -270,139 +271,4 @@ fn client_moves(
     cli.wait_for("OK JOINED").ok_or("the client did not join")?;
     die();
     Ok(cli.wait_for("moved to"))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn report(
-    args: &ClusterArgs,
-    seconds: f64,
-    rate: u64,
-    latency_rate: u64,
-    one_busy: &load::Measured,
-    busy: &load::Measured,
-    one_quiet: &load::Measured,
-    quiet: &load::Measured,
-    joins: &joins::Joins,
-    noticed: Option<Duration>,
-    killed: Option<Duration>,
-    silent: Option<Duration>,
-    heartbeat: f64,
-) -> String {
-    let number = |value: Option<f64>, decimals: usize| {
-        value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
-    };
-    let ratio = |cluster: Option<f64>, one: Option<f64>| match (cluster, one) {
-        (Some(c), Some(o)) if o > 0.0 => format!("{:.2} ×", c / o),
-        _ => "-".into(),
-    };
-    let secs = |d: Option<Duration>| {
-        d.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
-    };
-    let h = heartbeat;
-    let mut rows = vec![
-        [
-            "figure".to_string(),
-            "one relay".into(),
-            "cluster".into(),
-            "cluster / one".into(),
-            "target".into(),
-        ],
-        [
-            format!("{rate}/s × 4, {seconds} s: offered/s"),
-            number(Some(one_busy.offered_per_s), 0),
-            number(Some(busy.offered_per_s), 0),
-            "".into(),
-            "".into(),
-        ],
-        [
-            "  loss %".into(),
-            number(Some(one_busy.loss_pct), 3),
-            number(Some(busy.loss_pct), 3),
-            "".into(),
-            "0".into(),
-        ],
-        [
-            "  CPU ns per delivery (all processes)".into(),
-            number(one_busy.cpu_ns_per_delivery, 0),
-            number(busy.cpu_ns_per_delivery, 0),
-            ratio(busy.cpu_ns_per_delivery, one_busy.cpu_ns_per_delivery),
-            "≤ 3 ×".into(),
-        ],
-        [
-            "  of which the NATS servers".into(),
-            "".into(),
-            number(busy.nats_ns_per_delivery, 0),
-            "".into(),
-            "".into(),
-        ],
-        [
-            "  p50 / p99 µs".into(),
-            format!("{} / {}", number(one_busy.p50_us, 0), number(one_busy.p99_us, 0)),
-            format!("{} / {}", number(busy.p50_us, 0), number(busy.p99_us, 0)),
-            "".into(),
-            "".into(),
-        ],
-        [
-            format!("{latency_rate}/s: p99 µs (cluster: across nodes)"),
-            number(one_quiet.p99_us, 0),
-            number(quiet.remote_p99_us, 0),
-            ratio(quiet.remote_p99_us, one_quiet.p99_us),
-            "≤ 3 ×".into(),
-        ],
-        [
-            "  loss %".into(),
-            number(Some(one_quiet.loss_pct), 3),
-            number(Some(quiet.loss_pct), 3),
-            "".into(),
-            "".into(),
-        ],
-        [
-            format!("joins/s, cap {} enforced", args.cap),
-            "".into(),
-            number(Some(joins.per_s), 0),
-            "".into(),
-            "≥ 2000".into(),
-        ],
-        [
-            "  joined / full / busy / lost; groups over / under cap".into(),
-            "".into(),
-            format!(
-                "{} / {} / {} / {}; {} / {}",
-                joins.joined, joins.full, joins.busy, joins.lost, joins.over_cap, joins.under_cap
-            ),
-            "".into(),
-            "over cap: 0".into(),
-        ],
-        [
-            format!("a node's death noticed (heartbeat {h} s)"),
-            "".into(),
-            secs(noticed),
-            "".into(),
-            format!("≤ {:.0} s", 3.0 * h),
-        ],
-        [
-            "a client moved, its node killed".into(),
-            "".into(),
-            secs(killed),
-            "".into(),
-            format!("≤ {:.0} s", 3.0 * h + 2.0),
-        ],
-        [
-            "a client moved, its node silent".into(),
-            "".into(),
-            secs(silent),
-            "".into(),
-            format!("≤ {:.0} s", 3.0 * h + 2.0),
-        ],
-    ];
-    let widths: Vec<usize> =
-        (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    let mut text = String::new();
-    for row in rows.drain(..) {
-        let cells: Vec<String> =
-            row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
 }

@@ -16,12 +16,8 @@ use tracing::{info, warn};
 use udprelay_shared::{ErrorReply, GroupId, Reply};
 
 use super::super::logs::Line;
-use super::{Expect, MAX_WAITING_JOINS, OpId, Record, Request, Response};
+use super::{Expect, OpId, Record, Request, Response};
 use crate::relay::Relay;
-
-/// Most ids a create tries before it gives up (each was taken, which with 34⁸ ids means the
-/// directory is being filled on purpose).
-const CREATE_ATTEMPTS: u32 = 8;
 
 /// The first wait after a failed request; doubled after each failure in a row, up to
 /// [`MOST_BACKOFF`].
@@ -38,7 +34,7 @@ pub(super) struct Joiner {
 
 /// What is under way for one group.
 #[derive(Debug)]
-enum Step {
+pub(super) enum Step {
     Idle,
     Reading(OpId),
     Writing { op: OpId, admitted: Vec<Joiner>, written: Record, kind: Kind, routed: bool },
@@ -55,7 +51,7 @@ impl Step {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     /// A compare-and-set of this node's count.
     Update,
     /// `!CREATE` from `creator`, its `attempt`th id.
@@ -67,8 +63,8 @@ enum Kind {
 /// One group's directory work.
 #[derive(Debug)]
 pub(super) struct Pending {
-    waiting: VecDeque<Joiner>,
-    step: Step,
+    pub waiting: VecDeque<Joiner>,
+    pub step: Step,
     /// This node's count may differ from what the directory holds.
     pub dirty: bool,
     /// The copy of the record was just read or written, so it may refuse a join (`GROUP_FULL`,
@@ -101,94 +97,8 @@ impl Relay {
         cluster.pending.entry(group).or_default()
     }
 
-    fn local_count(&self, group: GroupId) -> usize {
+    pub(super) fn local_count(&self, group: GroupId) -> usize {
         self.tables.groups.get(&group).map_or(0, |g| g.members.len())
-    }
-
-    /// `!CREATE` on a node of a cluster: the id is the directory's once its create-if-absent
-    /// succeeds. The local limits were checked by the caller.
-    pub(crate) fn cluster_create(
-        &mut self,
-        from: SocketAddr,
-        cap: Option<u32>,
-    ) -> Result<Option<Reply>, ErrorReply> {
-        let cluster = self.cluster.as_ref().expect("clustered");
-        if !cluster.connected {
-            return Err(ErrorReply::Busy);
-        }
-        self.start_create(from, cap, 1);
-        Ok(None)
-    }
-
-    fn start_create(&mut self, from: SocketAddr, cap: Option<u32>, attempt: u32) {
-        let id = loop {
-            let candidate = (self.new_id)();
-            let cluster = self.cluster.as_ref().expect("clustered");
-            if cluster.replica.get(&candidate).is_none()
-                && !cluster.pending.contains_key(&candidate)
-                && !self.tables.groups.contains_key(&candidate)
-            {
-                break candidate;
-            }
-        };
-        let empty_ttl = self.config.empty_ttl;
-        let cluster = self.cluster.as_mut().expect("clustered");
-        let record =
-            Record { node: cluster.me().clone(), creator: from, cap, members: Default::default() };
-        *cluster.creating.entry(from).or_default() += 1;
-        let op = cluster.op(id);
-        cluster.stats.directory_writes += 1;
-        cluster.requests.push_back(Request::Write {
-            op,
-            group: id,
-            record: record.clone(),
-            expect: Expect::Absent,
-            ttl: Some(empty_ttl),
-        });
-        let kind = Kind::Create { creator: from, attempt };
-        let step = Step::Writing { op, admitted: Vec::new(), written: record, kind, routed: false };
-        self.pending_or_new(id).step = step;
-    }
-
-    /// `!JOIN` of a group this address is not in, on a node of a cluster: admitted when the
-    /// directory has counted it. Cut off from the directory, only a group held here without a
-    /// cap can be joined (nothing else can be decided alone).
-    pub(crate) fn cluster_join(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        id: GroupId,
-        received: u64,
-    ) -> Result<Option<Reply>, ErrorReply> {
-        let cluster = self.cluster.as_mut().expect("clustered");
-        if !cluster.connected {
-            let held = self.tables.groups.get(&id).is_some_and(|g| !g.members.is_empty());
-            if held && self.tables.groups[&id].cap.is_none() {
-                self.member_limits(from, 0)?;
-                let reply = self.admit(now, from, id, received);
-                self.member_count_changed(now, id);
-                return Ok(Some(reply));
-            }
-            return Err(ErrorReply::Busy);
-        }
-        if let Some((waiting_for, repeats)) = cluster.joining.get_mut(&from)
-            && *waiting_for == id
-        {
-            *repeats += 1; // a repeat: answered with the first
-            return Ok(None);
-        }
-        if cluster.waiting_joins() >= MAX_WAITING_JOINS && !cluster.joining.contains_key(&from) {
-            return Err(ErrorReply::Busy);
-        }
-        if cluster.pending.get(&id).is_some_and(|pending| pending.retry_at.is_some()) {
-            // The directory just failed this group: the client is told now, not kept waiting
-            // for the next try.
-            return Err(ErrorReply::Busy);
-        }
-        cluster.joining.insert(from, (id, 0));
-        self.pending_or_new(id).waiting.push_back(Joiner { addr: from, received });
-        self.advance(now, id);
-        Ok(None)
     }
 
     /// This node's membership of `group` changed (a join, leave, move or removal): the
@@ -381,30 +291,6 @@ impl Relay {
         self.pending_or_new(group).step = step;
     }
 
-    fn refuse(&mut self, now: Instant, joiner: Joiner, error: ErrorReply) {
-        let repeats = self.stop_joining(joiner.addr);
-        for _ in 0..=repeats {
-            self.answer_later(now, joiner.addr, Reply::Error(error.clone()));
-        }
-    }
-
-    /// `addr` waits no more; how many times it repeated its join.
-    fn stop_joining(&mut self, addr: SocketAddr) -> u32 {
-        let cluster = self.cluster.as_mut().expect("clustered");
-        cluster.joining.remove(&addr).map_or(0, |(_, repeats)| repeats)
-    }
-
-    /// A create from `creator` is over, one way or the other.
-    fn stop_creating(&mut self, creator: SocketAddr) {
-        let cluster = self.cluster.as_mut().expect("clustered");
-        if let Some(count) = cluster.creating.get_mut(&creator) {
-            *count -= 1;
-            if *count == 0 {
-                cluster.creating.remove(&creator);
-            }
-        }
-    }
-
     /// What the shell reports about a request.
     pub(super) fn complete(&mut self, now: Instant, response: Response) {
         let op = match &response {
@@ -486,14 +372,6 @@ impl Relay {
         self.advance(now, group);
     }
 
-    fn retry_create(&mut self, now: Instant, creator: SocketAddr, cap: Option<u32>, attempt: u32) {
-        if attempt >= CREATE_ATTEMPTS {
-            warn!(addr = %creator, "create: every id tried was taken");
-            return self.answer_later(now, creator, Reply::Error(ErrorReply::Busy));
-        }
-        self.start_create(creator, cap, attempt + 1);
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn written(
         &mut self,
@@ -520,47 +398,6 @@ impl Relay {
         cluster.stats.announcements += 1;
         cluster.requests.push_back(Request::Announce { op, group, record: written, revision, to });
         self.pending_or_new(group).step = Step::Announcing { op, admitted };
-    }
-
-    /// The directory holds the new group: it is this node's, and its creator's.
-    fn created(&mut self, now: Instant, group: GroupId, creator: SocketAddr, cap: Option<u32>) {
-        self.stop_creating(creator);
-        // Two creates from one IP may have raced past the per-IP limit: the later one is
-        // refused now, and its record expires unjoined.
-        if let Err(error) = self.creator_limits(creator) {
-            return self.answer_later(now, creator, Reply::Error(error));
-        }
-        self.tables.add_group(now, group, Some(creator), cap);
-        self.stats.creates += 1;
-        if self.logs.admit(now, Line::Create) {
-            let cap_text = cap.map_or("none".to_string(), |cap| cap.to_string());
-            info!(group = %group, addr = %creator, size = 0, cap = %cap_text, "create");
-        }
-        self.answer_later(now, creator, Reply::Created(group));
-    }
-
-    /// The joins the directory counted become members here, and hear `OK JOINED`.
-    fn finalize(&mut self, now: Instant, group: GroupId, admitted: Vec<Joiner>) {
-        for joiner in admitted {
-            let cluster = self.cluster.as_mut().expect("clustered");
-            if cluster.joining.get(&joiner.addr).map(|j| j.0) != Some(group) {
-                continue; // replaced by a later join; the count is set right below
-            }
-            let repeats = self.stop_joining(joiner.addr);
-            let cluster = self.cluster.as_mut().expect("clustered");
-            let cap = cluster.replica.get(&group).and_then(|entry| entry.record.cap);
-            if !self.tables.groups.contains_key(&group) {
-                self.tables.add_group(now, group, None, cap);
-            }
-            let reply = match self.member_limits(joiner.addr, 0) {
-                Ok(()) => self.admit(now, joiner.addr, group, joiner.received),
-                Err(error) => Reply::Error(error),
-            };
-            for _ in 0..=repeats {
-                self.answer_later(now, joiner.addr, reply.clone());
-            }
-        }
-        self.member_count_changed(now, group);
     }
 }
 

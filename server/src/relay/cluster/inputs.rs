@@ -1,0 +1,206 @@
+//! What the cluster shell hands the core (responses to its requests, the directory's changes,
+//! heartbeats, payloads from other nodes) and the clock's work (heartbeats out, silent nodes
+//! counted dead, retries).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::{error, info, warn};
+use udprelay_shared::{ErrorReply, GroupId, Reply};
+
+use super::super::members::MemberKey;
+use super::super::{Outgoing, Recipients};
+use super::replica::Heard;
+use super::{Heartbeat, NodeId, Record, Request, Response};
+use crate::relay::Relay;
+
+impl Relay {
+    /// Runs what is due at `now`: this node's heartbeat, counting silent nodes dead, and
+    /// directory work waiting after a failure.
+    pub fn cluster_tick(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if !cluster.connected {
+            return;
+        }
+        if cluster.next_heartbeat.is_none_or(|due| due <= now) {
+            cluster.next_heartbeat = Some(now + cluster.config.heartbeat);
+            let heartbeat = Heartbeat {
+                node: cluster.me().clone(),
+                instance: cluster.instance,
+                leaving: false,
+            };
+            cluster.requests.push_back(Request::Heartbeat(heartbeat));
+        }
+        // Two and a half heartbeats of silence: with the tick and the heartbeat's own trip, a
+        // node that dies just after its heartbeat is still counted out within three.
+        let silence = cluster.config.heartbeat.saturating_mul(5) / 2;
+        let dead = cluster.replica.expire(now, silence);
+        for node in &dead {
+            cluster.stats.nodes_dead += 1;
+            warn!(node = %node, "node dead: no heartbeat for {silence:?}; its members are counted out");
+        }
+        self.clear_dead_nodes(now);
+        let due: Vec<GroupId> = self
+            .cluster
+            .as_ref()
+            .map(|cluster| {
+                let retries = cluster.pending.iter();
+                retries.filter(|(_, p)| p.retry_at.is_some_and(|at| at <= now)).map(|(g, _)| *g)
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        for group in due {
+            if let Some(pending) = self.pending_mut(group) {
+                pending.retry_at = None;
+            }
+            self.advance(now, group);
+        }
+    }
+
+    /// The heartbeat that says this node is leaving (a clean stop), for the shell to publish.
+    pub fn farewell(&self) -> Option<Heartbeat> {
+        let cluster = self.cluster.as_ref()?;
+        Some(Heartbeat { node: cluster.me().clone(), instance: cluster.instance, leaving: true })
+    }
+
+    /// Takes in what the cluster shell reports.
+    pub fn cluster_receive(&mut self, now: Instant, response: Response) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        match response {
+            Response::Connection { up } => {
+                if cluster.connected == up {
+                    return;
+                }
+                cluster.connected = up;
+                if up {
+                    info!("connected to the cluster");
+                    cluster.replica.restart_clocks(now);
+                    cluster.next_heartbeat = None;
+                    // Whatever happened meanwhile, the directory gets this node's counts again.
+                    let groups: Vec<GroupId> = self.tables.groups.keys().copied().collect();
+                    for group in groups {
+                        self.member_count_changed(now, group);
+                    }
+                    self.cluster_tick(now);
+                } else {
+                    warn!("cut off from the cluster: creates and joins get ERR BUSY TryAgain");
+                    let groups: Vec<GroupId> = cluster.pending.keys().copied().collect();
+                    for group in groups {
+                        self.advance(now, group);
+                    }
+                }
+            }
+            Response::Heartbeat(heartbeat) if heartbeat.leaving => {
+                if heartbeat.node != *cluster.me() {
+                    info!(node = %heartbeat.node, "node left the cluster");
+                    cluster.stats.nodes_dead += 1;
+                    cluster.replica.left(&heartbeat.node);
+                    self.clear_dead_nodes(now);
+                }
+            }
+            Response::Heartbeat(heartbeat) => {
+                match cluster.replica.heard(now, &heartbeat.node, heartbeat.instance) {
+                    Heard::Known => {}
+                    Heard::Arrived => info!(node = %heartbeat.node, "node joined the cluster"),
+                    Heard::Impostor if !cluster.impostor_seen => {
+                        cluster.impostor_seen = true;
+                        error!(
+                            node = %heartbeat.node,
+                            "another relay runs under this node's name: give each node its own --node-name"
+                        );
+                    }
+                    Heard::Impostor => {}
+                }
+            }
+            Response::Changed { group, current, revision } => {
+                self.directory_changed(now, group, current, revision)
+            }
+            response => self.complete(now, response),
+        }
+    }
+
+    /// A payload another node sent for `group`: to every member here. Members are not
+    /// touched by it (the sender is elsewhere).
+    pub fn deliver(&mut self, group: GroupId, payload: &[u8]) -> Recipients<'_> {
+        const NOBODY: MemberKey = MemberKey::MAX;
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += payload.len() as u64;
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.stats.received += 1;
+        }
+        let keys = self.tables.groups.get(&group).map_or(&[][..], |g| &g.members[..]);
+        Recipients {
+            keys: keys.iter(),
+            members: &mut self.tables.members,
+            sender: NOBODY,
+            len: payload.len() as u64,
+            budgets: self.config.limits.require_validation,
+            stats: &mut self.stats,
+        }
+    }
+
+    /// A reply that had to wait for the cluster, sent unless it is an error over the
+    /// receiver's `--error-rate`.
+    pub(super) fn answer_later(&mut self, now: Instant, to: SocketAddr, reply: Reply) {
+        if reply == Reply::Error(ErrorReply::Busy)
+            && let Some(cluster) = self.cluster.as_mut()
+        {
+            cluster.stats.busy += 1;
+        }
+        if let Outgoing::Reply(reply) = self.reply(now, to, reply)
+            && let Some(cluster) = self.cluster.as_mut()
+        {
+            cluster.replies.push_back((to, reply));
+        }
+    }
+
+    /// When a node is dead, the janitor writes every group that still counts members there.
+    pub(super) fn clear_dead_nodes(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if cluster.replica.dead().next().is_none() || !cluster.replica.is_janitor() {
+            return;
+        }
+        let dead: Vec<NodeId> = cluster.replica.dead().cloned().collect();
+        let named: Vec<GroupId> = cluster
+            .replica
+            .groups()
+            .filter(|(_, entry)| dead.iter().any(|node| entry.record.members.contains_key(node)))
+            .map(|(group, _)| *group)
+            .collect();
+        for group in named {
+            self.pending_or_new(group).dirty = true;
+            self.advance(now, group);
+        }
+        if let Some(cluster) = self.cluster.as_mut() {
+            cluster.replica.forget_cleared();
+        }
+    }
+
+    /// The directory's copy changed: a group expired, or another node changed its record.
+    pub(super) fn directory_changed(
+        &mut self,
+        now: Instant,
+        group: GroupId,
+        current: Option<Record>,
+        revision: u64,
+    ) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let mine = current.as_ref().map(|record| record.count(cluster.me()));
+        if !cluster.replica.apply(now, group, current, revision) {
+            return;
+        }
+        let local = self.tables.groups.get(&group).map(|g| g.members.len());
+        match (mine, local) {
+            // Gone from the directory with nobody here: it expired.
+            (None, Some(0)) => self.expired(now, group),
+            // Gone with members here (it expired while this node was cut off), or this node's
+            // count is not what it has (the node was counted dead meanwhile): set it right.
+            (None, Some(_)) => self.member_count_changed(now, group),
+            (Some(mine), Some(local)) if mine as usize != local => {
+                self.member_count_changed(now, group)
+            }
+            _ => {}
+        }
+    }
+}

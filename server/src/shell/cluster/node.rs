@@ -1,0 +1,380 @@
+//! The cluster thread's loop: one NATS connection, and everything on it. It connects (and
+//! reconnects), sets up the directory and watches it, takes other nodes' payloads,
+//! announcements and heartbeats, carries out the core's requests and sends the replies that
+//! waited for them, and ticks the core's clock.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::kv::{Store, Watch};
+use async_nats::{Client, ConnectOptions, Event, Subscriber};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+use udprelay_shared::Reply;
+
+use super::transmit::Transmitter;
+use super::{Counters, Options, directory, publisher};
+use crate::relay::Relay;
+use crate::relay::cluster::{Announcement, Batch, Frames, Heartbeat, NodeId, Request, Response};
+use crate::shell::lock;
+
+/// How often the core's clock work runs (heartbeats, dead nodes, retries).
+const TICK: Duration = Duration::from_millis(100);
+
+/// How long a node waits for the others to take an announcement before it answers its new
+/// member anyway (a node that does not answer in time learns from the directory's feed).
+const ANNOUNCE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The cluster thread's state.
+pub(super) struct Node {
+    pub(super) options: Options,
+    pub(super) node: NodeId,
+    pub(super) relay: Arc<Mutex<Relay>>,
+    pub(super) transmitter: Transmitter,
+    pub(super) counters: Arc<Counters>,
+    pub(super) store: Option<Store>,
+    pub(super) watch: Option<Watch>,
+    /// The watch is still giving the directory as it stood when it started; the node counts
+    /// as connected once it has it all (or after [`CATCH_UP`]).
+    pub(super) catching_up: Option<Instant>,
+    /// What the core was last told of the connection.
+    pub(super) up: bool,
+}
+
+/// Longest a node waits for its copy of the directory before it counts as connected anyway.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+/// A watch of the directory, set up off the loop (each step can wait for JetStream).
+struct Watching {
+    store: Store,
+    watch: Watch,
+    /// Keys (and markers of deleted keys) the watch gives first.
+    values: u64,
+}
+
+/// Finds (or makes) the bucket, unless known, and watches it from its current state.
+async fn watch(
+    jetstream: &async_nats::jetstream::Context,
+    store: Option<Store>,
+    options: &Options,
+) -> Result<Watching, String> {
+    let store = match store {
+        Some(store) => store,
+        None => directory::open_bucket(jetstream, &options.name, options.replicas).await?,
+    };
+    let values = store.status().await.map_err(|error| error.to_string())?.values();
+    let watch = store.watch_with_history(">").await.map_err(|error| error.to_string())?;
+    Ok(Watching { store, watch, values })
+}
+
+/// The next entry of a watch, or never when there is none.
+async fn next_change(
+    watch: &mut Option<Watch>,
+) -> Option<Result<async_nats::jetstream::kv::Entry, ()>> {
+    match watch {
+        Some(watch) => Some(watch.next().await?.map_err(|_| ())),
+        None => std::future::pending().await,
+    }
+}
+
+impl Node {
+    fn subject(&self, kind: &str, node: &NodeId) -> String {
+        format!("{}.{kind}.{node}", self.options.name)
+    }
+
+    pub(super) async fn run(
+        mut self,
+        queued: mpsc::Receiver<(NodeId, Batch)>,
+        wake: Arc<Notify>,
+        mut stopped: oneshot::Receiver<()>,
+    ) {
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let connecting = ConnectOptions::new()
+            .name(format!("udprelay {}", self.node))
+            .no_echo()
+            // The --cluster order is a preference: each relay lists its nearest server first.
+            .retain_servers_order()
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .event_callback(move |event| {
+                let events_tx = events_tx.clone();
+                async move {
+                    let _ = events_tx.send(event);
+                }
+            });
+        let client = match connecting.connect(self.options.urls.clone()).await {
+            Ok(client) => client,
+            Err(error) => return error!(%error, "cannot use the --cluster URLs"),
+        };
+        let mut jetstream = async_nats::jetstream::new(client.clone());
+        jetstream.set_timeout(directory::OP_TIMEOUT);
+        tokio::spawn(publisher::run(
+            client.clone(),
+            self.options.name.clone(),
+            queued,
+            Arc::clone(&self.counters),
+        ));
+        let subscribe = |subject: String| {
+            let client = client.clone();
+            async move { client.subscribe(subject).await }
+        };
+        let subscriptions = async {
+            Ok::<_, async_nats::SubscribeError>((
+                subscribe(self.subject("node", &self.node)).await?,
+                subscribe(self.subject("ctl", &self.node)).await?,
+                subscribe(format!("{}.alive", self.options.name)).await?,
+            ))
+        };
+        let (mut payloads, mut announcements, mut heartbeats): (
+            Subscriber,
+            Subscriber,
+            Subscriber,
+        ) = match subscriptions.await {
+            Ok(subscriptions) => subscriptions,
+            Err(error) => return error!(%error, "cannot subscribe to the cluster's subjects"),
+        };
+        let (responses_tx, mut responses) = mpsc::unbounded_channel::<Response>();
+        let (watches_tx, mut watches) = mpsc::unbounded_channel::<Result<Watching, String>>();
+        let mut ticks = tokio::time::interval(TICK);
+        // A watch of the directory is wanted (at start, and afresh after each reconnection, to
+        // catch up on what was missed), and whether one is being set up.
+        let (mut watch_wanted, mut watch_pending, mut warned) = (true, false, false);
+        loop {
+            tokio::select! {
+                _ = &mut stopped => break,
+                Some(event) = events.recv() => match event {
+                    Event::Connected => {
+                        info!("connected to NATS");
+                        watch_wanted = true;
+                        if self.store.is_some() {
+                            // Back after a disconnection: serve at once (writes check what they
+                            // change), and catch up on the directory meanwhile.
+                            self.set_up(true);
+                        }
+                    }
+                    Event::Disconnected => {
+                        warn!("lost the connection to NATS; trying the others");
+                        self.set_up(false);
+                    }
+                    other => debug!(event = %other, "NATS"),
+                },
+                Some(watching) = watches.recv() => {
+                    watch_pending = false;
+                    match watching {
+                        Ok(Watching { store, watch, values }) => {
+                            watch_wanted = false;
+                            warned = false;
+                            self.store = Some(store);
+                            self.watch = Some(watch);
+                            if !self.up && values == 0 {
+                                self.set_up(true);
+                            } else if !self.up {
+                                self.catching_up = Some(Instant::now());
+                            }
+                        }
+                        Err(why) if !warned => {
+                            warned = true;
+                            warn!(why, "the directory is not ready; trying again");
+                        }
+                        Err(why) => debug!(why, "the directory is not ready; trying again"),
+                    }
+                }
+                change = next_change(&mut self.watch) => match change {
+                    Some(Ok(entry)) => {
+                        if let Some(response) = directory::change(&entry) {
+                            self.tell(response, &client, &jetstream, &responses_tx).await;
+                        }
+                        if entry.delta == 0 && self.catching_up.take().is_some() {
+                            self.set_up(true);
+                        }
+                    }
+                    _ => {
+                        debug!("the directory's feed ended; watching again");
+                        self.watch = None;
+                        watch_wanted = true;
+                    }
+                },
+                Some(message) = payloads.next() => self.delivered(&message.payload),
+                Some(message) = announcements.next() => {
+                    if let Some((group, revision, record)) = Announcement::decode(&message.payload) {
+                        let changed = Response::Changed { group, current: Some(record), revision };
+                        self.tell(changed, &client, &jetstream, &responses_tx).await;
+                    }
+                    if let Some(reply) = message.reply {
+                        let _ = client.publish(reply, bytes::Bytes::new()).await;
+                    }
+                }
+                Some(message) = heartbeats.next() => {
+                    if let Some(heartbeat) = Heartbeat::decode(&message.payload) {
+                        let heard = Response::Heartbeat(heartbeat);
+                        self.tell(heard, &client, &jetstream, &responses_tx).await;
+                    }
+                }
+                Some(response) = responses.recv() => {
+                    self.tell(response, &client, &jetstream, &responses_tx).await;
+                }
+                _ = wake.notified() => self.drain(&client, &jetstream, &responses_tx).await,
+                _ = ticks.tick() => {
+                    let connected =
+                        client.connection_state() == async_nats::connection::State::Connected;
+                    if watch_wanted && !watch_pending && connected {
+                        watch_pending = true;
+                        let (jetstream, store, options) =
+                            (jetstream.clone(), self.store.clone(), self.options.clone());
+                        let watches_tx = watches_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = watches_tx.send(watch(&jetstream, store, &options).await);
+                        });
+                    }
+                    if self.catching_up.is_some_and(|since| since.elapsed() > CATCH_UP) {
+                        warn!("the directory's feed is slow to catch up; serving anyway");
+                        self.catching_up = None;
+                        self.set_up(true);
+                    }
+                    lock(&self.relay).cluster_tick(Instant::now());
+                    self.drain(&client, &jetstream, &responses_tx).await;
+                }
+            }
+        }
+        self.farewell(&client).await;
+    }
+
+    fn set_up(&mut self, up: bool) {
+        self.counters.connected.store(up, Ordering::Relaxed);
+        if self.up != up {
+            self.up = up;
+            lock(&self.relay).cluster_receive(Instant::now(), Response::Connection { up });
+        }
+    }
+
+    /// Gives the core a response, then does what it asks.
+    async fn tell(
+        &mut self,
+        response: Response,
+        client: &Client,
+        jetstream: &async_nats::jetstream::Context,
+        responses: &mpsc::UnboundedSender<Response>,
+    ) {
+        lock(&self.relay).cluster_receive(Instant::now(), response);
+        self.drain(client, jetstream, responses).await;
+    }
+
+    /// Sends the replies the core has ready and carries out its requests.
+    async fn drain(
+        &mut self,
+        client: &Client,
+        jetstream: &async_nats::jetstream::Context,
+        responses: &mpsc::UnboundedSender<Response>,
+    ) {
+        let (requests, replies): (Vec<Request>, Vec<(SocketAddr, Reply)>) = {
+            let mut relay = lock(&self.relay);
+            (
+                std::iter::from_fn(|| relay.poll_request()).collect(),
+                std::iter::from_fn(|| relay.poll_reply()).collect(),
+            )
+        };
+        if !replies.is_empty() {
+            let bytes: Vec<(Vec<u8>, SocketAddr)> =
+                replies.iter().map(|(to, reply)| (reply.to_bytes(), *to)).collect();
+            let messages: Vec<(&[u8], SocketAddr)> =
+                bytes.iter().map(|(bytes, to)| (&bytes[..], *to)).collect();
+            self.transmitter.send(&messages);
+        }
+        for request in requests {
+            self.carry_out(request, client, jetstream, responses).await;
+        }
+    }
+
+    async fn carry_out(
+        &mut self,
+        request: Request,
+        client: &Client,
+        jetstream: &async_nats::jetstream::Context,
+        responses: &mpsc::UnboundedSender<Response>,
+    ) {
+        let responses = responses.clone();
+        match request {
+            Request::Heartbeat(heartbeat) => {
+                let subject = format!("{}.alive", self.options.name);
+                let _ = client.publish(subject, heartbeat.encode().into()).await;
+            }
+            Request::Write { op, group, record, expect, ttl } => {
+                let Some(store) = self.store.clone() else {
+                    return drop(responses.send(Response::Failed { op }));
+                };
+                let (jetstream, counters) = (jetstream.clone(), Arc::clone(&self.counters));
+                tokio::spawn(async move {
+                    let timed = directory::Timed::start();
+                    let response =
+                        directory::write(&jetstream, &store, op, group, record, expect, ttl).await;
+                    counters.write_seconds.observe(timed.seconds());
+                    let _ = responses.send(response);
+                });
+            }
+            Request::Read { op, group } => {
+                let Some(store) = self.store.clone() else {
+                    return drop(responses.send(Response::Failed { op }));
+                };
+                tokio::spawn(async move {
+                    let _ = responses.send(directory::read(&store, op, group).await);
+                });
+            }
+            Request::Announce { op, group, record, revision, to } => {
+                let body: bytes::Bytes =
+                    Announcement { group: group.to_string(), revision, record }.encode().into();
+                let asks: Vec<_> = to
+                    .iter()
+                    .map(|node| {
+                        let (client, subject, body) =
+                            (client.clone(), self.subject("ctl", node), body.clone());
+                        async move {
+                            let _ = tokio::time::timeout(
+                                ANNOUNCE_TIMEOUT,
+                                client.request(subject, body),
+                            )
+                            .await;
+                        }
+                    })
+                    .collect();
+                tokio::spawn(async move {
+                    futures_util::future::join_all(asks).await;
+                    let _ = responses.send(Response::Announced { op });
+                });
+            }
+        }
+    }
+
+    /// Payloads another node sent for members here.
+    fn delivered(&mut self, message: &[u8]) {
+        self.counters.received_messages.fetch_add(1, Ordering::Relaxed);
+        let mut frames = Frames::new(message);
+        let mut out: Vec<(&[u8], SocketAddr)> = Vec::new();
+        let mut count = 0;
+        {
+            let mut relay = lock(&self.relay);
+            for (group, payload) in frames.by_ref() {
+                count += 1;
+                out.extend(relay.deliver(group, payload).map(|to| (payload, to)));
+            }
+        }
+        self.counters.received_payloads.fetch_add(count, Ordering::Relaxed);
+        if frames.damaged() {
+            self.counters.damaged_messages.fetch_add(1, Ordering::Relaxed);
+            debug!("a message from another node did not read whole");
+        }
+        self.transmitter.send(&out);
+    }
+
+    /// Tells the other nodes this one is leaving, so they need not wait for its silence.
+    async fn farewell(&self, client: &Client) {
+        let farewell = lock(&self.relay).farewell().filter(|_| self.options.farewell);
+        if let Some(farewell) = farewell {
+            let subject = format!("{}.alive", self.options.name);
+            let _ = client.publish(subject, farewell.encode().into()).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
+    }
+}
