@@ -67,11 +67,15 @@ impl Session {
                 }
                 self.joined(now, id);
                 if purpose == Purpose::Rejoin {
+                    for payload in std::mem::take(&mut self.resend) {
+                        let _ = self.send_payload(now, &payload);
+                    }
                     self.events.push_back(Event::Rejoined(id));
                     return;
                 }
             }
             (Command::Join(group), Reply::Error(error)) if purpose == Purpose::Rejoin => {
+                self.resend.clear();
                 self.finish_attempt(socket);
                 self.lost(group);
                 let error = Some(error.clone());

@@ -30,6 +30,9 @@ use crate::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
 
 pub use health::Health;
 
+/// Most of the user's recent payloads a move to another server sends again.
+const RECENT_PAYLOADS: usize = 16;
+
 /// Why a request was sent; decides what its reply does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -160,6 +163,12 @@ pub struct Session {
     connection: Connection,
     pending: VecDeque<Pending>,
     retries: Vec<Retry>,
+    /// The user's last payloads, sent less than [`REPLY_TIMEOUT`] ago and since the member
+    /// socket last heard from the server: a move to another server sends them again, since the
+    /// server that stopped answering may never have had them.
+    recent: VecDeque<(Instant, Vec<u8>)>,
+    /// Payloads to send again once a rejoin on another server succeeds.
+    resend: Vec<Vec<u8>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -190,6 +199,8 @@ impl Session {
             connection: Connection::Unknown,
             pending: VecDeque::new(),
             retries: Vec::new(),
+            recent: VecDeque::new(),
+            resend: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -233,6 +244,11 @@ impl Session {
         let deadline = now + REPLY_TIMEOUT;
         let (request, purpose) = (Request::Payload, Purpose::User);
         self.pending.push_back(Pending { socket, request, purpose, deadline, tries: 0 });
+        self.recent.retain(|(sent, _)| now.saturating_duration_since(*sent) < REPLY_TIMEOUT);
+        if self.recent.len() == RECENT_PAYLOADS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((now, payload.to_vec()));
         Ok(())
     }
 
@@ -241,6 +257,11 @@ impl Session {
     /// Takes in a datagram that came from the server's address on `socket`: a reply if it
     /// answers a request outstanding on that socket, otherwise a peer's payload.
     pub fn handle_datagram(&mut self, now: Instant, socket: SocketId, datagram: &[u8]) {
+        if socket == self.member {
+            // The server was alive after the payloads sent before now: a move need not send
+            // those again.
+            self.recent.clear();
+        }
         let group = self.group;
         let answered = Reply::parse(datagram).and_then(|reply| {
             let index = self

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::{Connection, Purpose, Request, Session, SocketId, Transmit};
+use crate::limits::REPLY_TIMEOUT;
 use crate::{Command, GroupId};
 
 impl Session {
@@ -12,7 +13,9 @@ impl Session {
     /// server) and a fresh member socket is opened. The user's commands still waiting for an
     /// answer are sent again there; unless one of them changes the membership, `rejoin` (the
     /// group the client was in) is joined again, reported as [`super::Event::Rejoined`] or
-    /// [`super::Event::RejoinFailed`].
+    /// [`super::Event::RejoinFailed`], and once back in it, the payloads the user sent in the
+    /// last 2 s (up to 16) and since anything came from the old server are sent again: it may
+    /// never have had them (a message may then arrive twice, rather than not at all).
     pub fn change_server(&mut self, now: Instant, rejoin: Option<GroupId>) {
         let user = |purpose: Purpose| matches!(purpose, Purpose::User | Purpose::CreateAndJoin);
         let mut again: Vec<(Command, Purpose)> = self
@@ -45,8 +48,16 @@ impl Session {
             .iter()
             .any(|(command, _)| matches!(command, Command::Create { .. } | Command::Join(_)));
         self.group = if membership { None } else { rejoin };
+        let recent = std::mem::take(&mut self.recent);
         if let Some(group) = self.group {
             self.request(now, self.member, Request::Command(Command::Join(group)), Purpose::Rejoin);
+            // Sent once the server has us back: a relay of a cluster answers a join only when
+            // its directory has it, and a payload before that would be refused.
+            self.resend = recent
+                .into_iter()
+                .filter(|(sent, _)| now.saturating_duration_since(*sent) < REPLY_TIMEOUT)
+                .map(|(_, payload)| payload)
+                .collect();
         }
         for (command, purpose) in again {
             match (command, purpose) {

@@ -641,3 +641,27 @@ fn an_ip_limit_is_tried_again_twice_then_reported() {
         [reply(Command::Join(id("ABCD1234")), "ERR IP_LIMIT 16/16", Purpose::User)]
     );
 }
+
+#[test]
+fn on_another_server_the_last_two_seconds_of_messages_follow_the_rejoin() {
+    let mut c = Client::joined("60.0");
+    c.session.send_payload(c.now, b"ana: long ago").unwrap();
+    c.advance(2.5);
+    c.session.send_payload(c.now, b"ana: just now").unwrap();
+    c.advance(0.5);
+    c.session.send_payload(c.now, b"ana: and this").unwrap();
+    c.sent();
+    c.session.change_server(c.now, c.session.group());
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"], "the messages wait for the server to have us");
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.sent(), ["!PING +", "ana: just now", "ana: and this"]);
+    // What the old server relayed after a message shows it had it: not sent again.
+    c.session.send_payload(c.now, b"ana: seen").unwrap();
+    c.peer_sends("ben: got it");
+    c.session.send_payload(c.now, b"ana: unseen").unwrap();
+    c.sent();
+    c.session.change_server(c.now, c.session.group());
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
+    c.receive("OK JOINED ABCD1234");
+    assert_eq!(c.sent(), ["!PING +", "ana: unseen"]);
+}
