@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::scenario::{client, cpu_per, create, join, quantile_us, receive_all, stamp};
+use crate::scenario::relay::send_paced;
+use crate::scenario::{client, cpu_per, create, join, quantile_us, receive_all};
 use crate::target::cpu_of;
 
 /// Members per group: a sender and four receivers.
@@ -100,34 +101,4 @@ pub fn run(
         p99_us: quantile_us(&mut ages, 0.99),
         remote_p99_us: remote_p99,
     })
-}
-
-/// Round-robin over the senders at `rate` a second, in 1 ms ticks; returns how many went.
-fn send_paced(
-    senders: &[(UdpSocket, SocketAddr)],
-    rate: u64,
-    bytes: usize,
-    seconds: f64,
-) -> io::Result<u64> {
-    let mut payload = vec![b'x'; bytes.max(9)];
-    let tick = Duration::from_millis(1);
-    let per_tick = rate as f64 / 1000.0;
-    let ticks = (seconds * 1000.0) as u64;
-    let started = Instant::now();
-    let (mut sent, mut owed) = (0u64, 0.0f64);
-    for n in 0..ticks {
-        owed += per_tick;
-        while owed >= 1.0 {
-            stamp(&mut payload);
-            let (sender, to) = &senders[(sent as usize) % senders.len()];
-            sender.send_to(&payload, to)?;
-            sent += 1;
-            owed -= 1.0;
-        }
-        if let Some(wait) = (started + tick * (n as u32 + 1)).checked_duration_since(Instant::now())
-        {
-            thread::sleep(wait);
-        }
-    }
-    Ok(sent)
 }

@@ -2,6 +2,7 @@
 //! a total offered rate, time-stamped payloads; fan-out is the same with one big group.
 
 use std::io;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -27,7 +28,7 @@ pub fn run(name: &'static str, target: &Target, load: Load) -> io::Result<Outcom
         let id = create(&client()?, server)?;
         let sender = client()?;
         join(&sender, server, &id)?;
-        senders.push(sender);
+        senders.push((sender, server));
         for _ in 1..load.members {
             let receiver = client()?;
             join(&receiver, server, &id)?;
@@ -41,7 +42,7 @@ pub fn run(name: &'static str, target: &Target, load: Load) -> io::Result<Outcom
 
     let cpu_before = target.cpu();
     let started = Instant::now();
-    let sent = send_paced(&senders, server, load)?;
+    let sent = send_paced(&senders, load.rate, load.bytes, load.seconds)?;
     let sending_time = started.elapsed();
     thread::sleep(Duration::from_millis(300)); // let what is in flight land
     let cpu = target.cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
@@ -63,25 +64,26 @@ pub fn run(name: &'static str, target: &Target, load: Load) -> io::Result<Outcom
     })
 }
 
-/// Sends round-robin from `senders` at `load.rate` per second for `load.seconds`, in 1 ms
-/// ticks; returns how many were sent.
-fn send_paced(
-    senders: &[std::net::UdpSocket],
-    server: std::net::SocketAddr,
-    load: Load,
+/// Sends round-robin from `senders` (each with where it sends to) at `rate` payloads a second
+/// of `bytes` bytes for `seconds`, in 1 ms ticks; returns how many were sent.
+pub fn send_paced(
+    senders: &[(UdpSocket, SocketAddr)],
+    rate: u64,
+    bytes: usize,
+    seconds: f64,
 ) -> io::Result<u64> {
-    let mut payload = vec![b'x'; load.bytes.max(9)];
+    let mut payload = vec![b'x'; bytes.max(9)];
     let tick = Duration::from_millis(1);
-    let per_tick = load.rate as f64 / 1000.0;
-    let ticks = (load.seconds * 1000.0) as u64;
+    let per_tick = rate as f64 / 1000.0;
+    let ticks = (seconds * 1000.0) as u64;
     let started = Instant::now();
     let (mut sent, mut owed) = (0u64, 0.0f64);
     for n in 0..ticks {
         owed += per_tick;
         while owed >= 1.0 {
             stamp(&mut payload);
-            let sender = &senders[(sent as usize) % senders.len()];
-            sender.send_to(&payload, server)?;
+            let (sender, to) = &senders[(sent as usize) % senders.len()];
+            sender.send_to(&payload, to)?;
             sent += 1;
             owed -= 1.0;
         }

@@ -47,6 +47,13 @@ pub(super) struct Node {
 /// Longest a node waits for its copy of the directory before it counts as connected anyway.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
+/// What the loop's requests go out on, and where their answers come back.
+struct Wires {
+    client: Client,
+    jetstream: async_nats::jetstream::Context,
+    responses: mpsc::UnboundedSender<Response>,
+}
+
 /// A watch of the directory, set up off the loop (each step can wait for JetStream).
 struct Watching {
     store: Store,
@@ -137,6 +144,8 @@ impl Node {
             Err(error) => return error!(%error, "cannot subscribe to the cluster's subjects"),
         };
         let (responses_tx, mut responses) = mpsc::unbounded_channel::<Response>();
+        let wires =
+            Wires { client: client.clone(), jetstream: jetstream.clone(), responses: responses_tx };
         let (watches_tx, mut watches) = mpsc::unbounded_channel::<Result<Watching, String>>();
         let mut ticks = tokio::time::interval(TICK);
         // A watch of the directory is wanted (at start, and afresh after each reconnection, to
@@ -185,7 +194,7 @@ impl Node {
                 change = next_change(&mut self.watch) => match change {
                     Some(Ok(entry)) => {
                         if let Some(response) = directory::change(&entry) {
-                            self.tell(response, &client, &jetstream, &responses_tx).await;
+                            self.tell(response, &wires).await;
                         }
                         if entry.delta == 0 && self.catching_up.take().is_some() {
                             self.set_up(true);
@@ -201,7 +210,7 @@ impl Node {
                 Some(message) = announcements.next() => {
                     if let Some((group, revision, record)) = Announcement::decode(&message.payload) {
                         let changed = Response::Changed { group, current: Some(record), revision };
-                        self.tell(changed, &client, &jetstream, &responses_tx).await;
+                        self.tell(changed, &wires).await;
                     }
                     if let Some(reply) = message.reply {
                         let _ = client.publish(reply, bytes::Bytes::new()).await;
@@ -210,13 +219,13 @@ impl Node {
                 Some(message) = heartbeats.next() => {
                     if let Some(heartbeat) = Heartbeat::decode(&message.payload) {
                         let heard = Response::Heartbeat(heartbeat);
-                        self.tell(heard, &client, &jetstream, &responses_tx).await;
+                        self.tell(heard, &wires).await;
                     }
                 }
                 Some(response) = responses.recv() => {
-                    self.tell(response, &client, &jetstream, &responses_tx).await;
+                    self.tell(response, &wires).await;
                 }
-                _ = wake.notified() => self.drain(&client, &jetstream, &responses_tx).await,
+                _ = wake.notified() => self.drain(&wires).await,
                 _ = ticks.tick() => {
                     let connected =
                         client.connection_state() == async_nats::connection::State::Connected;
@@ -235,7 +244,7 @@ impl Node {
                         self.set_up(true);
                     }
                     lock(&self.relay).cluster_tick(Instant::now());
-                    self.drain(&client, &jetstream, &responses_tx).await;
+                    self.drain(&wires).await;
                 }
             }
         }
@@ -251,24 +260,13 @@ impl Node {
     }
 
     /// Gives the core a response, then does what it asks.
-    async fn tell(
-        &mut self,
-        response: Response,
-        client: &Client,
-        jetstream: &async_nats::jetstream::Context,
-        responses: &mpsc::UnboundedSender<Response>,
-    ) {
+    async fn tell(&mut self, response: Response, wires: &Wires) {
         lock(&self.relay).cluster_receive(Instant::now(), response);
-        self.drain(client, jetstream, responses).await;
+        self.drain(wires).await;
     }
 
     /// Sends the replies the core has ready and carries out its requests.
-    async fn drain(
-        &mut self,
-        client: &Client,
-        jetstream: &async_nats::jetstream::Context,
-        responses: &mpsc::UnboundedSender<Response>,
-    ) {
+    async fn drain(&mut self, wires: &Wires) {
         let (requests, replies): (Vec<Request>, Vec<(SocketAddr, Reply)>) = {
             let mut relay = lock(&self.relay);
             (
@@ -284,17 +282,12 @@ impl Node {
             self.transmitter.send(&messages);
         }
         for request in requests {
-            self.carry_out(request, client, jetstream, responses).await;
+            self.carry_out(request, wires).await;
         }
     }
 
-    async fn carry_out(
-        &mut self,
-        request: Request,
-        client: &Client,
-        jetstream: &async_nats::jetstream::Context,
-        responses: &mpsc::UnboundedSender<Response>,
-    ) {
+    async fn carry_out(&mut self, request: Request, wires: &Wires) {
+        let Wires { client, jetstream, responses } = wires;
         let responses = responses.clone();
         match request {
             Request::Heartbeat(heartbeat) => {
