@@ -22,7 +22,8 @@ impl Relay {
         if !cluster.connected {
             return;
         }
-        if cluster.next_heartbeat.is_none_or(|due| due <= now) {
+        let beat = cluster.next_heartbeat.is_none_or(|due| due <= now);
+        if beat {
             cluster.next_heartbeat = Some(now + cluster.config.heartbeat);
             let heartbeat = Heartbeat {
                 node: cluster.me().clone(),
@@ -39,7 +40,11 @@ impl Relay {
             cluster.stats.nodes_dead += 1;
             warn!(node = %node, "node dead: no heartbeat for {silence:?}; its members are counted out");
         }
-        self.clear_dead_nodes(now);
+        // Newly dead nodes at once; what is left of earlier ones (a write that failed) at each
+        // heartbeat, not at every tick: it reads every group of the directory.
+        if beat || !dead.is_empty() {
+            self.clear_dead_nodes(now);
+        }
         let due: Vec<GroupId> = self
             .cluster
             .as_ref()

@@ -259,7 +259,7 @@ impl Relay {
             self.refuse(now, joiner, error);
         }
         // The cluster filled the group while this node's members were not counted (it was cut
-        // off, or counted dead): the newest over the cap must go.
+        // off, or counted dead): those over the cap must go (the last of its list).
         while evict > 0 {
             let key = *self.tables.groups[&group].members.last().expect("more members than room");
             let addr = self.tables.members.get(key).addr;
@@ -270,6 +270,9 @@ impl Relay {
             evict -= 1;
         }
         let local = self.local_count(group);
+        if local == 0 && self.tables.groups.get(&group).is_some_and(|g| g.creator.is_none()) {
+            self.tables.remove_group(group);
+        }
         let cluster = self.cluster.as_mut().expect("clustered");
         record.set_count(&me, count(local + admitted.len()));
         let unchanged = cluster.replica.get(&group).is_some_and(|entry| entry.record == record);
