@@ -12,6 +12,7 @@
 mod failover;
 mod joins;
 mod load;
+mod nats_alone;
 mod report;
 
 use std::net::SocketAddr;
@@ -206,6 +207,8 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
     let groups_quiet = load::set_up(&nodes, groups).map_err(io)?;
     let quiet = load::run(groups_quiet, latency_rate, args.bytes, seconds, &relay_pids, &nats_pids)
         .map_err(io)?;
+    eprintln!("NATS alone: {latency_rate}/s from one server to another");
+    let nats_p99_us = nats_alone::p99_us(&nats.url(0), &nats.url(1), latency_rate, seconds)?;
     eprintln!(
         "cluster: {} joins into groups capped at {}",
         join_groups * (args.cap as usize + 1),
@@ -234,25 +237,24 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
         failover::noticed(r1, r2, || failover::signal(pids[1], libc::SIGKILL)).map_err(io)?;
     let _ = r3;
 
-    print!(
-        "{}",
-        report::table(
-            args,
-            seconds,
-            rate,
-            latency_rate,
-            &one_busy,
-            &busy,
-            &one_quiet,
-            &quiet,
-            &joins,
-            noticed,
-            killed,
-            silent,
-            heartbeat,
-        )
-    );
-    println!("payloads per NATS message in the {rate}/s run: {batched:.1}");
+    let figures = report::Figures {
+        seconds,
+        rate,
+        latency_rate,
+        heartbeat,
+        cap: args.cap,
+        one_busy,
+        busy,
+        one_quiet,
+        quiet,
+        nats_p99_us,
+        joins,
+        noticed,
+        killed,
+        silent,
+        batched,
+    };
+    print!("{}", report::table(&figures));
     Ok(())
 }
 

@@ -5,22 +5,46 @@ use std::time::Duration;
 
 use super::{joins, load};
 
-#[allow(clippy::too_many_arguments)]
-pub fn table(
-    args: &super::ClusterArgs,
-    seconds: f64,
-    rate: u64,
-    latency_rate: u64,
-    one_busy: &load::Measured,
-    busy: &load::Measured,
-    one_quiet: &load::Measured,
-    quiet: &load::Measured,
-    joins: &joins::Joins,
-    noticed: Option<Duration>,
-    killed: Option<Duration>,
-    silent: Option<Duration>,
-    heartbeat: f64,
-) -> String {
+/// Everything one run measured.
+pub struct Figures {
+    pub seconds: f64,
+    pub rate: u64,
+    pub latency_rate: u64,
+    pub heartbeat: f64,
+    pub cap: u32,
+    pub one_busy: load::Measured,
+    pub busy: load::Measured,
+    pub one_quiet: load::Measured,
+    pub quiet: load::Measured,
+    /// NATS alone, one server to another, at the latency run's rate.
+    pub nats_p99_us: Option<f64>,
+    pub joins: joins::Joins,
+    pub noticed: Option<Duration>,
+    pub killed: Option<Duration>,
+    pub silent: Option<Duration>,
+    /// Payloads per NATS message in the throughput run.
+    pub batched: f64,
+}
+
+pub fn table(figures: &Figures) -> String {
+    let Figures {
+        seconds,
+        rate,
+        latency_rate,
+        heartbeat,
+        cap,
+        one_busy,
+        busy,
+        one_quiet,
+        quiet,
+        nats_p99_us,
+        joins,
+        noticed,
+        killed,
+        silent,
+        batched,
+    } = figures;
+    let (noticed, killed, silent) = (*noticed, *killed, *silent);
     let number = |value: Option<f64>, decimals: usize| {
         value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
     };
@@ -31,7 +55,7 @@ pub fn table(
     let secs = |d: Option<Duration>| {
         d.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
     };
-    let h = heartbeat;
+    let h = *heartbeat;
     let mut rows = vec![
         [
             "figure".to_string(),
@@ -69,6 +93,13 @@ pub fn table(
             "".into(),
         ],
         [
+            "  payloads per NATS message".into(),
+            "".into(),
+            number(Some(*batched), 1),
+            "".into(),
+            "".into(),
+        ],
+        [
             "  p50 / p99 µs".into(),
             format!("{} / {}", number(one_busy.p50_us, 0), number(one_busy.p99_us, 0)),
             format!("{} / {}", number(busy.p50_us, 0), number(busy.p99_us, 0)),
@@ -90,7 +121,14 @@ pub fn table(
             "".into(),
         ],
         [
-            format!("joins/s, cap {} enforced", args.cap),
+            "  NATS alone, one server to another: p99 µs".into(),
+            "".into(),
+            number(*nats_p99_us, 0),
+            ratio(*nats_p99_us, one_quiet.p99_us),
+            "".into(),
+        ],
+        [
+            format!("joins/s, cap {cap} enforced"),
             "".into(),
             number(Some(joins.per_s), 0),
             "".into(),

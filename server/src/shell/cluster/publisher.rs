@@ -29,7 +29,7 @@ const MESSAGE_BYTES: usize = 256 * 1024;
 const TAKE: usize = 256;
 
 /// Payloads a second (for all other nodes) above which the task gathers before publishing.
-pub const GATHER_ABOVE: u64 = 4000;
+pub const GATHER_ABOVE: u64 = 8000;
 
 /// How long it gathers (tokio's timer counts in milliseconds).
 pub const GATHER: Duration = Duration::from_millis(1);
