@@ -28,6 +28,7 @@ pub struct Measured {
     /// Latency of every delivery, and of those that crossed nodes (all, on one node).
     pub p50_us: Option<f64>,
     pub p99_us: Option<f64>,
+    pub remote_p50_us: Option<f64>,
     pub remote_p99_us: Option<f64>,
 }
 
@@ -90,6 +91,7 @@ pub fn run(
     let (remote_count, mut remote_ages) = remote.join().expect("receiver thread")?;
     let delivered = local_count + remote_count;
     let expected = sent * (MEMBERS as u64 - 1);
+    let remote_p50 = quantile_us(&mut remote_ages, 0.50);
     let remote_p99 = quantile_us(&mut remote_ages, 0.99);
     ages.append(&mut remote_ages);
     Ok(Measured {
@@ -99,6 +101,7 @@ pub fn run(
         nats_ns_per_delivery: cpu_per(Some(nats_used), delivered),
         p50_us: quantile_us(&mut ages, 0.50),
         p99_us: quantile_us(&mut ages, 0.99),
+        remote_p50_us: remote_p50,
         remote_p99_us: remote_p99,
     })
 }

@@ -114,6 +114,13 @@ pub fn table(figures: &Figures) -> String {
             "≤ 3 ×".into(),
         ],
         [
+            "  p50 µs (cluster: across nodes)".into(),
+            number(one_quiet.p50_us, 0),
+            number(quiet.remote_p50_us, 0),
+            ratio(quiet.remote_p50_us, one_quiet.p50_us),
+            "".into(),
+        ],
+        [
             "  loss %".into(),
             number(Some(one_quiet.loss_pct), 3),
             number(Some(quiet.loss_pct), 3),
