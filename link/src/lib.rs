@@ -123,6 +123,9 @@ impl Connection {
 
     /// Does everything the session queued; returns everything there is to report.
     pub fn flush(&mut self) -> Vec<Report> {
+        // A move made while reading these events: the ones after it still speak of the old
+        // server (they were queued before the move).
+        let mut moved_now = false;
         loop {
             while let Some(transmit) = self.session.poll_transmit() {
                 match transmit {
@@ -134,7 +137,7 @@ impl Connection {
                 }
             }
             let Some(event) = self.session.poll_event() else { break };
-            if let Some(event) = self.failover(event) {
+            if let Some(event) = self.failover(event, &mut moved_now) {
                 self.reports.push(Report::Session(event));
             }
         }
@@ -142,30 +145,41 @@ impl Connection {
     }
 
     /// With several servers, what the session reports may mean the one in use is gone: then
-    /// the next is tried, until one answers or each has been tried once. Returns the event
-    /// when it is still to be reported.
-    fn failover(&mut self, event: Event) -> Option<Event> {
+    /// the next is tried, until one answers or each has been tried once. `moved_now` says a
+    /// move was made for an earlier event of the same batch: then this one is about the old
+    /// server, and only its command is sent again. Returns the event when it is still to be
+    /// reported.
+    fn failover(&mut self, event: Event, moved_now: &mut bool) -> Option<Event> {
         if self.servers.len() < 2 {
             return Some(event);
         }
         let now = Instant::now();
         let untried = self.moving.is_none_or(|(_, tried)| tried < self.servers.len());
         match event {
-            // The heartbeat (or a command) went unanswered while in a group.
-            Event::Connection(Reachability::Unreachable)
-                if self.moving.is_none() && self.session.group().is_some() =>
-            {
-                self.move_on(now, self.session.group(), None);
-                Some(event)
+            // The heartbeat went unanswered (its retry too) while in a group: the move speaks
+            // for that silence.
+            Event::NoReply { purpose: Purpose::Heartbeat, .. } => {
+                if !*moved_now && self.moving.is_none() && self.session.group().is_some() {
+                    *moved_now = true;
+                    self.move_on(now, self.session.group(), None);
+                }
+                None
             }
+            // A command of the user's went unanswered: it goes to the next server.
             Event::NoReply {
                 request,
                 purpose: purpose @ (Purpose::User | Purpose::CreateAndJoin),
-            } if untried => {
-                self.move_on(now, self.session.group(), Some((request, purpose)));
+            } if untried || *moved_now => {
+                if *moved_now {
+                    self.send_again(now, request, purpose);
+                } else {
+                    *moved_now = true;
+                    self.move_on(now, self.session.group(), Some((request, purpose)));
+                }
                 None
             }
             Event::RejoinFailed { group, error: None } if self.moving.is_some() && untried => {
+                *moved_now = true;
                 self.move_on(now, Some(group), None);
                 None
             }
@@ -177,8 +191,6 @@ impl Connection {
                 self.moved(None);
                 Some(event)
             }
-            // The heartbeat's silence that started this move: the move speaks for it.
-            Event::NoReply { purpose: Purpose::Heartbeat, .. } if self.moving.is_some() => None,
             // Every server was tried once without an answer: this round is over, and the
             // failure is reported as it is.
             Event::NoReply { purpose: Purpose::User | Purpose::CreateAndJoin, .. }
@@ -190,6 +202,16 @@ impl Connection {
         }
     }
 
+    /// Sends a command of the user's again, as it was first made.
+    fn send_again(&mut self, now: Instant, command: Command, purpose: Purpose) {
+        match (command, purpose) {
+            (Command::Create { cap }, Purpose::CreateAndJoin) => {
+                self.session.create_and_join(now, cap)
+            }
+            (command, _) => self.session.command(now, command),
+        }
+    }
+
     /// Moves to the next server: the old one's sockets go, and the session starts again
     /// there (rejoining `group`, and sending `again` once more).
     fn move_on(&mut self, now: Instant, group: Option<GroupId>, again: Option<(Command, Purpose)>) {
@@ -198,12 +220,8 @@ impl Connection {
         self.current = (self.current + 1) % self.servers.len();
         self.sockets.clear();
         self.session.change_server(now, group);
-        match again {
-            Some((Command::Create { cap }, Purpose::CreateAndJoin)) => {
-                self.session.create_and_join(now, cap)
-            }
-            Some((command, _)) => self.session.command(now, command),
-            None => {}
+        if let Some((command, purpose)) = again {
+            self.send_again(now, command, purpose);
         }
     }
 
