@@ -241,11 +241,6 @@ impl Relay {
         self.cluster.as_ref().map(Cluster::me)
     }
 
-    /// Whether the shell has a connection to the cluster (`true` when not clustered).
-    pub fn cluster_connected(&self) -> bool {
-        self.cluster.as_ref().is_none_or(|cluster| cluster.connected)
-    }
-
     pub fn cluster_stats(&self) -> ClusterStats {
         self.cluster.as_ref().map(|cluster| cluster.stats).unwrap_or_default()
     }
@@ -275,14 +270,6 @@ impl Relay {
     /// The next reply that had to wait for the cluster (`OK CREATED`, `OK JOINED`, errors).
     pub fn poll_reply(&mut self) -> Option<(SocketAddr, Reply)> {
         self.cluster.as_mut()?.replies.pop_front()
-    }
-
-    /// When [`Relay::cluster_tick`] is next due (`None` when not clustered).
-    pub fn cluster_timeout(&self) -> Option<Instant> {
-        let cluster = self.cluster.as_ref()?;
-        let retries = cluster.pending.values().filter_map(|pending| pending.retry_at);
-        let heartbeat = cluster.connected.then_some(cluster.next_heartbeat).flatten();
-        retries.chain(heartbeat).min()
     }
 
     /// Gives back the memory of the cluster's tables after a wave of expiries (the sweep's
