@@ -38,6 +38,18 @@ struct Args {
     generate: Option<udprelay_generate::Output>,
 }
 
+/// The server field at start: `--host` (one, or a list) takes `--port`, or the last port used,
+/// where an entry has none; `--port` alone changes the last servers' port.
+fn server_field(hosts: Option<&str>, port: Option<u16>, last: &str) -> String {
+    let last_port = last.split(',').next().and_then(|first| first.rsplit_once(':'));
+    let last_port = last_port.and_then(|(_, port)| port.parse().ok()).unwrap_or(5000);
+    match (hosts, port) {
+        (Some(hosts), port) => udprelay_link::with_port(hosts, port.unwrap_or(last_port), false),
+        (None, Some(port)) => udprelay_link::with_port(last, port, true),
+        (None, None) => last.to_string(),
+    }
+}
+
 fn parse_id(text: &str) -> Result<GroupId, String> {
     GroupId::parse_lenient(text).map_err(|why| format!("not a group id: {why}"))
 }
@@ -99,13 +111,7 @@ fn run(args: Args) -> eframe::Result {
             udprelay_gui::fonts::install(&cc.egui_ctx);
             let stored = |key| cc.storage.and_then(|s| s.get_string(key));
             let last = stored("server").unwrap_or_else(|| "127.0.0.1:5000".into());
-            // --host (one, or a list) takes --port where an entry has none; --port alone
-            // changes the last server's (or servers') port.
-            let server = match (&args.host, args.port) {
-                (Some(hosts), port) => udprelay_link::with_port(hosts, port.unwrap_or(5000), false),
-                (None, Some(port)) => udprelay_link::with_port(&last, port, true),
-                (None, None) => last,
-            };
+            let server = server_field(args.host.as_deref(), args.port, &last);
             let store = match args.history.clone().or_else(Store::default_path) {
                 Some(path) => Store::open(&path, args.history_limit),
                 None => Err("this system has no data directory for it".to_string()),
@@ -118,4 +124,21 @@ fn run(args: Args) -> eframe::Result {
             Ok(Box::new(Window { app }))
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_field;
+
+    #[test]
+    fn the_server_field_from_the_flags_and_the_last_one_used() {
+        let last = "relay.example.org:6000";
+        assert_eq!(server_field(None, None, last), last);
+        assert_eq!(server_field(Some("a.example.org"), None, last), "a.example.org:6000");
+        assert_eq!(
+            server_field(Some("a,b:7000,::1"), Some(5001), last),
+            "a:5001,b:7000,[::1]:5001"
+        );
+        assert_eq!(server_field(None, Some(5002), "a:1,b:2"), "a:5002,b:5002");
+    }
 }
