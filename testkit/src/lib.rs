@@ -7,7 +7,7 @@ mod proxy;
 mod relays;
 mod scratch;
 
-pub use nats::{NATS_VERSION, NatsCluster, nats_server_binary};
+pub use nats::{NATS_VERSION, NatsCluster, free_tcp_port, nats_server_binary};
 pub use proxy::DelayProxy;
 pub use relays::RelayCluster;
 pub use scratch::ScratchDir;

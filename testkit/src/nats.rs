@@ -89,9 +89,25 @@ fn fetch(tools: &Path, binary: &Path) {
     let _ = std::fs::remove_dir_all(&staging);
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; the server binds it right after).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().unwrap().port()
+/// A free TCP port on 127.0.0.1 for a server to listen on (nats-server, a relay's metrics).
+/// Not one the kernel would hand out (those are from 32768 up, and a connection made meanwhile could take a port the kernel
+/// had just given us and we let go), and never the same twice in one test process: drawn at
+/// random below that range, and free when asked.
+pub fn free_tcp_port() -> u16 {
+    use std::collections::HashSet;
+    use std::hash::{BuildHasher, RandomState};
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap();
+    let given = given.get_or_insert_with(HashSet::new);
+    let random = RandomState::new();
+    for attempt in 0u64..10_000 {
+        let port = 20_000 + (random.hash_one(attempt) % 12_000) as u16;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free TCP port between 20000 and 32000");
 }
 
 /// One nats-server of a [`NatsCluster`].
@@ -146,13 +162,13 @@ impl NatsCluster {
     /// its leader.
     pub fn start(count: usize) -> NatsCluster {
         let dir = ScratchDir::new("nats");
-        let route_ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        let route_ports: Vec<u16> = (0..count).map(|_| free_tcp_port()).collect();
         let routes: Vec<String> =
             route_ports.iter().map(|port| format!("nats-route://127.0.0.1:{port}")).collect();
         let servers = (0..count)
             .map(|i| {
                 let name = format!("n{}", i + 1);
-                let client_port = free_port();
+                let client_port = free_tcp_port();
                 let store = dir.join(&format!("{name}-js"));
                 let cluster = if count > 1 {
                     format!(

@@ -89,9 +89,7 @@ impl Relays {
         let mut relays: Vec<(Target, SocketAddr)> = Vec::new();
         for i in 0..3 {
             let port = relays.first().map_or(0, |first| first.0.addr.port()).to_string();
-            let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|free| free.local_addr())
-                .map_err(|e| e.to_string())?;
+            let metrics = SocketAddr::from(([127, 0, 0, 1], udprelay_testkit::free_tcp_port()));
             let flags = [
                 "--metrics",
                 &metrics.to_string(),
