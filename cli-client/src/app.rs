@@ -1,38 +1,24 @@
-//! The client's loop: one thread that owns the connection and waits on three things at once:
-//! the network, the user's lines, and the session's next deadline.
+//! What the terminal does with the client: one group at a time, as the original. It waits on
+//! three things at once: the client's events, the user's lines, and Ctrl-C; a typed command
+//! is carried out by `udprelay-client`, and its answer shown before the next line is read.
 
+use std::future::Future;
 use std::io;
-use std::time::{Duration, Instant};
+use std::pin::Pin;
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, never, select};
-use udprelay_link::{Connection, Report, Server};
-use udprelay_shared::session::PayloadError;
-use udprelay_shared::{Command, limits::MAX_DATAGRAM};
+use tokio::sync::mpsc::UnboundedReceiver;
+use udprelay_client::{Client, Command, Error, Event, Events, GroupId, Reply};
 
 use crate::display::{self, NOT_JOINED};
 use crate::input::{self, HELP, Input};
 use crate::style::Style;
 use crate::terminal::{Terminal, UserInput};
 
-/// Longest sleep when the session has nothing scheduled.
-const IDLE: Duration = Duration::from_secs(3600);
-
 /// What the client was started with.
 pub struct Options {
-    /// The server, or the servers to move between (the first is used first).
-    pub servers: Vec<Server>,
-    /// Prefix for outgoing messages (`NAME: text`).
-    pub name: Option<String>,
-    /// Colours and timestamps.
+    /// Colours, timestamps and the name to ring the bell for.
     pub style: Style,
-}
-
-struct Client {
-    options: Options,
-    connection: Connection,
-    terminal: Terminal,
-    /// A command failed (an error reply, no reply, or a refused line): pipe mode exits 1.
-    failed: bool,
 }
 
 /// How a run ended.
@@ -42,63 +28,107 @@ pub struct Outcome {
     pub failed: bool,
 }
 
+/// A typed command's answer, on its way.
+type Pending = Pin<Box<dyn Future<Output = Answer>>>;
+
+/// What a typed command came to.
+enum Answer {
+    CreateAndJoin(Result<GroupId, Error>),
+    Join(GroupId, Result<(), Error>),
+    Reply(Command, Result<Reply, Error>),
+    Sent(Result<(), Error>),
+}
+
+struct App {
+    client: Client,
+    options: Options,
+    terminal: Terminal,
+    /// The group typed messages go to.
+    current: Option<GroupId>,
+    last_created: Option<GroupId>,
+    /// A command failed (an error reply, no reply, or a refused line): pipe mode exits 1.
+    failed: bool,
+}
+
+/// Most events shown before a command's answer that came after them.
+const EVENTS_BEFORE_ANSWER: usize = 10_000;
+
 /// Runs until the user quits, the input ends or Ctrl-C arrives.
-pub fn run(options: Options, terminal: Terminal, interrupted: Receiver<()>) -> io::Result<Outcome> {
-    let connection = Connection::open(options.servers.clone())?;
-    let network = connection.network().clone();
-    let mut client = Client { options, connection, terminal, failed: false };
-    if client.terminal.interactive {
-        let others: Vec<&str> =
-            client.options.servers[1..].iter().map(|server| server.label.as_str()).collect();
-        let then = if others.is_empty() {
-            String::new()
-        } else {
-            format!(" (if it stops answering: {})", others.join(", "))
+pub async fn run(
+    client: Client,
+    mut events: Events,
+    options: Options,
+    terminal: Terminal,
+    mut interrupted: UnboundedReceiver<()>,
+) -> io::Result<Outcome> {
+    let mut app =
+        App { client, options, terminal, current: None, last_created: None, failed: false };
+    if app.terminal.interactive {
+        app.greet();
+    }
+    let mut pending: Option<Pending> = None;
+    loop {
+        tokio::select! {
+            biased;
+            answer = answer_of(&mut pending) => {
+                pending = None;
+                // What happened before the answer is shown before it.
+                for _ in 0..EVENTS_BEFORE_ANSWER {
+                    let Some(event) = events.try_recv() else { break };
+                    app.event(event);
+                }
+                app.answer(answer);
+            }
+            event = events.recv() => match event {
+                Some(event) => app.event(event),
+                None => break,
+            },
+            // Lines are taken one at a time, each after the previous one's answer, so that a
+            // script's `create --join` is complete before its next line is read.
+            line = app.terminal.lines.recv(), if pending.is_none() => match line {
+                Some(UserInput::Line(line)) => match app.act(&line) {
+                    Some(Act::Quit) => break,
+                    Some(Act::Wait(answer)) => pending = Some(answer),
+                    None => {}
+                },
+                Some(UserInput::End) | None => break,
+            },
+            _ = interrupted.recv() => break,
+        }
+    }
+    app.client.clone().close().await;
+    app.terminal.finish();
+    println!("Goodbye.");
+    Ok(Outcome { failed: app.failed })
+}
+
+async fn answer_of(pending: &mut Option<Pending>) -> Answer {
+    match pending {
+        Some(answer) => answer.await,
+        None => std::future::pending().await,
+    }
+}
+
+enum Act {
+    Quit,
+    Wait(Pending),
+}
+
+impl App {
+    fn greet(&mut self) {
+        let servers = self.client.servers();
+        let others: Vec<&str> = servers[1..].iter().map(|server| server.label.as_str()).collect();
+        let then = match others.is_empty() {
+            true => String::new(),
+            false => format!(" (if it stops answering: {})", others.join(", ")),
         };
-        client.show(&format!(
-            "Connecting to server at {}{then} ...",
-            client.options.servers[0].label
-        ));
-        client.show(
+        let first = servers[0].label.clone();
+        self.show(&format!("Connecting to server at {first}{then} ..."));
+        self.show(
             "Type 'help' for commands. Messages that don't start with '!' are sent as payloads.",
         );
     }
-    loop {
-        client.flush();
-        let now = Instant::now();
-        let wait =
-            client.connection.deadline().map_or(IDLE, |at| at.saturating_duration_since(now));
-        // Lines are taken one at a time, each after the previous one's reply, so that a
-        // script's `create --join` is complete before its next line is read.
-        let lines = if client.connection.session().awaiting_user_reply() {
-            never()
-        } else {
-            client.terminal.lines.clone()
-        };
-        select! {
-            recv(network) -> message => match message {
-                Ok(message) => client.connection.receive(Instant::now(), message),
-                Err(_) => break,
-            },
-            recv(lines) -> line => match line {
-                Ok(UserInput::Line(line)) => {
-                    if !client.act(&line) {
-                        break;
-                    }
-                }
-                Ok(UserInput::End) | Err(_) => break,
-            },
-            recv(interrupted) -> _ => break,
-            default(wait) => {}
-        }
-        client.connection.tick(Instant::now());
-    }
-    client.flush();
-    client.goodbye();
-    Ok(Outcome { failed: client.failed })
-}
 
-impl Client {
     /// One of the client's own lines (help, status, refusals).
     fn show(&mut self, line: &str) {
         let shown = self.options.style.render(line, None);
@@ -113,100 +143,165 @@ impl Client {
         self.terminal.show(&shown);
     }
 
+    fn show_all(&mut self, lines: Vec<String>) {
+        lines.iter().for_each(|line| self.show_incoming(line));
+    }
+
     /// Refuses a line, which counts as a failure for a script.
     fn refuse(&mut self, why: &str) {
         self.failed = true;
         self.show(why);
     }
 
-    /// Sends what the session queued and shows what it reported.
-    fn flush(&mut self) {
-        for report in self.connection.flush() {
-            match report {
-                Report::Session(event) => {
-                    self.failed |= display::is_failure(&event);
-                    for line in display::event_lines(&event) {
-                        self.show_incoming(&line);
-                    }
+    fn event(&mut self, event: Event) {
+        self.failed |= display::is_failure(&event);
+        if let Event::Lost { group, .. } = event
+            && self.current == Some(group)
+        {
+            self.current = None;
+        }
+        self.show_all(display::event_lines(&event));
+    }
+
+    /// Acts on one typed line: `None` when it is done at once.
+    fn act(&mut self, line: &str) -> Option<Act> {
+        let client = self.client.clone();
+        let current = self.current;
+        let request = |command: Command| {
+            let answer =
+                async move { Answer::Reply(command, client.request(current, command).await) };
+            Some(Act::Wait(Box::pin(answer)))
+        };
+        match input::parse(line) {
+            Input::Nothing => None,
+            Input::Quit => Some(Act::Quit),
+            Input::Refused(why) => {
+                self.refuse(&why);
+                None
+            }
+            Input::Help => {
+                HELP.iter().for_each(|line| self.show(line));
+                None
+            }
+            Input::Status => {
+                let status = self.status(Instant::now());
+                self.show(&status);
+                None
+            }
+            Input::Create { join: true, cap } => {
+                let client = self.client.clone();
+                let answer =
+                    async move { Answer::CreateAndJoin(client.create_and_join(cap).await) };
+                Some(Act::Wait(Box::pin(answer)))
+            }
+            Input::Create { join: false, cap } => request(Command::Create { cap }),
+            Input::Join(id) if Some(id) == self.current => {
+                self.show(&format!("[cli] already in {id}"));
+                None
+            }
+            Input::Join(id) => {
+                let client = self.client.clone();
+                let answer = async move { Answer::Join(id, client.join(id).await) };
+                Some(Act::Wait(Box::pin(answer)))
+            }
+            Input::Leave(Some(id)) => request(Command::Leave(id)),
+            Input::Leave(None) => match self.current {
+                Some(id) => request(Command::Leave(id)),
+                None => {
+                    self.refuse(NOT_JOINED);
+                    None
                 }
-                Report::Unreachable => {
-                    let label = self.connection.server().label.clone();
-                    self.show_incoming(&format!("[cli] server unreachable at {label}"));
-                }
-                Report::Moved { from, to, group } => {
-                    self.show_incoming(&display::moved_line(&from, &to, group));
-                }
-                Report::SendFailed(error) => {
-                    self.failed = true;
-                    self.show(&format!("[cli] could not send: {error}"));
-                }
+            },
+            Input::Who => request(Command::Who),
+            Input::Ping => request(Command::Ping(None)),
+            Input::Message(text) => {
+                let Some(group) = self.current else {
+                    self.refuse(NOT_JOINED);
+                    return None;
+                };
+                let client = self.client.clone();
+                let answer = async move { Answer::Sent(client.send(group, &text).await) };
+                Some(Act::Wait(Box::pin(answer)))
             }
         }
     }
 
-    /// Acts on one typed line; `false` when it ends the session.
-    fn act(&mut self, line: &str) -> bool {
-        let now = Instant::now();
-        let session = self.connection.session_mut();
-        match input::parse(line) {
-            Input::Nothing => {}
-            Input::Quit => return false,
-            Input::Refused(why) => self.refuse(&why),
-            Input::Help => HELP.iter().for_each(|line| self.show(line)),
-            Input::Status => {
-                let status = self.status(now);
-                self.show(&status);
+    fn answer(&mut self, answer: Answer) {
+        match answer {
+            Answer::CreateAndJoin(Ok(id)) => {
+                self.last_created = Some(id);
+                self.show_all(display::created_lines(id));
+                self.show_incoming(&format!("[server] {}", Reply::Joined(id)));
+                self.switch_to(id);
             }
-            Input::Create { join: true, cap } => session.create_and_join(now, cap),
-            Input::Create { join: false, cap } => session.command(now, Command::Create { cap }),
-            Input::Join(id) => session.command(now, Command::Join(id)),
-            Input::Leave(Some(id)) => session.command(now, Command::Leave(id)),
-            Input::Leave(None) => match session.group() {
-                Some(id) => session.command(now, Command::Leave(id)),
-                None => self.refuse(NOT_JOINED),
-            },
-            Input::Who => session.command(now, Command::Who),
-            Input::Ping => session.command(now, Command::Ping(None)),
-            Input::Message(text) => {
-                let payload = match &self.options.name {
-                    Some(name) => format!("{name}: {text}"),
-                    None => text,
-                };
-                match session.send_payload(now, payload.as_bytes()) {
-                    Ok(()) => {}
-                    Err(PayloadError::NotJoined) => self.refuse(NOT_JOINED),
-                    Err(PayloadError::TooLong(len)) => {
-                        self.refuse(&format!(
-                            "[cli] message too long ({len} bytes, max {MAX_DATAGRAM})"
-                        ));
-                    }
+            Answer::CreateAndJoin(Err(error)) => {
+                self.failed = true;
+                // The create worked and the join that follows it did not.
+                if let Error::NoReply { command: Command::Join(id), .. }
+                | Error::Unreachable { command: Command::Join(id), .. } = error
+                {
+                    self.last_created = Some(id);
+                    self.show_all(display::created_lines(id));
+                    return self.show_all(display::error_lines(Command::Join(id), &error));
                 }
+                self.show_all(display::error_lines(Command::Create { cap: None }, &error));
+            }
+            Answer::Join(id, Ok(())) => {
+                self.show_incoming(&format!("[server] {}", Reply::Joined(id)));
+                self.switch_to(id);
+            }
+            Answer::Join(id, Err(error)) => {
+                self.failed = true;
+                self.show_all(display::error_lines(Command::Join(id), &error));
+            }
+            Answer::Reply(command, answer) => {
+                match (&command, &answer) {
+                    (_, Ok(Reply::Error(_)) | Err(_)) => self.failed = true,
+                    (Command::Create { .. }, Ok(Reply::Created(id))) => {
+                        self.last_created = Some(*id)
+                    }
+                    (Command::Leave(id), Ok(Reply::Left(_))) if self.current == Some(*id) => {
+                        self.current = None;
+                    }
+                    _ => {}
+                }
+                self.show_all(display::answer_lines(&answer, command));
+            }
+            Answer::Sent(Ok(())) => {}
+            Answer::Sent(Err(error)) => {
+                self.failed = true;
+                let lines = display::error_lines(Command::Who, &error);
+                lines.iter().for_each(|line| self.show(line));
             }
         }
-        true
+    }
+
+    /// Typed messages go to `id` now; the group before it is left, as the original client
+    /// leaves its group when it joins another.
+    fn switch_to(&mut self, id: GroupId) {
+        if let Some(old) = self.current.replace(id)
+            && old != id
+        {
+            let client = self.client.clone();
+            tokio::spawn(async move { client.leave(old).await });
+        }
     }
 
     fn status(&self, now: Instant) -> String {
-        let session = self.connection.session();
         let none = || "<none>".to_string();
-        let group = session.group().map_or_else(none, |id| id.to_string());
-        let created = session.last_created().map_or_else(none, |id| id.to_string());
-        let eta = session.next_ping().map_or_else(none, |at| {
+        let status = self.current.and_then(|id| self.client.status(Some(id)));
+        let status = status.or_else(|| self.client.status(None));
+        let server = status.as_ref().map(|s| s.server.clone());
+        let server = server.unwrap_or_else(|| self.client.servers()[0].label.clone());
+        let heartbeat = status.as_ref().map_or(60.0, |s| s.heartbeat.as_secs_f64());
+        let next_ping = status.and_then(|s| s.next_ping).filter(|_| self.current.is_some());
+        let eta = next_ping.map_or_else(none, |at| {
             format!("{:.2}s", at.saturating_duration_since(now).as_secs_f64())
         });
+        let group = self.current.map_or_else(none, |id| id.to_string());
+        let created = self.last_created.map_or_else(none, |id| id.to_string());
         format!(
-            "[cli] server={} group={group} last_created={created} heartbeat_interval={:.3}s next_ping_eta={eta}",
-            self.connection.server().label,
-            session.heartbeat().as_secs_f64(),
+            "[cli] server={server} group={group} last_created={created} heartbeat_interval={heartbeat:.3}s next_ping_eta={eta}"
         )
-    }
-
-    /// Leaves the group, so that the others' count is right at once, then says goodbye.
-    fn goodbye(&mut self) {
-        if let Some(group) = self.connection.session().group() {
-            let _ = self.connection.send_raw(&Command::Leave(group).to_bytes());
-        }
-        self.terminal.finish();
-        println!("Goodbye.");
     }
 }

@@ -1,41 +1,36 @@
-//! The lines the user sees for what the session reports. Pure, so every text is tested here.
-//! Everything that came from the network goes through [`printable`] first.
+//! The lines the user sees for what the client reports and what its commands return. Pure,
+//! so every text is tested here. Everything that came from the network goes through
+//! [`printable`] first.
 
-use udprelay_shared::session::{Event, Purpose};
-use udprelay_shared::text::printable;
-use udprelay_shared::{Command, ErrorReply, GroupId, Reply, ServerFull};
+use udprelay_client::text::printable;
+use udprelay_client::{Command, Error, ErrorReply, Event, GroupId, Reply};
+use udprelay_shared::ServerFull;
 
 pub const NOT_JOINED: &str = "[cli] not joined; use 'join <group_id>' or 'create --join'";
 
-/// The lines to print for one session event (often none: heartbeat chatter is not shown).
+/// The lines to print for one event (often none: heartbeat chatter is not shown).
 pub fn event_lines(event: &Event) -> Vec<String> {
     match event {
-        Event::Reply { purpose: Purpose::Heartbeat, reply, .. } => match reply {
-            // The rejoin that follows speaks for a forgotten membership.
-            Reply::Error(error) if *error != ErrorReply::JoinFirst => server_error(error),
-            _ => Vec::new(),
-        },
-        Event::Reply { reply, .. } => reply_lines(reply),
-        Event::PayloadRefused(error) => server_error(error),
-        Event::Payload(bytes) => vec![format!("[payload] {}", printable(bytes))],
-        Event::NoReply { request: Command::Create { .. }, .. } => {
-            vec!["[cli] create timed out".into()]
-        }
-        Event::NoReply { request: Command::Ping(_), .. } => {
-            vec!["[cli] no reply from server for !PING".into()]
-        }
-        Event::NoReply { request, .. } => vec![format!("[cli] no reply from server for {request}")],
-        Event::Rejoined(group) => {
+        Event::Message(message) => vec![format!("[payload] {}", printable(&message.bytes))],
+        Event::Refused { error, .. } => server_error(error),
+        Event::Silent { .. } => vec!["[cli] no reply from server for !PING".into()],
+        Event::Unreachable { server, .. } => vec![format!("[cli] server unreachable at {server}")],
+        Event::Rejoined { group } => {
             vec![format!("[cli] rejoined {group} after the server forgot us")]
         }
-        Event::RejoinFailed { group, error } => {
+        Event::Lost { group, error } => {
             let why = error.as_ref().map_or("no reply from server".into(), ErrorReply::describe);
             vec![format!("[cli] could not rejoin {group}: {why}")]
         }
-        Event::Connection(_) => Vec::new(),
-        Event::Retrying(request) => vec![format!(
-            "[cli] the server cannot reach the rest of its cluster just now; sending {request} again every second"
+        Event::Moved { group, from, to } => vec![moved_line(from, to, *group)],
+        Event::Retrying { command, .. } => vec![format!(
+            "[cli] the server cannot reach the rest of its cluster just now; sending {command} again every second"
         )],
+        Event::SendFailed { reason, .. } => vec![format!("[cli] could not send: {reason}")],
+        Event::Lagged { missed } => {
+            vec![format!("[cli] {missed} messages not shown: this client was not keeping up")]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -47,16 +42,40 @@ pub fn moved_line(from: &str, to: &str, group: Option<GroupId>) -> String {
     }
 }
 
-/// Whether an event means a command the user gave failed (for pipe mode's exit code).
+/// Whether an event means something the user did failed (for pipe mode's exit code).
 pub fn is_failure(event: &Event) -> bool {
-    match event {
-        Event::Reply { reply: Reply::Error(_), purpose, .. } => {
-            matches!(purpose, Purpose::User | Purpose::CreateAndJoin)
-        }
-        Event::NoReply { purpose, .. } => matches!(purpose, Purpose::User | Purpose::CreateAndJoin),
-        Event::PayloadRefused(_) | Event::RejoinFailed { .. } => true,
-        _ => false,
+    matches!(event, Event::Refused { .. } | Event::Lost { .. } | Event::SendFailed { .. })
+}
+
+/// The lines for the server's answer to a command the user typed.
+pub fn answer_lines(answer: &Result<Reply, Error>, command: Command) -> Vec<String> {
+    match answer {
+        Ok(reply) => reply_lines(reply),
+        Err(error) => error_lines(command, error),
     }
+}
+
+/// The lines for a command that failed without a reply to show.
+pub fn error_lines(command: Command, error: &Error) -> Vec<String> {
+    match (error, command) {
+        (Error::Refused(error), _) => server_error(error),
+        (Error::NoReply { .. } | Error::Unreachable { .. }, Command::Create { .. }) => {
+            vec!["[cli] create timed out".into()]
+        }
+        (Error::NoReply { .. } | Error::Unreachable { .. }, _) => {
+            vec![format!("[cli] no reply from server for {command}")]
+        }
+        (Error::NotJoined(_), _) => vec![NOT_JOINED.into()],
+        (Error::TooLong { len, max }, _) => {
+            vec![format!("[cli] message too long ({len} bytes, max {max})")]
+        }
+        (error, _) => vec![format!("[cli] {error}")],
+    }
+}
+
+/// The lines for `create --join`'s new group, as the server said them.
+pub fn created_lines(id: GroupId) -> Vec<String> {
+    reply_lines(&Reply::Created(id))
 }
 
 fn reply_lines(reply: &Reply) -> Vec<String> {
@@ -115,62 +134,59 @@ fn advice(error: &ErrorReply) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use udprelay_client::Message;
 
     fn id() -> GroupId {
         "ABCD1234".parse().unwrap()
     }
 
-    fn user_reply(request: Command, text: &str) -> Vec<String> {
-        let reply = Reply::parse(text.as_bytes()).unwrap();
-        event_lines(&Event::Reply { request, reply, purpose: Purpose::User })
+    fn answer(command: Command, text: &str) -> Vec<String> {
+        answer_lines(&Ok(Reply::parse(text.as_bytes()).unwrap()), command)
+    }
+
+    fn payload(bytes: &[u8]) -> Vec<String> {
+        event_lines(&Event::Message(Message::parse(id(), bytes.to_vec())))
     }
 
     #[test]
     fn server_replies() {
         assert_eq!(
-            user_reply(Command::Create { cap: None }, "OK CREATED ABCD1234"),
+            answer(Command::Create { cap: None }, "OK CREATED ABCD1234"),
             ["[server] OK CREATED ABCD1234", "[cli] created group id: ABCD1234"]
         );
         assert_eq!(
-            user_reply(Command::Join(id()), "OK JOINED ABCD1234"),
+            created_lines(id()),
+            answer(Command::Create { cap: None }, "OK CREATED ABCD1234")
+        );
+        assert_eq!(
+            answer(Command::Join(id()), "OK JOINED ABCD1234"),
             ["[server] OK JOINED ABCD1234"]
         );
+        assert_eq!(answer(Command::Leave(id()), "OK LEFT ABCD1234"), ["[server] OK LEFT ABCD1234"]);
+        assert_eq!(answer(Command::Ping(None), "PONG 60.0"), ["[server] PONG 60.0"]);
+        assert_eq!(answer(Command::Who, "OK WHO ABCD1234 2"), ["[server] group=ABCD1234 peers=2"]);
         assert_eq!(
-            user_reply(Command::Leave(id()), "OK LEFT ABCD1234"),
-            ["[server] OK LEFT ABCD1234"]
-        );
-        assert_eq!(user_reply(Command::Ping(None), "PONG 60.0"), ["[server] PONG 60.0"]);
-        assert_eq!(
-            user_reply(Command::Who, "OK WHO ABCD1234 2"),
-            ["[server] group=ABCD1234 peers=2"]
-        );
-        assert_eq!(
-            user_reply(Command::Join(id()), "ERR GROUP_FULL ABCD1234")[0],
+            answer(Command::Join(id()), "ERR GROUP_FULL ABCD1234")[0],
             "[server] error: GROUP_FULL - ABCD1234"
         );
         assert_eq!(
-            user_reply(Command::Join(id()), "ERR BAD_ARG NoSuchGroup")[0],
+            answer(Command::Join(id()), "ERR BAD_ARG NoSuchGroup")[0],
             "[server] error: BAD_ARG - NoSuchGroup"
         );
     }
 
     #[test]
     fn heartbeat_chatter_is_quiet() {
-        let pong = Reply::parse(b"PONG 60.0").unwrap();
-        let event =
-            Event::Reply { request: Command::Ping(None), reply: pong, purpose: Purpose::Heartbeat };
-        assert!(event_lines(&event).is_empty());
-        let forgotten = Event::Reply {
-            request: Command::Ping(None),
-            reply: Reply::Error(ErrorReply::JoinFirst),
-            purpose: Purpose::Heartbeat,
-        };
-        assert!(event_lines(&forgotten).is_empty());
+        assert!(event_lines(&Event::Members { group: id(), count: 2 }).is_empty());
+        let reachability = udprelay_client::Reachability::Reachable;
+        assert!(event_lines(&Event::Reachability { group: Some(id()), reachability }).is_empty());
     }
 
     #[test]
     fn client_lines() {
-        let no_reply = |request| event_lines(&Event::NoReply { request, purpose: Purpose::User });
+        let server = "127.0.0.1:5000".to_string();
+        let no_reply =
+            |command| error_lines(command, &Error::NoReply { command, server: server.clone() });
         assert_eq!(no_reply(Command::Who), ["[cli] no reply from server for !WHO"]);
         assert_eq!(
             no_reply(Command::Join(id())),
@@ -178,23 +194,35 @@ mod tests {
         );
         assert_eq!(no_reply(Command::Create { cap: None }), ["[cli] create timed out"]);
         assert_eq!(
-            event_lines(&Event::Rejoined(id())),
+            event_lines(&Event::Silent { group: id() }),
+            ["[cli] no reply from server for !PING"]
+        );
+        assert_eq!(
+            event_lines(&Event::Rejoined { group: id() }),
             ["[cli] rejoined ABCD1234 after the server forgot us"]
         );
         assert_eq!(
-            event_lines(&Event::RejoinFailed { group: id(), error: Some(ErrorReply::NoSuchGroup) }),
+            event_lines(&Event::Lost { group: id(), error: Some(ErrorReply::NoSuchGroup) }),
             ["[cli] could not rejoin ABCD1234: no group has that id (it may have expired)"]
         );
         assert_eq!(
-            event_lines(&Event::RejoinFailed { group: id(), error: None }),
+            event_lines(&Event::Lost { group: id(), error: None }),
             ["[cli] could not rejoin ABCD1234: no reply from server"]
+        );
+        assert_eq!(
+            event_lines(&Event::Unreachable { group: None, server }),
+            ["[cli] server unreachable at 127.0.0.1:5000"]
+        );
+        assert_eq!(
+            error_lines(Command::Who, &Error::TooLong { len: 5000, max: 4096 }),
+            ["[cli] message too long (5000 bytes, max 4096)"]
         );
     }
 
     #[test]
     fn server_errors_in_words_after_the_original_line() {
-        let create = |text| user_reply(Command::Create { cap: None }, text);
-        let join = |text| user_reply(Command::Join(id()), text);
+        let create = |text| answer(Command::Create { cap: None }, text);
+        let join = |text| answer(Command::Join(id()), text);
         assert_eq!(
             create("ERR CLIENT_LIMIT 3/3"),
             [
@@ -221,7 +249,7 @@ mod tests {
         assert_eq!(join("ERR IP_LIMIT 16/16")[0], "[server] error: IP_LIMIT - 16/16");
         assert!(join("ERR IP_LIMIT 16/16")[1].contains("--max-members-per-ip"));
         assert_eq!(
-            event_lines(&Event::PayloadRefused(ErrorReply::JoinFirst)),
+            event_lines(&Event::Refused { group: id(), error: ErrorReply::JoinFirst }),
             [
                 "[server] error: NOT_IN_GROUP - JoinFirstUseJOIN",
                 "[cli] you are not in a group; use 'join <group_id>' or 'create --join'",
@@ -231,34 +259,19 @@ mod tests {
 
     #[test]
     fn failures_are_counted_for_scripts() {
-        let failed = |text: &str, purpose| {
-            let reply = Reply::parse(text.as_bytes()).unwrap();
-            is_failure(&Event::Reply { request: Command::Who, reply, purpose })
-        };
-        assert!(failed("ERR NOT_IN_GROUP JoinFirstUseJOIN", Purpose::User));
-        assert!(!failed("ERR NOT_IN_GROUP JoinFirstUseJOIN", Purpose::Heartbeat));
-        assert!(!failed("OK WHO ABCD1234 2", Purpose::User));
-        assert!(is_failure(&Event::NoReply { request: Command::Who, purpose: Purpose::User }));
-        assert!(!is_failure(&Event::NoReply {
-            request: Command::Ping(None),
-            purpose: Purpose::Heartbeat
-        }));
-        assert!(!is_failure(&Event::Payload(b"ERR X y".to_vec())));
+        assert!(is_failure(&Event::Refused { group: id(), error: ErrorReply::JoinFirst }));
+        assert!(is_failure(&Event::Lost { group: id(), error: None }));
+        assert!(!is_failure(&Event::Silent { group: id() }));
+        assert!(!is_failure(&Event::Message(Message::parse(id(), b"ERR X y".to_vec()))));
     }
 
     #[test]
     fn payloads_cannot_drive_the_terminal() {
+        assert_eq!(payload(b"hello from A"), ["[payload] hello from A"]);
         assert_eq!(
-            event_lines(&Event::Payload(b"hello from A".to_vec())),
-            ["[payload] hello from A"]
-        );
-        assert_eq!(
-            event_lines(&Event::Payload(b"ERR X \x1b]0;owned\x07\x1b[2J".to_vec())),
+            payload(b"ERR X \x1b]0;owned\x07\x1b[2J"),
             ["[payload] ERR X \\u{1b}]0;owned\\u{7}\\u{1b}[2J"]
         );
-        assert_eq!(
-            event_lines(&Event::Payload("a\u{200b}b\u{202e}c".as_bytes().to_vec())),
-            ["[payload] a\\u{200b}b\\u{202e}c"]
-        );
+        assert_eq!(payload("a\u{200b}b\u{202e}c".as_bytes()), ["[payload] a\\u{200b}b\\u{202e}c"]);
     }
 }

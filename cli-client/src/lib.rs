@@ -1,5 +1,5 @@
-//! The `udprelay` terminal client: typed lines in, the shared protocol session in the middle,
-//! a UDP socket out.
+//! The `udprelay` terminal client: typed lines in, `udprelay-client` in the middle, lines
+//! out.
 
 pub mod app;
 pub mod display;

@@ -7,6 +7,7 @@ use clap::{CommandFactory, Parser};
 use udprelay_cli::app::{self, Options};
 use udprelay_cli::style::Style;
 use udprelay_cli::terminal::Terminal;
+use udprelay_client::{Config, Error, Name};
 
 /// udprelay chat client: create, join and leave groups on a udprelay server and chat in them.
 #[derive(Debug, Parser)]
@@ -24,7 +25,7 @@ struct Args {
 
     /// Send your messages as `NAME: text` (on a terminal, messages that mention it ring the bell)
     #[arg(long, value_parser = parse_name)]
-    name: Option<String>,
+    name: Option<Name>,
 
     /// Put the time (HH:MM) before each line from the network
     #[arg(long)]
@@ -35,17 +36,8 @@ struct Args {
     generate: Option<udprelay_generate::Output>,
 }
 
-fn parse_name(text: &str) -> Result<String, String> {
-    let name = text.trim();
-    if name.is_empty() {
-        Err("must not be empty".into())
-    } else if name.starts_with('!') {
-        Err("must not start with '!' (that would make messages commands)".into())
-    } else if name.chars().any(char::is_control) {
-        Err("must not contain control characters".into())
-    } else {
-        Ok(name.to_string())
-    }
+fn parse_name(text: &str) -> Result<Name, String> {
+    text.parse::<Name>().map_err(|why| why.to_string())
 }
 
 fn main() -> ExitCode {
@@ -53,18 +45,33 @@ fn main() -> ExitCode {
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
     }
-    let servers = match udprelay_link::resolve(&args.host, args.port) {
-        Ok(servers) => servers,
-        Err(why) => Args::command()
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut config = Config::new(args.host.clone()).default_port(args.port);
+    if let Some(name) = args.name.clone() {
+        config = config.name(name);
+    }
+    let (client, events) = match runtime.block_on(config.connect()) {
+        Ok(connected) => connected,
+        Err(Error::Servers(why)) => Args::command()
             .error(
                 ErrorKind::ValueValidation,
                 format!("invalid value '{}' for '--host <HOST>': {why}", args.host),
             )
             .exit(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
     };
-    let (interrupt_tx, interrupted) = crossbeam_channel::bounded(1);
+    let (interrupt_tx, interrupted) = tokio::sync::mpsc::unbounded_channel();
     let _ = ctrlc::set_handler(move || {
-        let _ = interrupt_tx.try_send(());
+        let _ = interrupt_tx.send(());
     });
     let terminal = match Terminal::start() {
         Ok(terminal) => terminal,
@@ -77,9 +84,10 @@ fn main() -> ExitCode {
     // Colour only for a person at a terminal who has not asked for none (no-color.org), never
     // in pipe mode.
     let colour = interactive && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    let style = Style { colour, timestamps: args.timestamps, name: args.name.clone() };
-    let options = Options { servers, name: args.name, style };
-    match app::run(options, terminal, interrupted) {
+    let name = args.name.map(|name| name.to_string());
+    let style = Style { colour, timestamps: args.timestamps, name };
+    let options = Options { style };
+    match runtime.block_on(app::run(client, events, options, terminal, interrupted)) {
         // A script learns from the exit code whether every command worked.
         Ok(outcome) if outcome.failed && !interactive => ExitCode::FAILURE,
         Ok(_) => ExitCode::SUCCESS,

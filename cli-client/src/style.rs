@@ -2,7 +2,8 @@
 //! and tests read it), and on a colour terminal some of it is coloured. Pure: the time and the
 //! choices come in as values.
 
-use udprelay_shared::text::{name_hash, sender};
+use udprelay_client::message::sender;
+use udprelay_client::text::name_hash;
 
 /// What decorations are on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

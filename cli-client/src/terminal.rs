@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::input::{self, Input};
 
@@ -33,7 +34,7 @@ const OUTPUT_QUEUE: usize = 10_000;
 
 /// The user's side: lines in, lines out.
 pub struct Terminal {
-    pub lines: Receiver<UserInput>,
+    pub lines: UnboundedReceiver<UserInput>,
     pub interactive: bool,
     output: Option<Output>,
     reader: Option<JoinHandle<()>>,
@@ -57,7 +58,7 @@ impl Terminal {
     }
 
     fn interactive() -> io::Result<Terminal> {
-        let (lines_tx, lines) = unbounded();
+        let (lines_tx, lines) = unbounded_channel();
         let (printer_tx, printer_rx) = bounded(1);
         let reader = thread::Builder::new()
             .name("udprelay-input".into())
@@ -75,7 +76,7 @@ impl Terminal {
     }
 
     fn piped() -> Terminal {
-        let (tx, lines) = unbounded();
+        let (tx, lines) = unbounded_channel();
         let reader = thread::spawn(move || {
             for line in io::stdin().lock().lines() {
                 let Ok(line) = line else { break };
@@ -138,7 +139,7 @@ fn print_lines(mut printer: Printer, lines: Receiver<String>, dropped: Arc<Atomi
 }
 
 /// The editor thread: reads lines until one ends the session.
-fn edit_lines(lines: Sender<UserInput>, printer: Sender<Result<Printer, ReadlineError>>) {
+fn edit_lines(lines: UnboundedSender<UserInput>, printer: Sender<Result<Printer, ReadlineError>>) {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(error) => {

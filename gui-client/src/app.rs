@@ -2,15 +2,13 @@
 //! window (`view`) is a function of this state, and tests drive these methods directly.
 
 use std::sync::Arc;
-use udprelay_link::Server;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use udprelay_shared::GroupId;
-use udprelay_shared::limits::MAX_DATAGRAM;
-use udprelay_shared::session::Connection as Reachability;
+use udprelay_client::message::compose;
+use udprelay_client::{Error, GroupId, Name, Reachability, Server, Status};
 
 pub use crate::log::{Entry, EntryKind, Log};
-use crate::net::{self, LinkHandle, LinkId, LinkState, Order, Update};
+use crate::net::{self, LinkHandle, LinkId, Order, Update};
 pub use crate::notice::{Notice, Place};
 use crate::store::{GroupKey, Store};
 use crate::wake::Wake;
@@ -41,7 +39,8 @@ pub struct Group {
     pub members: Option<usize>,
     pub unread: usize,
     pub log: Log,
-    pub state: Option<LinkState>,
+    /// The heartbeat's state, for the dot.
+    pub state: Option<Status>,
     /// Its row in the history store, once it has one.
     pub key: Option<GroupKey>,
     /// Rejoined at start from the store: a failure keeps it listed, with its history.
@@ -50,7 +49,7 @@ pub struct Group {
     origin: Place,
     /// The group selected before this one was asked for: selected again if it fails.
     came_from: Option<LinkId>,
-    handle: LinkHandle,
+    pub(crate) handle: LinkHandle,
 }
 
 /// The whole window's state.
@@ -239,43 +238,55 @@ impl App {
         self.groups.windows(2).any(|pair| pair[0].server != pair[1].server)
     }
 
+    /// Shows group `link`; its member count is kept fresh while it is shown.
     pub fn select(&mut self, link: LinkId) {
         if self.groups.iter().any(|g| g.link == link) {
             self.read_on_select(link);
-            self.selected = Some(link);
+            let before = self.selected.replace(link);
+            for group in &self.groups {
+                if Some(group.link) == before || group.link == link {
+                    group.handle.watch_members(group.link == link);
+                }
+            }
         }
     }
 
-    /// Sends the draft to the selected group.
+    /// Sends the draft to the selected group, as `NAME: text` with a name.
     pub fn send_draft(&mut self) {
         let text = self.draft.trim();
         if text.is_empty() {
             return;
         }
-        let payload = match self.name.trim() {
-            "" => text.to_string(),
-            name => format!("{name}: {text}"),
+        let name = match self.name.trim() {
+            "" => None,
+            name => match name.parse::<Name>() {
+                Ok(name) => Some(name),
+                Err(why) => return self.tell(Place::Message, &format!("Your name {why}.")),
+            },
         };
-        if text.starts_with('!') && self.name.trim().is_empty() {
-            return self.tell(
-                Place::Message,
-                "Messages cannot start with '!' (that is how commands start).",
-            );
-        }
-        if payload.len() > MAX_DATAGRAM {
-            let len = payload.len();
-            return self.tell(
-                Place::Message,
-                &format!("Too long to send: {len} bytes, the most is {MAX_DATAGRAM}."),
-            );
-        }
+        let payload = match compose(name.as_ref(), text) {
+            Ok(payload) => payload,
+            Err(Error::LooksLikeCommand) => {
+                return self.tell(
+                    Place::Message,
+                    "Messages cannot start with '!' (that is how commands start).",
+                );
+            }
+            Err(Error::TooLong { len, max }) => {
+                return self.tell(
+                    Place::Message,
+                    &format!("Too long to send: {len} bytes, the most is {max}."),
+                );
+            }
+            Err(error) => return self.tell(Place::Message, &format!("Not sent: {error}.")),
+        };
         let Some(group) = self.groups.iter_mut().find(|g| Some(g.link) == self.selected) else {
             return self.tell(Place::Message, "Create or join a group first.");
         };
         if group.stage != Stage::Joined {
             return self.tell(Place::Message, "Not in this group yet.");
         }
-        group.handle.order(Order::Send(payload.into_bytes()));
+        group.handle.send(payload);
         let (link, text) = (group.link, text.to_string());
         self.record(link, EntryKind::Mine, text);
         self.read_on_send(link);
@@ -380,7 +391,7 @@ impl App {
 /// cluster, moved between when one stops answering), with the reason in words when it is not.
 pub fn resolve(server: &str) -> Result<Vec<Server>, String> {
     let capitalized = crate::events::capitalized;
-    udprelay_link::resolve(server, DEFAULT_PORT).map_err(|why| format!("{}.", capitalized(&why)))
+    udprelay_client::resolve(server, DEFAULT_PORT).map_err(|why| format!("{}.", capitalized(&why)))
 }
 
 /// The port of a server named without one.

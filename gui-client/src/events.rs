@@ -1,33 +1,65 @@
-//! What the network threads report, applied to the window's state.
+//! What each row's client reports, applied to the window's state.
 
-use udprelay_link::Report;
-use udprelay_shared::session::{Event, Purpose};
-use udprelay_shared::text::printable_lines;
-use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
+use udprelay_client::text::printable_lines;
+use udprelay_client::{Error, ErrorReply, Event, GroupId, Reachability};
 
 use crate::app::{App, EntryKind, Place, Stage};
 use crate::net::{LinkId, Update};
-use udprelay_shared::session::Connection as Reachability;
 
 impl App {
     pub(crate) fn apply(&mut self, link: LinkId, update: Update) {
         match update {
-            Update::State(state) => {
-                if let Some(group) = self.group_mut(link) {
-                    group.state = Some(state);
+            Update::Answer(Ok(id)) => self.joined(link, id),
+            Update::Answer(Err(error)) => {
+                let Some(group) = self.group_mut(link) else { return };
+                let text = failure(group.id, &group.server, &error);
+                self.fail(link, text);
+            }
+            Update::Event(event) => self.apply_event(link, event),
+        }
+    }
+
+    fn joined(&mut self, link: LinkId, id: GroupId) {
+        let selected = self.selected == Some(link);
+        let Some(group) = self.group_mut(link) else { return };
+        let created = group.id.is_none();
+        group.id = Some(id);
+        group.stage = Stage::Joined;
+        group.handle.joined(id);
+        group.handle.watch_members(selected);
+        if created {
+            self.record(link, EntryKind::Event, format!("Created group {id}."));
+        }
+        self.remember(link);
+        self.record(link, EntryKind::Event, format!("Joined {id}."));
+        if GroupId::parse_lenient(&self.join_text) == Ok(id) {
+            self.join_text.clear();
+        }
+        self.clear_notice(Place::Join);
+    }
+
+    fn apply_event(&mut self, link: LinkId, event: Event) {
+        let Some(group) = self.group_mut(link) else { return };
+        match event {
+            Event::Reachability { reachability, .. } => self.connection = reachability,
+            Event::Status { status, .. } => group.state = Some(status),
+            Event::Members { count, .. } => group.members = Some(count),
+            Event::Message(message) => {
+                // Invisible and control characters shown escaped, as the terminal client does.
+                let text = printable_lines(&message.bytes);
+                if let Some(at) = self.record(link, EntryKind::Theirs, text) {
+                    self.arrived(link, at);
                 }
             }
-            Update::OpenFailed(error) => self.fail(link, format!("Cannot open a socket: {error}.")),
-            Update::Report(Report::Unreachable) => {
+            Event::Unreachable { server, .. } => {
                 self.connection = Reachability::Unreachable;
-                let server = self.group_mut(link).map(|g| g.server.clone()).unwrap_or_default();
                 let text = format!("The server at {server} is not answering (its port is closed).");
                 self.record(link, EntryKind::Error, text);
             }
-            Update::Report(Report::SendFailed(error)) => {
-                self.record(link, EntryKind::Error, format!("Could not send: {error}."));
+            Event::SendFailed { reason, .. } => {
+                self.record(link, EntryKind::Error, format!("Could not send: {reason}."));
             }
-            Update::Report(Report::Moved { from, to, group: id }) => {
+            Event::Moved { from, to, group: id } => {
                 let text = match id {
                     Some(id) => {
                         format!("{from} is not answering; moved to {to} and rejoined {id}.")
@@ -36,88 +68,50 @@ impl App {
                 };
                 self.record(link, EntryKind::Event, text);
             }
-            Update::Report(Report::Session(event)) => self.apply_event(link, event),
-        }
-    }
-
-    fn apply_event(&mut self, link: LinkId, event: Event) {
-        let Some(group) = self.group_mut(link) else { return };
-        let stage = group.stage;
-        match event {
-            Event::Connection(connection) => self.connection = connection,
-            Event::Payload(bytes) => {
-                // Invisible and control characters shown escaped, as the terminal client does.
-                let text = printable_lines(&bytes);
-                if let Some(at) = self.record(link, EntryKind::Theirs, text) {
-                    self.arrived(link, at);
-                }
-            }
-            Event::Reply { reply: Reply::Created(id), .. } => {
-                group.id = Some(id);
-                self.record(link, EntryKind::Event, format!("Created group {id}."));
-            }
-            Event::Reply { reply: Reply::Joined(id), .. } => {
-                group.id = Some(id);
-                if stage != Stage::Joined {
-                    group.stage = Stage::Joined;
-                    self.remember(link);
-                    self.record(link, EntryKind::Event, format!("Joined {id}."));
-                }
-                if GroupId::parse_lenient(&self.join_text) == Ok(id) {
-                    self.join_text.clear();
-                }
-                self.clear_notice(Place::Join);
-            }
-            Event::Reply { reply: Reply::Who { members, .. }, .. } => group.members = Some(members),
-            Event::Reply { reply: Reply::Error(error), request, purpose } => {
-                if stage == Stage::Joining {
-                    return self.fail(link, failure(request, &error));
-                }
-                if !(purpose == Purpose::Heartbeat && error == ErrorReply::JoinFirst) {
-                    self.record(link, EntryKind::Error, capitalized(&error.describe()));
-                }
-            }
-            Event::Reply { .. } => {}
-            Event::PayloadRefused(error) => {
+            Event::Refused { error, .. } => {
                 self.record(link, EntryKind::Error, format!("Not sent: {}.", error.describe()));
             }
-            Event::NoReply { request, .. } => {
-                if stage == Stage::Joining {
-                    let server = group.server.clone();
-                    return self.fail(link, format!("No reply from the server at {server}."));
-                }
-                let text = format!("No reply from the server to {request}.");
+            Event::Silent { .. } => {
+                let text = "No reply from the server to !PING.".to_string();
                 self.record(link, EntryKind::Error, text);
             }
-            Event::Retrying(_) => {
+            Event::Retrying { .. } => {
                 let text = "The server cannot reach the rest of its cluster just now; trying again every second.";
                 self.record(link, EntryKind::Event, text.to_string());
             }
-            Event::Rejoined(id) => {
+            Event::Rejoined { group: id } => {
                 let text = format!("The server had forgotten us; rejoined {id}.");
                 self.record(link, EntryKind::Event, text);
             }
-            Event::RejoinFailed { group: id, error } => {
+            Event::Lost { group: id, error } => {
                 group.stage = Stage::Lost;
                 let why = error.map_or("no reply from the server".to_string(), |e| e.describe());
                 let text = format!("Lost {id}: the server forgot us and rejoining failed ({why}).");
                 self.record(link, EntryKind::Error, text);
             }
+            _ => {}
         }
     }
 }
 
-/// A failed create or join, in words.
-fn failure(request: Command, error: &ErrorReply) -> String {
-    match (request, error) {
-        (Command::Join(id), ErrorReply::NoSuchGroup) => {
+/// A failed create (`id` `None`) or join of `id`, in words.
+fn failure(id: Option<GroupId>, server: &str, error: &Error) -> String {
+    match (id, error) {
+        (Some(id), Error::Refused(ErrorReply::NoSuchGroup)) => {
             format!("No group has the id {id} (it may have expired).")
         }
-        (_, ErrorReply::GroupFull(_) | ErrorReply::ClientLimit { .. }) => {
+        (
+            _,
+            Error::Refused(error @ (ErrorReply::GroupFull(_) | ErrorReply::ClientLimit { .. })),
+        ) => {
             format!("{}.", capitalized(&error.describe()))
         }
-        (Command::Join(id), _) => format!("Could not join {id}: {}.", error.describe()),
-        (_, _) => format!("Could not create a group: {}.", error.describe()),
+        (Some(id), Error::Refused(error)) => format!("Could not join {id}: {}.", error.describe()),
+        (None, Error::Refused(error)) => format!("Could not create a group: {}.", error.describe()),
+        (_, Error::NoReply { .. } | Error::Unreachable { .. }) => {
+            format!("No reply from the server at {server}.")
+        }
+        (_, error) => format!("{}.", capitalized(&error.to_string())),
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use egui::text::{LayoutJob, TextWrapping};
 use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
-use udprelay_shared::text::sender;
+use udprelay_client::message::sender;
 
 use crate::app::{App, Entry, EntryKind};
 use crate::log::Log;

@@ -1,10 +1,10 @@
 //! `udprelay-gui`: the desktop window.
 
 use clap::{CommandFactory, Parser};
+use udprelay_client::GroupId;
 use udprelay_gui::app::App;
 use udprelay_gui::store::{HISTORY_LIMIT, Store};
 use udprelay_gui::view;
-use udprelay_shared::GroupId;
 
 /// udprelay desktop client: many groups at once, each with its own socket.
 #[derive(Debug, Parser)]
@@ -44,8 +44,8 @@ fn server_field(hosts: Option<&str>, port: Option<u16>, last: &str) -> String {
     let last_port = last.split(',').next().and_then(|first| first.rsplit_once(':'));
     let last_port = last_port.and_then(|(_, port)| port.parse().ok()).unwrap_or(5000);
     match (hosts, port) {
-        (Some(hosts), port) => udprelay_link::with_port(hosts, port.unwrap_or(last_port), false),
-        (None, Some(port)) => udprelay_link::with_port(last, port, true),
+        (Some(hosts), port) => udprelay_client::with_port(hosts, port.unwrap_or(last_port), false),
+        (None, Some(port)) => udprelay_client::with_port(last, port, true),
         (None, None) => last.to_string(),
     }
 }

@@ -1,19 +1,20 @@
-//! Networking off the UI thread: each group the user is in has its own socket (the protocol
-//! allows an address one group), driven by its own thread. Threads hear from the UI over a
-//! channel, report back over another, and wake the UI after every report.
+//! The window's network: each row in the left panel is a [`Client`] of its own (one group,
+//! one socket), running on a runtime on a thread of its own. What a client reports is passed
+//! to the UI over a channel, and wakes the window.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
-use udprelay_link::{Connection, Report, Server};
-use udprelay_shared::session::{Connection as Reachability, Health};
-use udprelay_shared::{Command, GroupId, Session};
+use crossbeam_channel::Sender;
+use udprelay_client::{Client, Config, Error, Event, GroupId, Server};
 
-/// Which link a report is about.
+/// Which row an update is about.
 pub type LinkId = u64;
 
-/// What the UI asks a link to do.
+/// How often the selected group's member count is asked for.
+pub const MEMBERS_EVERY: Duration = Duration::from_secs(5);
+
+/// What the UI asks a row's client to do first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Order {
     /// Create a group (capped at `cap` members) and join it.
@@ -21,180 +22,118 @@ pub enum Order {
         cap: Option<u32>,
     },
     Join(GroupId),
-    /// Send a chat payload.
-    Send(Vec<u8>),
 }
 
-/// What a link tells the UI.
+/// What a row's client tells the UI.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
-    Report(Report),
-    /// The session's state after the reports before it.
-    State(LinkState),
-    /// The socket could not be opened.
-    OpenFailed(String),
+    /// The create or join it was opened for: the group joined, or why not.
+    Answer(Result<GroupId, Error>),
+    /// Something that happened since.
+    Event(Event),
 }
 
-/// A snapshot of a link's session, for drawing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinkState {
-    pub group: Option<GroupId>,
-    pub connection: Reachability,
-    /// When the server was last heard from (the last PONG, or the join).
-    pub heard_at: Option<Instant>,
-    pub interval: Duration,
-}
-
-impl LinkState {
-    /// The heartbeat indicator at `now` (`None` while not in a group).
-    pub fn health(&self, now: Instant) -> Option<Health> {
-        self.group?;
-        let heard = self.heard_at?;
-        Some(Health::after(now.saturating_duration_since(heard), self.interval))
-    }
-
-    /// When the indicator next changes colour by time alone.
-    pub fn health_changes_at(&self, now: Instant) -> Option<Instant> {
-        self.group?;
-        let since = now.saturating_duration_since(self.heard_at?);
-        Health::changes_in(since, self.interval).map(|wait| now + wait)
-    }
-}
-
-/// The UI's end of one link. Dropping it closes the link: the thread says `!LEAVE` and ends.
+/// The UI's end of one row's client. Dropping it leaves the group.
 pub struct LinkHandle {
-    orders: Sender<Order>,
+    client: Client,
+    group: Option<GroupId>,
 }
 
 impl LinkHandle {
-    pub fn order(&self, order: Order) {
-        // If the thread has ended, its last report already said why.
-        let _ = self.orders.send(order);
+    /// The group is joined: sends and member counts go to it from now on.
+    pub fn joined(&mut self, group: GroupId) {
+        self.group = Some(group);
+    }
+
+    /// Sends a payload (the UI composed it with `udprelay_client::message::compose`, and
+    /// checked membership; a refusal here has nothing new to say).
+    pub fn send(&self, payload: Vec<u8>) {
+        let (client, Some(group)) = (self.client.clone(), self.group) else { return };
+        runtime().spawn(async move { client.send_bytes(group, &payload).await });
+    }
+
+    /// Asks for the member count every few seconds while `selected`.
+    pub fn watch_members(&self, selected: bool) {
+        if let Some(group) = self.group {
+            let _ = self.client.watch_members(group, selected.then_some(MEMBERS_EVERY));
+        }
     }
 }
 
-/// Starts a link to the first of `servers` (moving to the next when it stops answering) that
-/// carries out `first` at once.
+impl Drop for LinkHandle {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        runtime().spawn(async move { client.close().await });
+    }
+}
+
+/// The runtime every row's client runs on, started with the first.
+fn runtime() -> &'static tokio::runtime::Handle {
+    static RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the network");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("udprelay-network".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("a thread for the network");
+        handle
+    })
+}
+
+/// Starts a client for row `id` on `servers` that carries out `first` at once.
 pub fn open(
     id: LinkId,
     servers: Vec<Server>,
     first: Order,
     updates: Sender<(LinkId, Update)>,
-    wake: impl Fn() + Send + 'static,
+    wake: impl Fn() + Send + Sync + 'static,
 ) -> LinkHandle {
-    let (orders, inbox) = unbounded();
-    let _ = orders.send(first);
-    let spawned = thread::Builder::new()
-        .name(format!("udprelay-link-{id}"))
-        .spawn(move || run(id, servers, inbox, updates, wake));
-    if let Err(error) = spawned {
-        // Without a thread there is no link; the handle's orders go nowhere.
-        eprintln!("udprelay-gui: cannot start a network thread: {error}");
-    }
-    LinkHandle { orders }
-}
-
-fn run(
-    id: LinkId,
-    servers: Vec<Server>,
-    inbox: Receiver<Order>,
-    updates: Sender<(LinkId, Update)>,
-    wake: impl Fn(),
-) {
-    let tell = |update| {
-        let sent = updates.send((id, update)).is_ok();
-        wake();
-        sent
+    let runtime = runtime();
+    let (client, mut events) =
+        runtime.block_on(Config::with_servers(servers).connect()).expect("servers were given");
+    let group = match first {
+        Order::Join(group) => Some(group),
+        Order::Create { .. } => None,
     };
-    let mut connection = match Connection::with_session(servers, Session::with_member_refresh()) {
-        Ok(connection) => connection,
-        Err(error) => {
-            tell(Update::OpenFailed(error.to_string()));
+    let opening = client.clone();
+    runtime.spawn(async move {
+        let tell = |update| {
+            let sent = updates.send((id, update)).is_ok();
+            wake();
+            sent
+        };
+        let answer = async {
+            match first {
+                Order::Create { cap } => opening.create_and_join(cap).await,
+                Order::Join(group) => opening.join(group).await.map(|()| group),
+            }
+        };
+        let mut answer = std::pin::pin!(answer);
+        let answer = loop {
+            tokio::select! {
+                answer = &mut answer => break answer,
+                Some(event) = events.recv() => {
+                    tell(Update::Event(event));
+                }
+            }
+        };
+        // What happened on the way (a move to another server) comes first.
+        while let Some(event) = events.try_recv() {
+            tell(Update::Event(event));
+        }
+        let joined = answer.is_ok();
+        if !tell(Update::Answer(answer)) || !joined {
             return;
         }
-    };
-    let network = connection.network().clone();
-    let mut last_state = None;
-    loop {
-        for report in connection.flush() {
-            if !tell(Update::Report(report)) {
+        while let Some(event) = events.recv().await {
+            if !tell(Update::Event(event)) {
                 return; // the window is gone
             }
         }
-        let state = snapshot(connection.session());
-        if last_state != Some(state) {
-            last_state = Some(state);
-            tell(Update::State(state));
-        }
-        let now = Instant::now();
-        let wait = connection
-            .deadline()
-            .map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(now));
-        select! {
-            recv(network) -> message => match message {
-                Ok(message) => connection.receive(Instant::now(), message),
-                Err(_) => return,
-            },
-            recv(inbox) -> order => match order {
-                Ok(order) => carry_out(&mut connection, order),
-                Err(_) => {
-                    // The UI let go of this link: leave, so the others' count is right.
-                    if let Some(group) = connection.session().group() {
-                        let _ = connection.send_raw(&Command::Leave(group).to_bytes());
-                    }
-                    return;
-                }
-            },
-            default(wait) => {}
-        }
-        connection.tick(Instant::now());
-    }
-}
-
-fn carry_out(connection: &mut Connection, order: Order) {
-    let now = Instant::now();
-    let session = connection.session_mut();
-    match order {
-        Order::Create { cap } => session.create_and_join(now, cap),
-        Order::Join(group) => session.command(now, Command::Join(group)),
-        // The UI checks size and membership before it sends; a refusal here has nothing new
-        // to say.
-        Order::Send(payload) => {
-            let _ = session.send_payload(now, &payload);
-        }
-    }
-}
-
-fn snapshot(session: &Session) -> LinkState {
-    LinkState {
-        group: session.group(),
-        connection: session.connection(),
-        heard_at: session.last_heard(),
-        interval: session.ping_interval(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The heartbeat dot, as the window draws it, under a made-up clock.
-    #[test]
-    fn the_heartbeat_dot_goes_green_amber_red() {
-        let start = Instant::now();
-        let state = LinkState {
-            group: Some("ABCD1234".parse().unwrap()),
-            connection: Reachability::Reachable,
-            heard_at: Some(start),
-            interval: Duration::from_secs(10),
-        };
-        let at = |seconds: f64| state.health(start + Duration::from_secs_f64(seconds));
-        assert_eq!(at(0.0), Some(Health::Good));
-        assert_eq!(at(12.0), Some(Health::Good), "the PONG to a ping at 10 s may take a moment");
-        assert_eq!(at(12.5), Some(Health::Late));
-        assert_eq!(at(30.0), Some(Health::Late));
-        assert_eq!(at(30.5), Some(Health::Lost), "3 intervals without an answer");
-        let not_joined = LinkState { group: None, ..state };
-        assert_eq!(not_joined.health(start), None);
-    }
+    });
+    LinkHandle { client, group }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use udprelay_shared::GroupId;
+use udprelay_client::GroupId;
 
 use crate::app::{Entry, EntryKind};
 

@@ -6,8 +6,8 @@ use std::time::Instant;
 use egui::{
     Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
 };
-use udprelay_shared::session::{Connection as Reachability, Health};
-use udprelay_shared::text::name_hash;
+use udprelay_client::text::name_hash;
+use udprelay_client::{Health, Reachability};
 
 use crate::app::{App, Group, Place, Stage};
 use crate::unread::Title;
@@ -60,7 +60,8 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     leave_dialog(ui, app);
     // Heartbeat dots change colour with time alone: wake when the next one will, not on a tick
     // (an idle window then costs next to nothing).
-    let next_change = app.groups.iter().filter_map(|g| g.state?.health_changes_at(now)).min();
+    let next_change =
+        app.groups.iter().filter_map(|g| g.state.as_ref()?.health_changes_at(now)).min();
     if let Some(at) = next_change {
         ui.ctx().request_repaint_after(at.saturating_duration_since(now));
     }
@@ -201,7 +202,8 @@ fn group_row(
     now: Instant,
 ) -> egui::Response {
     ui.horizontal(|ui| {
-        let (color, meaning) = match (group.stage, group.state.and_then(|s| s.health(now))) {
+        let (color, meaning) = match (group.stage, group.state.as_ref().and_then(|s| s.health(now)))
+        {
             (Stage::Lost, _) | (_, Some(Health::Lost)) => {
                 (LOST, "no answer for 3 heartbeats: the server has likely dropped us")
             }

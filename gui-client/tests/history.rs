@@ -9,9 +9,9 @@ use std::path::Path;
 use common::{click, create, harness, type_into, wait_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use udprelay_client::GroupId;
 use udprelay_gui::app::{App, Entry, EntryKind, Stage};
 use udprelay_gui::store::{HISTORY_LIMIT, PAGE, Store};
-use udprelay_shared::GroupId;
 use udprelay_testkit::{Peer, ScratchDir, ServerProcess};
 
 fn window_with_store(server: &ServerProcess, path: &Path) -> Harness<'static, App> {

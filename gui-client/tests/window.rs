@@ -15,7 +15,7 @@ fn create_shows_a_new_group_selected() {
     let server = ServerProcess::start(&[]);
     let mut harness = window(&server, "");
     let id = create(&mut harness);
-    assert!(id.parse::<udprelay_shared::GroupId>().is_ok(), "{id}");
+    assert!(id.parse::<udprelay_client::GroupId>().is_ok(), "{id}");
     let app = harness.state();
     assert_eq!(app.selected, Some(app.groups[0].link));
     // The row shows the id, and the log says what happened.
@@ -581,4 +581,44 @@ fn the_server_field_takes_several_servers_and_the_first_that_answers_is_used() {
     let ben = Peer::new(server.addr);
     ben.join(&id);
     assert_eq!(ben.ask("!WHO"), format!("OK WHO {id} 2"));
+}
+
+#[test]
+fn a_name_that_would_make_messages_commands_is_refused_with_the_reason() {
+    let (_server, mut harness, _id, ben) = chat("!x");
+    type_into(&mut harness, "Message", "hi there");
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    let notice = harness.state().notice.clone().expect("a notice");
+    assert_eq!(notice.place, Place::Message);
+    assert_eq!(
+        notice.text,
+        "Your name must not start with '!' (that would make messages commands)."
+    );
+    harness.get_by_label(&notice.text);
+    assert_eq!(harness.state().draft, "hi there", "the text is kept");
+    assert!(
+        !harness.state().groups[0].log.iter().any(|e| e.text == "hi there"),
+        "not shown as sent"
+    );
+    // Nothing reached the group.
+    ben.socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    assert!(ben.socket.recv(&mut [0u8; 64]).is_err());
+}
+
+#[test]
+fn the_selected_groups_member_count_follows_a_join_within_ten_seconds() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "");
+    let id = create(&mut harness);
+    wait_until(&mut harness, "a member count", |app| app.groups[0].members == Some(1));
+    let joined = Instant::now();
+    Peer::new(server.addr).join(&id);
+    while harness.state().groups[0].members != Some(2) {
+        assert!(joined.elapsed() < Duration::from_secs(10), "the count stayed at 1 for 10 s");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.step();
+    harness.get_by_label("2 members");
 }

@@ -4,7 +4,7 @@
 
 use super::tests::{Client, id};
 use super::*;
-use crate::PingArg;
+use udprelay_shared::PingArg;
 
 /// How a request of the table is made, on a session in group ABCD1234.
 type Ask = fn(&mut Client);

@@ -2,7 +2,7 @@
 //! others when one of them joins (see the module documentation of `session`).
 
 use super::{Session, SocketId, Transmit};
-use crate::Command;
+use udprelay_shared::Command;
 
 impl Session {
     /// The socket a `!CREATE` or `!JOIN` goes out on: one that no group relays to. That is the

@@ -1,4 +1,5 @@
-//! Text from the network made safe to show. Payloads and error texts come from anyone; a
+//! Text from the network made safe to show, for the apps (and any program that prints what
+//! peers send). Payloads and error texts come from anyone; a
 //! terminal obeys escape sequences in what it prints, and invisible format characters can hide
 //! or reverse text in a window as well as in a terminal.
 
@@ -62,18 +63,6 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Longest text before `: ` that is taken as a sender's name.
-pub const MAX_SENDER: usize = 32;
-
-/// `NAME: message`, the clients' convention for who said it: the name and the message, when
-/// the text has a plausible name (1 to 32 characters, no backslash: an escaped character is
-/// no name).
-pub fn sender(text: &str) -> Option<(&str, &str)> {
-    let (name, message) = text.split_once(": ")?;
-    let plausible = !name.is_empty() && name.chars().count() <= MAX_SENDER && !name.contains('\\');
-    plausible.then_some((name, message))
-}
-
 /// A number from a name, the same on every machine and in every version (djb2; std's hasher
 /// promises neither), for giving each sender a stable colour as weechat does.
 pub fn name_hash(name: &str) -> u32 {
@@ -129,12 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn senders_and_their_hash() {
-        assert_eq!(sender("ben: hi: there"), Some(("ben", "hi: there")));
-        assert_eq!(sender("no name here"), None);
-        assert_eq!(sender(": empty name"), None);
-        assert_eq!(sender(&format!("{}: long", "x".repeat(33))), None);
-        assert_eq!(sender("a\\u{1b}b: escaped"), None);
+    fn a_names_hash_is_pinned() {
         // djb2, pinned: the same colour for a name on every machine and in every version.
         assert_eq!(name_hash("ben"), 193_415_020);
         assert_ne!(name_hash("ben"), name_hash("ana"));

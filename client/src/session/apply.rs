@@ -5,7 +5,7 @@ use std::time::Instant;
 use std::time::Duration;
 
 use super::{Event, Pending, Purpose, Request, Retry, Session, SocketId};
-use crate::{Command, ErrorReply, GroupId, PingArg, Reply};
+use udprelay_shared::{Command, ErrorReply, GroupId, PingArg, Reply};
 
 /// Heartbeat pings in a row that may go unanswered before the silence is reported.
 const QUIET_MISSES: u32 = 1;
@@ -132,7 +132,7 @@ impl Session {
         self.finish_attempt(pending.socket);
         match (pending.purpose, command) {
             (Purpose::Rejoin, Command::Join(group)) => {
-                self.set_connection(super::Connection::Unreachable);
+                self.set_reachability(super::Reachability::Unreachable);
                 self.lost(group);
                 self.events.push_back(Event::RejoinFailed { group, error: None });
             }
@@ -142,13 +142,15 @@ impl Session {
                 // which the retry 2 s later makes good (a server restarting, a lost datagram):
                 // only when the retry goes unanswered too.
                 if self.unanswered_pings == QUIET_MISSES + 1 {
-                    self.set_connection(super::Connection::Unreachable);
+                    self.set_reachability(super::Reachability::Unreachable);
                     let (request, purpose) = (Command::Ping(None), Purpose::Heartbeat);
                     self.events.push_back(Event::NoReply { request, purpose });
                 }
             }
+            // A member count that did not come: the heartbeat's ping speaks for liveness.
+            (Purpose::Heartbeat, Command::Who) => {}
             (purpose, request) => {
-                self.set_connection(super::Connection::Unreachable);
+                self.set_reachability(super::Reachability::Unreachable);
                 self.events.push_back(Event::NoReply { request, purpose });
             }
         }

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// One server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
+    /// Where it is.
     pub addr: SocketAddr,
     /// How to name it to the user: as typed (`localhost:5000`), with the address when a name
     /// stands for several (`relay.example.org:5000 (192.0.2.7)`).

@@ -1,128 +1,72 @@
-//! A client's link to the server, shared by the terminal and desktop clients: the protocol
-//! [`Session`] (from `udprelay-shared`, pure) joined to real UDP sockets.
-//!
-//! A [`Connection`] does the part both clients would otherwise write twice: open the sockets
-//! the session names (a member socket, and a fresh one for each create or join made while in a
-//! group), send what the session queued, close what it lets go, tell it when the network says
-//! the server is unreachable, move to the next server when the one in use stops answering
-//! (the nodes of a cluster, docs/cluster.md), and hand out what it reports. Each client keeps
-//! its own small loop that waits on [`Connection::network`], its user, and
-//! [`Connection::deadline`].
+//! One [`Session`] over real sockets, all connected to one server at a time: the first of its
+//! servers, then, when that one stops answering, the next (the nodes of a cluster,
+//! docs/cluster.md). It opens the sockets the session names, sends what the session queued,
+//! closes what it lets go, and tells it when the network says the server is unreachable.
 
-mod servers;
-mod socket;
-
-use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
-use udprelay_shared::session::{
-    Connection as Reachability, Event, Purpose, Session, SocketId, Transmit,
-};
 use udprelay_shared::{Command, GroupId};
 
-pub use servers::{Server, resolve, with_port};
-pub use socket::{Link, Network, is_unreachable};
+use super::sockets::{Sockets, is_unreachable};
+use crate::Server;
+use crate::session::{Event, Purpose, Reachability, Session, SocketId, Transmit};
 
-/// What a [`Connection`] reports.
+/// What the driver reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Report {
+pub(crate) enum Report {
     /// Something the session reported.
     Session(Event),
-    /// The network said the server cannot be reached (port closed, host unreachable), and the
-    /// session did not know it yet.
+    /// The network said the server cannot be reached, and the session did not know it yet.
     Unreachable,
     /// A socket could not be opened, or a send failed for another reason.
     SendFailed(String),
-    /// The server stopped answering, and the client moved to the next of its servers (and
-    /// joined its group again there, if it was in one).
+    /// The server stopped answering, and the driver moved to the next of its servers (and
+    /// joined `group` again there, if the session was in one).
     Moved { from: String, to: String, group: Option<GroupId> },
 }
 
-/// One session over the sockets it asks for, all connected to one server at a time: the first
-/// of its servers, then, when that one stops answering, the next.
-pub struct Connection {
-    session: Session,
-    servers: Vec<Server>,
+pub(crate) struct Driver {
+    pub(crate) session: Session,
+    servers: Arc<[Server]>,
     /// The server in use.
     current: usize,
     /// A move under way: the server moved from, and how many have been tried since.
     moving: Option<(usize, usize)>,
-    sockets: HashMap<SocketId, Link>,
-    network_tx: Sender<Network>,
-    network: Receiver<Network>,
+    pub(crate) sockets: Sockets,
     reports: Vec<Report>,
 }
 
-impl Connection {
-    /// Opens a socket to the first of `servers` for a fresh session.
-    pub fn open(servers: Vec<Server>) -> io::Result<Connection> {
-        Connection::with_session(servers, Session::new())
-    }
-
-    /// Opens the member socket to the first of `servers` for the given session (so that a
-    /// machine that cannot open one says so at once).
-    pub fn with_session(servers: Vec<Server>, session: Session) -> io::Result<Connection> {
+impl Driver {
+    pub(crate) fn new(servers: Arc<[Server]>, session: Session) -> Driver {
         assert!(!servers.is_empty(), "at least one server");
-        let (network_tx, network) = unbounded();
-        let member = session.member_socket();
-        let link = Link::connect(servers[0].addr, member, network_tx.clone())?;
-        let sockets = HashMap::from([(member, link)]);
-        Ok(Connection {
-            session,
-            servers,
-            current: 0,
-            moving: None,
-            sockets,
-            network_tx,
-            network,
-            reports: Vec::new(),
-        })
-    }
-
-    pub fn session(&self) -> &Session {
-        &self.session
+        let (current, moving, reports) = (0, None, Vec::new());
+        Driver { session, servers, current, moving, sockets: Sockets::default(), reports }
     }
 
     /// The server in use.
-    pub fn server(&self) -> &Server {
+    pub(crate) fn server(&self) -> &Server {
         &self.servers[self.current]
     }
 
-    /// For asking the session to do things; [`Connection::flush`] sends what it queued.
-    pub fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
-
-    /// Datagrams and errors from the receive threads; pass each to [`Connection::receive`].
-    pub fn network(&self) -> &Receiver<Network> {
-        &self.network
-    }
-
-    /// When [`Connection::tick`] next has work.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.session.poll_timeout()
-    }
-
-    pub fn receive(&mut self, now: Instant, message: Network) {
-        match message {
-            // What a closed socket received before it closed is no one's business now.
-            Network::Datagram(socket, _) | Network::Unreachable(socket)
-                if !self.sockets.contains_key(&socket) => {}
-            Network::Datagram(socket, datagram) => {
-                self.session.handle_datagram(now, socket, &datagram);
+    /// What [`Sockets::recv`] brought: a datagram's length, or an error, on `socket`.
+    pub(crate) fn receive(&mut self, now: Instant, socket: SocketId, received: io::Result<usize>) {
+        if self.sockets.get(socket).is_none() {
+            return; // what a closed socket received before it closed is no one's business now
+        }
+        match received {
+            Ok(len) => {
+                let datagram = self.sockets.received(socket, len);
+                self.session.handle_datagram(now, socket, datagram);
             }
-            Network::Unreachable(_) => self.unreachable(),
+            Err(error) if is_unreachable(&error) => self.unreachable(),
+            Err(_) => {}
         }
     }
 
-    pub fn tick(&mut self, now: Instant) {
-        self.session.handle_timeout(now);
-    }
-
     /// Does everything the session queued; returns everything there is to report.
-    pub fn flush(&mut self) -> Vec<Report> {
+    pub(crate) fn flush(&mut self) -> Vec<Report> {
         // A move made while reading these events: the ones after it still speak of the old
         // server (they were queued before the move).
         let mut moved_now = false;
@@ -130,10 +74,7 @@ impl Connection {
             while let Some(transmit) = self.session.poll_transmit() {
                 match transmit {
                     Transmit::Send { socket, datagram } => self.send(socket, &datagram),
-                    Transmit::Close(socket) => {
-                        // Dropping the link stops its receive thread.
-                        self.sockets.remove(&socket);
-                    }
+                    Transmit::Close(socket) => self.sockets.close(socket),
                 }
             }
             let Some(event) = self.session.poll_event() else { break };
@@ -218,7 +159,7 @@ impl Connection {
         let (from, tried) = self.moving.unwrap_or((self.current, 0));
         self.moving = Some((from, tried + 1));
         self.current = (self.current + 1) % self.servers.len();
-        self.sockets.clear();
+        self.sockets.close_all();
         self.session.change_server(now, group);
         if let Some((command, purpose)) = again {
             self.send_again(now, command, purpose);
@@ -235,32 +176,24 @@ impl Connection {
     }
 
     /// Sends one datagram outside the session, from the member socket: a farewell `!LEAVE`.
-    pub fn send_raw(&self, datagram: &[u8]) -> io::Result<()> {
-        match self.sockets.get(&self.session.member_socket()) {
-            Some(link) => link.send(datagram),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no member socket")),
+    pub(crate) fn send_raw(&self, datagram: &[u8]) {
+        if let Some(socket) = self.sockets.get(self.session.member_socket()) {
+            let _ = socket.send(datagram);
         }
     }
 
     fn send(&mut self, socket: SocketId, datagram: &[u8]) {
-        if !self.sockets.contains_key(&socket) {
-            let server = self.servers[self.current].addr;
-            match Link::connect(server, socket, self.network_tx.clone()) {
-                Ok(link) => {
-                    self.sockets.insert(socket, link);
-                }
-                Err(error) => {
-                    let why = format!("cannot open a socket: {error}");
-                    return self.reports.push(Report::SendFailed(why));
-                }
-            }
+        if self.sockets.get(socket).is_none()
+            && let Err(error) = self.sockets.open(socket, self.servers[self.current].addr)
+        {
+            let why = format!("cannot open a socket: {error}");
+            return self.reports.push(Report::SendFailed(why));
         }
-        if let Err(error) = self.sockets[&socket].send(datagram) {
-            if is_unreachable(&error) {
-                self.unreachable();
-            } else {
-                self.reports.push(Report::SendFailed(error.to_string()));
-            }
+        let sent = self.sockets.get(socket).expect("opened above").send(datagram);
+        match sent {
+            Ok(_) => {}
+            Err(error) if is_unreachable(&error) => self.unreachable(),
+            Err(error) => self.reports.push(Report::SendFailed(error.to_string())),
         }
     }
 
@@ -272,7 +205,7 @@ impl Connection {
             let group = self.session.group();
             return self.move_on(Instant::now(), group, None);
         }
-        let known = self.session.connection() == Reachability::Unreachable;
+        let known = self.session.reachability() == Reachability::Unreachable;
         if self.session.handle_unreachable() && !known {
             self.reports.push(Report::Unreachable);
         }

@@ -25,8 +25,8 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::limits::{DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, REPLY_TIMEOUT};
-use crate::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
+use udprelay_shared::limits::{DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, REPLY_TIMEOUT};
+use udprelay_shared::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
 
 pub use health::Health;
 
@@ -49,7 +49,9 @@ pub enum Purpose {
 /// What a request was: a command, or a payload (which has no reply unless it fails).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
+    /// A command, answered by a reply.
     Command(Command),
+    /// A chat payload.
     Payload,
 }
 
@@ -61,14 +63,19 @@ pub struct SocketId(pub u32);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
     /// Send a datagram to the server from `socket` (opening it, if it is new).
-    Send { socket: SocketId, datagram: Vec<u8> },
+    Send {
+        /// The socket it goes from.
+        socket: SocketId,
+        /// What to send.
+        datagram: Vec<u8>,
+    },
     /// Close `socket`: nothing more is sent from it or expected on it.
     Close(SocketId),
 }
 
 /// Whether the server answers, as far as the client can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
+pub enum Reachability {
     /// Nothing known yet.
     Unknown,
     /// The last request was answered.
@@ -81,19 +88,36 @@ pub enum Connection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The server answered a command (rejoins are reported as [`Event::Rejoined`] instead).
-    Reply { request: Command, reply: Reply, purpose: Purpose },
+    Reply {
+        /// The command answered.
+        request: Command,
+        /// The server's answer.
+        reply: Reply,
+        /// Why the command was sent.
+        purpose: Purpose,
+    },
     /// The server refused a payload the user sent.
     PayloadRefused(ErrorReply),
     /// A datagram that answers nothing outstanding: a peer's message.
     Payload(Vec<u8>),
     /// A command got no reply within [`REPLY_TIMEOUT`].
-    NoReply { request: Command, purpose: Purpose },
+    NoReply {
+        /// The command that went unanswered.
+        request: Command,
+        /// Why it was sent.
+        purpose: Purpose,
+    },
     /// The server had forgotten our membership, and we joined the group again.
     Rejoined(GroupId),
     /// ... and joining again failed: with the server's error, or `None` for no reply.
-    RejoinFailed { group: GroupId, error: Option<ErrorReply> },
-    /// [`Session::connection`] changed.
-    Connection(Connection),
+    RejoinFailed {
+        /// The group that could not be joined again.
+        group: GroupId,
+        /// The server's refusal, or `None` for no reply.
+        error: Option<ErrorReply>,
+    },
+    /// [`Session::reachability`] changed.
+    Reachability(Reachability),
     /// A cluster's relay answered `ERR BUSY TryAgain` to a create or join: it is sent again
     /// every second, for a while, and this says so once.
     Retrying(Command),
@@ -160,7 +184,11 @@ pub struct Session {
     joined_at: Option<Instant>,
     /// Also ask `!WHO` after each heartbeat `PONG`, to keep a member count fresh.
     refresh_members: bool,
-    connection: Connection,
+    /// Also ask `!WHO` this often while in a group ([`Session::watch_members`]).
+    members_every: Option<Duration>,
+    /// When that `!WHO` is next due.
+    next_who: Option<Instant>,
+    reachability: Reachability,
     pending: VecDeque<Pending>,
     retries: Vec<Retry>,
     /// The user's last payloads, sent less than [`REPLY_TIMEOUT`] ago and since the member
@@ -180,6 +208,7 @@ impl Default for Session {
 }
 
 impl Session {
+    /// A session in no group, with no socket open yet.
     pub fn new() -> Session {
         Session {
             group: None,
@@ -196,7 +225,9 @@ impl Session {
             unanswered_pings: 0,
             joined_at: None,
             refresh_members: false,
-            connection: Connection::Unknown,
+            members_every: None,
+            next_who: None,
+            reachability: Reachability::Unknown,
             pending: VecDeque::new(),
             retries: Vec::new(),
             recent: VecDeque::new(),
@@ -272,7 +303,7 @@ impl Session {
         });
         match answered {
             Some((pending, reply)) => {
-                self.set_connection(Connection::Reachable);
+                self.set_reachability(Reachability::Reachable);
                 self.apply(now, pending, reply);
             }
             None if datagram.is_empty() => {}
@@ -293,7 +324,7 @@ impl Session {
         if !self.awaiting_user_reply() {
             return false;
         }
-        self.set_connection(Connection::Unreachable);
+        self.set_reachability(Reachability::Unreachable);
         true
     }
 
@@ -307,14 +338,31 @@ impl Session {
         if self.next_ping().is_some_and(|due| due <= now) {
             self.ping(now, self.ping_argument());
         }
+        if let (Some(every), Some(due)) = (self.members_every, self.due_who())
+            && due <= now
+        {
+            self.next_who = Some(now + every);
+            let who = Request::Command(Command::Who);
+            self.request(now, self.member, who, Purpose::Heartbeat);
+        }
+    }
+
+    /// Also asks `!WHO` every `every` (at least a second) while in a group, starting at once,
+    /// so that a member count is never older than that; `None` stops it. The replies come as
+    /// heartbeat [`Event::Reply`]s.
+    pub fn watch_members(&mut self, now: Instant, every: Option<Duration>) {
+        self.members_every = every.map(|every| every.max(MIN_PING_INTERVAL));
+        self.next_who = every.map(|_| now);
     }
 
     // ---- What to do next ----
 
+    /// The next datagram to send or socket to close.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next thing to report.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -323,7 +371,7 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deadlines = self.pending.iter().map(|p| p.deadline);
         let retries = self.retries.iter().map(|r| r.due);
-        deadlines.chain(retries).chain(self.next_ping()).min()
+        deadlines.chain(retries).chain(self.next_ping()).chain(self.due_who()).min()
     }
 
     // ---- What the user may look at ----
@@ -350,10 +398,8 @@ impl Session {
 
     /// When the next heartbeat `!PING` goes out (`None`: not in a group, or rejoining).
     pub fn next_ping(&self) -> Option<Instant> {
-        let rejoining = self.pending.iter().any(|p| p.purpose == Purpose::Rejoin)
-            || self.retries.iter().any(|r| r.purpose == Purpose::Rejoin);
         match (self.group, self.last_ping) {
-            (Some(_), Some(last)) if !rejoining => Some(last + self.ping_wait()),
+            (Some(_), Some(last)) if !self.rejoining() => Some(last + self.ping_wait()),
             _ => None,
         }
     }
@@ -363,8 +409,9 @@ impl Session {
         self.last_pong
     }
 
-    pub fn connection(&self) -> Connection {
-        self.connection
+    /// Whether the server answers, as far as the session can tell.
+    pub fn reachability(&self) -> Reachability {
+        self.reachability
     }
 
     /// When the server last showed it still has us: the last `PONG`, or the join.
@@ -392,6 +439,18 @@ impl Session {
     }
 
     // ---- Inside ----
+
+    /// A rejoin is under way (or waits to be sent again).
+    fn rejoining(&self) -> bool {
+        self.pending.iter().any(|p| p.purpose == Purpose::Rejoin)
+            || self.retries.iter().any(|r| r.purpose == Purpose::Rejoin)
+    }
+
+    /// When the next watched `!WHO` is due: only in a group, and not while rejoining.
+    fn due_who(&self) -> Option<Instant> {
+        self.group?;
+        self.next_who.filter(|_| !self.rejoining())
+    }
 
     /// How long after the last ping the next one goes. After an unanswered one, sooner:
     /// 2 s, 4 s, 8 s… (never later than the interval), so that one lost `PONG`, above all the
@@ -444,10 +503,10 @@ impl Session {
         self.request(now, self.member, ping, Purpose::Heartbeat);
     }
 
-    fn set_connection(&mut self, connection: Connection) {
-        if self.connection != connection {
-            self.connection = connection;
-            self.events.push_back(Event::Connection(connection));
+    fn set_reachability(&mut self, reachability: Reachability) {
+        if self.reachability != reachability {
+            self.reachability = reachability;
+            self.events.push_back(Event::Reachability(reachability));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::limits::{MISSED_HEARTBEATS, REPLY_TIMEOUT};
+use udprelay_shared::limits::{MISSED_HEARTBEATS, REPLY_TIMEOUT};
 
 /// How the heartbeat is doing, for an indicator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

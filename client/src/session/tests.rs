@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::{ErrorReply, PingArg};
+use udprelay_shared::{ErrorReply, PingArg};
 
 pub(super) struct Client {
     pub session: Session,
@@ -116,7 +116,7 @@ fn a_join_is_answered_and_followed_by_a_ping() {
     assert_eq!(
         c.events(),
         [
-            Event::Connection(Connection::Reachable),
+            Event::Reachability(Reachability::Reachable),
             reply(Command::Join(id("ABCD1234")), "OK JOINED ABCD1234", Purpose::User),
             reply(Command::Ping(Some(PingArg::Request)), "PONG 2.5", Purpose::Heartbeat),
         ]
@@ -196,7 +196,7 @@ fn no_reply_within_two_seconds() {
     assert_eq!(
         c.events(),
         [
-            Event::Connection(Connection::Unreachable),
+            Event::Reachability(Reachability::Unreachable),
             Event::NoReply { request: Command::Create { cap: None }, purpose: Purpose::User },
         ]
     );
@@ -305,7 +305,7 @@ fn an_unanswered_rejoin_fails_too() {
     assert_eq!(
         c.events(),
         [
-            Event::Connection(Connection::Unreachable),
+            Event::Reachability(Reachability::Unreachable),
             Event::RejoinFailed { group: id("ABCD1234"), error: None },
         ]
     );
@@ -345,8 +345,8 @@ fn the_network_can_report_the_server_unreachable_while_the_user_waits() {
     c.session.command(c.now, Command::Create { cap: None });
     assert!(c.session.handle_unreachable());
     assert!(c.session.handle_unreachable());
-    assert_eq!(c.events(), [Event::Connection(Connection::Unreachable)]);
-    assert_eq!(c.session.connection(), Connection::Unreachable);
+    assert_eq!(c.events(), [Event::Reachability(Reachability::Unreachable)]);
+    assert_eq!(c.session.reachability(), Reachability::Unreachable);
 }
 
 #[test]
@@ -454,7 +454,7 @@ fn a_lost_first_pong_is_asked_for_again_when_overdue() {
     assert_eq!(
         c.events(),
         [
-            Event::Connection(Connection::Unreachable),
+            Event::Reachability(Reachability::Unreachable),
             Event::NoReply { request: Command::Ping(None), purpose: Purpose::Heartbeat },
         ],
         "the retry unanswered too: that is reported, once"
@@ -463,7 +463,7 @@ fn a_lost_first_pong_is_asked_for_again_when_overdue() {
     assert_eq!(c.sent(), ["!PING +"], "the next retry");
     c.receive("PONG 10.0");
     assert_eq!(c.session.heartbeat(), Duration::from_secs(10));
-    assert_eq!(c.session.connection(), Connection::Reachable);
+    assert_eq!(c.session.reachability(), Reachability::Reachable);
     assert_eq!(c.unanswered_pings_for(10), [10.0], "the interval once answered");
 }
 
@@ -543,7 +543,10 @@ fn busy_is_tried_again_every_second_for_a_while() {
     c.receive("ERR BUSY TryAgain");
     assert_eq!(
         c.events(),
-        [Event::Connection(Connection::Reachable), Event::Retrying(Command::Join(id("ABCD1234")))]
+        [
+            Event::Reachability(Reachability::Reachable),
+            Event::Retrying(Command::Join(id("ABCD1234")))
+        ]
     );
     assert!(c.session.awaiting_user_reply(), "a script waits for the outcome");
     c.advance(0.9);
@@ -597,8 +600,8 @@ fn on_another_server_the_group_is_joined_again_from_a_fresh_socket() {
     assert_eq!(
         c.events(),
         [
-            Event::Connection(Connection::Unknown),
-            Event::Connection(Connection::Reachable),
+            Event::Reachability(Reachability::Unknown),
+            Event::Reachability(Reachability::Reachable),
             Event::Rejoined(id("ABCD1234"))
         ]
     );
@@ -629,7 +632,7 @@ fn an_ip_limit_is_tried_again_twice_then_reported() {
     c.session.command(c.now, Command::Join(id("ABCD1234")));
     c.sent();
     c.receive("ERR IP_LIMIT 16/16");
-    assert_eq!(c.events(), [Event::Connection(Connection::Reachable)], "quietly");
+    assert_eq!(c.events(), [Event::Reachability(Reachability::Reachable)], "quietly");
     c.advance(1.0);
     assert_eq!(c.sent(), ["!JOIN ABCD1234"]);
     c.receive("ERR IP_LIMIT 16/16");

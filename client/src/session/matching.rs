@@ -3,7 +3,7 @@
 //! anything else is a peer's payload, whatever it looks like.
 
 use super::Request;
-use crate::{Command, ErrorReply as E, GroupId, Reply};
+use udprelay_shared::{Command, ErrorReply as E, GroupId, Reply};
 
 /// Whether `reply` can answer `request`, while the session believes it is in `group`.
 pub(super) fn answers(request: &Request, reply: &Reply, group: Option<GroupId>) -> bool {

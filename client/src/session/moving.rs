@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use super::{Connection, Purpose, Request, Session, SocketId, Transmit};
-use crate::limits::REPLY_TIMEOUT;
-use crate::{Command, GroupId};
+use super::{Purpose, Reachability, Request, Session, SocketId, Transmit};
+use udprelay_shared::limits::REPLY_TIMEOUT;
+use udprelay_shared::{Command, GroupId};
 
 impl Session {
     /// The caller now sends to another server. Every socket is closed (they belong to the old
@@ -43,7 +43,7 @@ impl Session {
         self.token_answered = false;
         self.last_ping = None;
         self.unanswered_pings = 0;
-        self.set_connection(Connection::Unknown);
+        self.set_reachability(Reachability::Unknown);
         let membership = again
             .iter()
             .any(|(command, _)| matches!(command, Command::Create { .. } | Command::Join(_)));

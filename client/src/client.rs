@@ -1,0 +1,284 @@
+//! [`Client`]: the async API. Each group the client is in has its own membership (a task with
+//! its own sockets: the protocol gives an address one group); commands outside any group go
+//! from a membership of their own, the lobby.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
+
+use crate::event::{Event, Status};
+use crate::membership::{self, Order, Registry, Shared, Slot};
+use crate::message::{Name, compose};
+use crate::{Error, Server, servers};
+
+/// How many events wait for the program at most; past that they are dropped and counted
+/// ([`Event::Lagged`]), so a flood cannot grow memory in a program that stopped reading.
+pub const EVENT_CAPACITY: usize = 4096;
+
+/// The port of a server named without one.
+pub const DEFAULT_PORT: u16 = 5000;
+
+/// How to reach the server, and what to be called.
+#[derive(Debug, Clone)]
+pub struct Config {
+    servers: Servers,
+    default_port: u16,
+    name: Option<Name>,
+}
+
+/// The servers, as named or as found.
+#[derive(Debug, Clone)]
+enum Servers {
+    Named(String),
+    Found(Vec<Server>),
+}
+
+impl Config {
+    /// `servers`: `HOST`, `HOST:PORT`, or several comma-separated (the nodes of a cluster:
+    /// the first is used, the next when it stops answering). IPv6 addresses in brackets when
+    /// a port follows.
+    pub fn new(servers: impl Into<String>) -> Config {
+        let servers = Servers::Named(servers.into());
+        Config { servers, default_port: DEFAULT_PORT, name: None }
+    }
+
+    /// Servers already found with [`crate::resolve`] (at least one).
+    pub fn with_servers(servers: Vec<Server>) -> Config {
+        Config { servers: Servers::Found(servers), default_port: DEFAULT_PORT, name: None }
+    }
+
+    /// The port for servers named without one (5000 unless set).
+    pub fn default_port(mut self, port: u16) -> Config {
+        self.default_port = port;
+        self
+    }
+
+    /// Sends messages as `NAME: text`.
+    pub fn name(mut self, name: Name) -> Config {
+        self.name = Some(name);
+        self
+    }
+
+    /// Finds the servers and starts the client. Nothing is sent yet: UDP has no connection,
+    /// so a server that is down shows when a command goes unanswered ([`Client::ping`]
+    /// asks at once).
+    pub async fn connect(self) -> Result<(Client, Events), Error> {
+        let servers = match self.servers {
+            Servers::Named(list) => {
+                servers::resolve(&list, self.default_port).map_err(Error::Servers)?
+            }
+            Servers::Found(servers) if servers.is_empty() => {
+                return Err(Error::Servers("no server given".into()));
+            }
+            Servers::Found(servers) => servers,
+        };
+        let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
+        let shared = Shared {
+            servers: servers.into(),
+            events: events_tx,
+            registry: Arc::new(Mutex::new(Registry::default())),
+        };
+        let name = Arc::new(Mutex::new(self.name));
+        Ok((Client { shared, name }, Events { events }))
+    }
+}
+
+/// The stream of [`Event`]s from every group of one [`Client`], in the order they happened in
+/// each group. It ends once the client is closed (or dropped) and its groups are gone.
+pub struct Events {
+    events: mpsc::Receiver<Event>,
+}
+
+impl Events {
+    /// The next event; `None` once the client is closed.
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.events.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+
+    pub(crate) fn blocking_recv(&mut self) -> Option<Event> {
+        self.events.blocking_recv()
+    }
+}
+
+/// A udprelay client: in any number of groups on one server (or cluster) at once. Cheap to
+/// clone; every clone is the same client. Dropping the last clone leaves every group (as
+/// [`Client::close`] does, without waiting).
+#[derive(Clone)]
+pub struct Client {
+    shared: Shared,
+    name: Arc<Mutex<Option<Name>>>,
+}
+
+impl Client {
+    /// [`Config::new`]`(servers).`[`connect`](Config::connect)`()`.
+    pub async fn connect(servers: &str) -> Result<(Client, Events), Error> {
+        Config::new(servers).connect().await
+    }
+
+    /// The servers, in the order they are tried.
+    pub fn servers(&self) -> &[Server] {
+        &self.shared.servers
+    }
+
+    /// The name messages are sent under.
+    pub fn name(&self) -> Option<Name> {
+        self.name.lock().expect("name").clone()
+    }
+
+    /// Changes the name messages are sent under (`None`: anonymous).
+    pub fn set_name(&self, name: Option<Name>) {
+        *self.name.lock().expect("name") = name;
+    }
+
+    /// The groups the client is in (or joining).
+    pub fn groups(&self) -> Vec<GroupId> {
+        let registry = self.shared.registry.lock().expect("registry");
+        let mut groups: Vec<GroupId> = registry.groups.keys().copied().collect();
+        groups.sort_by_key(|group| group.to_string());
+        groups
+    }
+
+    /// Joins `group`. Its messages then come as [`Event::Message`]; the client keeps the
+    /// membership alive (heartbeat, address validation, rejoining a server that forgot it)
+    /// until [`Client::leave`].
+    pub async fn join(&self, group: GroupId) -> Result<(), Error> {
+        let (done, answer) = oneshot::channel();
+        let order = Order::Join { group, done };
+        if membership::start(&self.shared, Slot::Group(group), Some(order)).is_none() {
+            return Err(Error::AlreadyJoined(group));
+        }
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Creates a group (of at most `cap` members; the server's default without one) and
+    /// joins it; returns its id, to give to whoever should join.
+    pub async fn create_and_join(&self, cap: Option<u32>) -> Result<GroupId, Error> {
+        let (done, answer) = oneshot::channel();
+        let order = Order::CreateAndJoin { cap, done };
+        membership::start(&self.shared, Slot::Creating, Some(order));
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Creates a group without joining it.
+    pub async fn create(&self, cap: Option<u32>) -> Result<GroupId, Error> {
+        match self.request(None, Command::Create { cap }).await? {
+            Reply::Created(group) => Ok(group),
+            other => Err(refused(other)),
+        }
+    }
+
+    /// Leaves `group`.
+    pub async fn leave(&self, group: GroupId) -> Result<(), Error> {
+        match self.request(Some(group), Command::Leave(group)).await? {
+            Reply::Left(_) => Ok(()),
+            other => Err(refused(other)),
+        }
+    }
+
+    /// How many members `group` has, this client included.
+    pub async fn who(&self, group: GroupId) -> Result<usize, Error> {
+        match self.request(Some(group), Command::Who).await? {
+            Reply::Who { members, .. } => Ok(members),
+            other => Err(refused(other)),
+        }
+    }
+
+    /// Asks the server whether it is there: `Ok` once it answers (outside a group it answers
+    /// `ERR NOT_IN_GROUP`, which is an answer too); [`Error::NoReply`] or
+    /// [`Error::Unreachable`] when it does not.
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.request(None, Command::Ping(None)).await.map(|_| ())
+    }
+
+    /// Sends `command` from the membership in group `on` (or, with `None`, from outside any
+    /// group) and returns the server's reply as it came, errors included: for a tool that
+    /// shows the server's own words. `!JOIN` has [`Client::join`] and
+    /// [`Client::create_and_join`] instead.
+    pub async fn request(&self, on: Option<GroupId>, command: Command) -> Result<Reply, Error> {
+        if let Command::Join(_) = command {
+            return Err(Error::Usage(command, "use join() or create_and_join()"));
+        }
+        let (done, answer) = oneshot::channel();
+        self.order(on, Order::Request { command, done })?;
+        answer.await.map_err(|_| on.map_or(Error::Closed, Error::NotJoined))?
+    }
+
+    /// Sends `text` to `group`, as `NAME: text` when the client has a name.
+    pub async fn send(&self, group: GroupId, text: &str) -> Result<(), Error> {
+        let payload = compose(self.name().as_ref(), text)?;
+        self.send_payload(group, payload).await
+    }
+
+    /// Sends `payload` to `group` as it is (no name put before it). It must not start with
+    /// `!` (the relay would take it for a command) and fit one datagram (4096 bytes).
+    pub async fn send_bytes(&self, group: GroupId, payload: &[u8]) -> Result<(), Error> {
+        match payload.first() {
+            None => Err(Error::EmptyMessage),
+            Some(b'!') => Err(Error::LooksLikeCommand),
+            Some(_) => self.send_payload(group, payload.to_vec()).await,
+        }
+    }
+
+    async fn send_payload(&self, group: GroupId, payload: Vec<u8>) -> Result<(), Error> {
+        let (done, answer) = oneshot::channel();
+        self.order(Some(group), Order::Send { payload, done })?;
+        answer.await.map_err(|_| Error::NotJoined(group))?
+    }
+
+    /// Also asks `group`'s member count every `every` (at least a second; `None`: only after
+    /// each heartbeat), reported as [`Event::Members`]: for a count shown to someone.
+    pub fn watch_members(&self, group: GroupId, every: Option<Duration>) -> Result<(), Error> {
+        self.order(Some(group), Order::WatchMembers(every))
+    }
+
+    /// The state of the membership in `group` (with `None`, of the lobby, where commands
+    /// outside any group go; `None` before it was first used).
+    pub fn status(&self, group: Option<GroupId>) -> Option<Status> {
+        let registry = self.shared.registry.lock().expect("registry");
+        let handle = match group {
+            Some(group) => registry.groups.get(&group)?,
+            None => registry.lobby.as_ref()?,
+        };
+        handle.status.lock().expect("status").clone()
+    }
+
+    /// Leaves every group (a `!LEAVE` each, without waiting for the replies) and stops.
+    pub async fn close(self) {
+        let handles = self.shared.registry.lock().expect("registry").drain();
+        for handle in &handles {
+            let _ = handle.orders.send(Order::Close);
+        }
+        for handle in handles {
+            handle.ended().await;
+        }
+    }
+
+    /// Hands `order` to the membership in group `on` (or the lobby, started if need be).
+    fn order(&self, on: Option<GroupId>, order: Order) -> Result<(), Error> {
+        if on.is_none() {
+            membership::start(&self.shared, Slot::Lobby, None);
+        }
+        let registry = self.shared.registry.lock().expect("registry");
+        let handle = match on {
+            Some(group) => registry.groups.get(&group).ok_or(Error::NotJoined(group))?,
+            None => registry.lobby.as_ref().ok_or(Error::Closed)?,
+        };
+        handle.orders.send(order).map_err(|_| on.map_or(Error::Closed, Error::NotJoined))
+    }
+}
+
+/// A reply that is not the one asked for: the server's error, or (never from a server that
+/// keeps the protocol) something else, said as the server's unknown command.
+fn refused(reply: Reply) -> Error {
+    match reply {
+        Reply::Error(error) => Error::Refused(error),
+        _ => Error::Refused(ErrorReply::UnknownCommand),
+    }
+}

@@ -1,0 +1,443 @@
+//! One membership (one group, or none: the lobby, where commands outside any group go) as a
+//! task: it owns a [`Session`] and its sockets ([`driver`]), carries out what the [`Client`]
+//! orders, answers each order when the session has the answer, and reports the rest as
+//! [`Event`]s.
+//!
+//! [`Client`]: crate::Client
+
+mod driver;
+mod sockets;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use udprelay_shared::{Command, GroupId, Reply};
+
+use crate::event::{Event, Status};
+use crate::message::Message;
+use crate::session::{Event as SessionEvent, PayloadError, Purpose, Reachability, Session};
+use crate::{Error, Server};
+use driver::{Driver, Report};
+
+/// What the client asks of a membership.
+pub(crate) enum Order {
+    /// Join `group` (the first order of a membership made for it).
+    Join { group: GroupId, done: oneshot::Sender<Result<(), Error>> },
+    /// Create a group and join it (the first order of a membership made for it).
+    CreateAndJoin { cap: Option<u32>, done: oneshot::Sender<Result<GroupId, Error>> },
+    /// Send a command from the member socket; answered with the server's reply.
+    Request { command: Command, done: oneshot::Sender<Result<Reply, Error>> },
+    /// Send a payload to the group.
+    Send { payload: Vec<u8>, done: oneshot::Sender<Result<(), Error>> },
+    /// Ask `!WHO` this often (`None`: only after each heartbeat).
+    WatchMembers(Option<Duration>),
+    /// Say `!LEAVE` if in a group, and end.
+    Close,
+}
+
+/// The client's end of a membership.
+pub(crate) struct Handle {
+    pub(crate) orders: mpsc::UnboundedSender<Order>,
+    pub(crate) status: Arc<Mutex<Option<Status>>>,
+    serial: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    /// Waits for the task to end (after [`Order::Close`]), at most a second.
+    pub(crate) async fn ended(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
+    }
+}
+
+/// Every membership of one client: by group, those whose group is still being created, and
+/// the lobby.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) groups: HashMap<GroupId, Handle>,
+    creating: HashMap<u64, Handle>,
+    pub(crate) lobby: Option<Handle>,
+    next_serial: u64,
+}
+
+impl Registry {
+    /// Every handle, taken out (the client is closing).
+    pub(crate) fn drain(&mut self) -> Vec<Handle> {
+        let groups = self.groups.drain().map(|(_, handle)| handle);
+        groups.chain(self.creating.drain().map(|(_, h)| h)).chain(self.lobby.take()).collect()
+    }
+}
+
+/// Where a membership is kept in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Group(GroupId),
+    Creating,
+    Lobby,
+}
+
+/// What the memberships share: the servers, the events' way out, the registry.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) servers: Arc<[Server]>,
+    pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) registry: Arc<Mutex<Registry>>,
+}
+
+/// Starts a membership task in `slot`, with `first` as its first order; `None` when the slot
+/// is taken (that group is already joined).
+pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option<()> {
+    let mut registry = shared.registry.lock().expect("registry");
+    let taken = match slot {
+        Slot::Group(group) => registry.groups.contains_key(&group),
+        Slot::Lobby => registry.lobby.is_some(),
+        Slot::Creating => false,
+    };
+    if taken {
+        return None;
+    }
+    let serial = registry.next_serial;
+    registry.next_serial += 1;
+    let (orders, inbox) = mpsc::unbounded_channel();
+    if let Some(first) = first {
+        let _ = orders.send(first);
+    }
+    let status = Arc::new(Mutex::new(None));
+    let group = match slot {
+        Slot::Group(group) => Some(group),
+        _ => None,
+    };
+    let membership = Membership {
+        driver: Driver::new(Arc::clone(&shared.servers), Session::with_member_refresh()),
+        group,
+        opening: None,
+        waiting: Vec::new(),
+        events: shared.events.clone(),
+        missed: 0,
+        registry: Arc::downgrade(&shared.registry),
+        serial,
+        slot,
+        status: Arc::clone(&status),
+        network_refused: false,
+        ended: false,
+    };
+    let task = tokio::spawn(membership.run(inbox));
+    let handle = Handle { orders, status, serial, task };
+    match slot {
+        Slot::Group(group) => registry.groups.insert(group, handle),
+        Slot::Creating => registry.creating.insert(serial, handle),
+        Slot::Lobby => registry.lobby.replace(handle),
+    };
+    Some(())
+}
+
+/// The join or create that opened a membership, until it is answered.
+enum Opening {
+    Join(oneshot::Sender<Result<(), Error>>),
+    CreateAndJoin(oneshot::Sender<Result<GroupId, Error>>),
+}
+
+struct Membership {
+    driver: Driver,
+    /// The group: known from the start for a join, once created for a create.
+    group: Option<GroupId>,
+    opening: Option<Opening>,
+    /// Commands sent, awaiting their replies, in order.
+    waiting: Vec<(Command, oneshot::Sender<Result<Reply, Error>>)>,
+    events: mpsc::Sender<Event>,
+    /// Events dropped because the program did not read them.
+    missed: u64,
+    /// Weak: the registry (with every membership's orders) goes with the last client, and
+    /// then each membership says goodbye and ends.
+    registry: Weak<Mutex<Registry>>,
+    serial: u64,
+    slot: Slot,
+    status: Arc<Mutex<Option<Status>>>,
+    /// The network said the server's port is closed since the last reply: a command that then
+    /// goes unanswered failed for that reason.
+    network_refused: bool,
+    ended: bool,
+}
+
+impl Membership {
+    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Order>) {
+        loop {
+            self.flush();
+            if self.ended {
+                break;
+            }
+            let far = Instant::now() + Duration::from_secs(3600);
+            let deadline = self.driver.session.poll_timeout().unwrap_or(far);
+            tokio::select! {
+                biased;
+                order = inbox.recv() => match order {
+                    Some(Order::Close) | None => {
+                        self.farewell();
+                        break;
+                    }
+                    Some(order) => self.order(order),
+                },
+                (socket, received) = self.driver.sockets.recv() => {
+                    if received.as_ref().is_err_and(|e| !sockets::is_unreachable(e)) {
+                        // Unexpected; a pause keeps a persistent fault from spinning.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    self.driver.receive(Instant::now(), socket, received);
+                },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            self.driver.session.handle_timeout(Instant::now());
+        }
+        self.deregister();
+    }
+
+    fn order(&mut self, order: Order) {
+        let now = Instant::now();
+        let session = &mut self.driver.session;
+        match order {
+            Order::Join { group, done } => {
+                self.opening = Some(Opening::Join(done));
+                session.command(now, Command::Join(group));
+            }
+            Order::CreateAndJoin { cap, done } => {
+                self.opening = Some(Opening::CreateAndJoin(done));
+                session.create_and_join(now, cap);
+            }
+            Order::Request { command, done } => {
+                session.command(now, command);
+                self.waiting.push((command, done));
+            }
+            Order::Send { payload, done } => match session.send_payload(now, &payload) {
+                Ok(()) => {
+                    let _ = done.send(Ok(()));
+                }
+                Err(PayloadError::TooLong(len)) => {
+                    let max = udprelay_shared::limits::MAX_DATAGRAM;
+                    let _ = done.send(Err(Error::TooLong { len, max }));
+                }
+                Err(PayloadError::NotJoined) => {
+                    let _ = done.send(Err(self.group.map_or(Error::Closed, Error::NotJoined)));
+                }
+            },
+            Order::WatchMembers(every) => session.watch_members(now, every),
+            Order::Close => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// Leaves the group, so that the others' count is right at once.
+    fn farewell(&mut self) {
+        if let Some(group) = self.driver.session.group() {
+            self.driver.send_raw(&Command::Leave(group).to_bytes());
+        }
+    }
+
+    fn deregister(&mut self) {
+        let Some(registry) = self.registry.upgrade() else { return };
+        let mut registry = registry.lock().expect("registry");
+        let serial = self.serial;
+        let ours = |handle: &Handle| handle.serial == serial;
+        match self.slot {
+            Slot::Group(group) => {
+                if registry.groups.get(&group).is_some_and(ours) {
+                    registry.groups.remove(&group);
+                }
+            }
+            Slot::Creating => {
+                registry.creating.remove(&serial);
+            }
+            Slot::Lobby => {
+                if registry.lobby.as_ref().is_some_and(ours) {
+                    registry.lobby = None;
+                }
+            }
+        }
+    }
+
+    /// A created group is joined: its membership is found by the group from now on.
+    fn created(&mut self, group: GroupId) {
+        self.group = Some(group);
+        let Some(registry) = self.registry.upgrade() else { return };
+        let mut registry = registry.lock().expect("registry");
+        if let Some(handle) = registry.creating.remove(&self.serial) {
+            registry.groups.entry(group).or_insert(handle);
+            self.slot = Slot::Group(group);
+        }
+    }
+
+    /// Sends and reports what the session has queued.
+    fn flush(&mut self) {
+        for report in self.driver.flush() {
+            match report {
+                Report::Session(event) => self.session_event(event),
+                Report::Unreachable => {
+                    self.network_refused = true;
+                    let server = self.driver.server().label.clone();
+                    self.emit(Event::Unreachable { group: self.group, server });
+                }
+                Report::SendFailed(reason) => {
+                    self.emit(Event::SendFailed { group: self.group, reason })
+                }
+                Report::Moved { from, to, group } => self.emit(Event::Moved { group, from, to }),
+            }
+        }
+        self.publish_status();
+    }
+
+    fn session_event(&mut self, event: SessionEvent) {
+        match event {
+            SessionEvent::Reply { request, reply, purpose } => {
+                self.network_refused = false;
+                self.reply(request, reply, purpose);
+            }
+            SessionEvent::PayloadRefused(error) => {
+                if let Some(group) = self.group {
+                    self.emit(Event::Refused { group, error });
+                }
+            }
+            SessionEvent::Payload(bytes) => {
+                if let Some(group) = self.group {
+                    self.emit(Event::Message(Message::parse(group, bytes)));
+                }
+            }
+            SessionEvent::NoReply { request, purpose: Purpose::Heartbeat } => {
+                if let (Some(group), Command::Ping(_)) = (self.group, request) {
+                    self.emit(Event::Silent { group });
+                }
+            }
+            SessionEvent::NoReply { request, .. } => {
+                let server = self.driver.server().label.clone();
+                let error = match self.network_refused {
+                    true => Error::Unreachable { command: request, server },
+                    false => Error::NoReply { command: request, server },
+                };
+                self.failed(request, error);
+            }
+            SessionEvent::Rejoined(group) => {
+                self.emit(Event::Rejoined { group });
+            }
+            SessionEvent::RejoinFailed { group, error } => {
+                self.emit(Event::Lost { group, error });
+                self.ended = true;
+            }
+            SessionEvent::Reachability(reachability) => {
+                if reachability == Reachability::Reachable {
+                    self.network_refused = false;
+                }
+                self.emit(Event::Reachability { group: self.group, reachability });
+            }
+            SessionEvent::Retrying(command) => {
+                let group = match command {
+                    Command::Join(group) => Some(group),
+                    _ => self.group,
+                };
+                self.emit(Event::Retrying { group, command });
+            }
+        }
+    }
+
+    /// The server answered `request`.
+    fn reply(&mut self, request: Command, reply: Reply, purpose: Purpose) {
+        if let Reply::Who { group, members } = reply
+            && Some(group) == self.group
+        {
+            self.emit(Event::Members { group, count: members });
+        }
+        if purpose == Purpose::Heartbeat || purpose == Purpose::Rejoin {
+            return; // the rejoin that follows a forgotten membership speaks for it
+        }
+        match (&self.opening, request, &reply) {
+            (Some(Opening::CreateAndJoin(_)), Command::Create { .. }, Reply::Created(_)) => return,
+            (Some(_), Command::Join(group), Reply::Joined(_)) => {
+                match self.opening.take() {
+                    Some(Opening::Join(done)) => {
+                        let _ = done.send(Ok(()));
+                    }
+                    Some(Opening::CreateAndJoin(done)) => {
+                        self.created(group);
+                        let _ = done.send(Ok(group));
+                    }
+                    None => {}
+                }
+                return;
+            }
+            (Some(_), Command::Create { .. } | Command::Join(_), Reply::Error(error)) => {
+                return self.failed(request, Error::Refused(error.clone()));
+            }
+            _ => {}
+        }
+        if let (Command::Leave(left), Reply::Left(_)) = (request, &reply)
+            && Some(left) == self.group
+        {
+            self.ended = true;
+        }
+        if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
+            let (_, done) = self.waiting.remove(index);
+            let _ = done.send(Ok(reply));
+        }
+    }
+
+    /// `request` failed with `error`: whoever waits for it is told. A membership whose join
+    /// failed ends.
+    fn failed(&mut self, request: Command, error: Error) {
+        let opening = matches!(request, Command::Create { .. } | Command::Join(_));
+        if opening && let Some(opening) = self.opening.take() {
+            match opening {
+                Opening::Join(done) => {
+                    let _ = done.send(Err(error.clone()));
+                }
+                Opening::CreateAndJoin(done) => {
+                    let _ = done.send(Err(error.clone()));
+                }
+            }
+            self.ended = true;
+            return;
+        }
+        if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
+            let (_, done) = self.waiting.remove(index);
+            let _ = done.send(Err(error));
+        }
+    }
+
+    /// Hands the program an event; when it does not keep up, counts what is dropped, and says
+    /// how many once there is room again.
+    fn emit(&mut self, event: Event) {
+        if self.missed > 0 {
+            match self.events.try_send(Event::Lagged { missed: self.missed }) {
+                Ok(()) => self.missed = 0,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.missed += 1;
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
+            self.missed += 1;
+        }
+    }
+
+    /// Keeps the status for [`crate::Client::status`] current, and reports changes in a
+    /// joined group.
+    fn publish_status(&mut self) {
+        let session = &self.driver.session;
+        let status = Status {
+            server: self.driver.server().label.clone(),
+            reachability: session.reachability(),
+            heard_at: session.last_heard(),
+            heartbeat: session.heartbeat(),
+            ping_interval: session.ping_interval(),
+            next_ping: session.next_ping(),
+        };
+        let mut shown = self.status.lock().expect("status");
+        if shown.as_ref() == Some(&status) {
+            return;
+        }
+        *shown = Some(status.clone());
+        drop(shown);
+        if let (Some(group), Some(_)) = (self.group, self.driver.session.group()) {
+            self.emit(Event::Status { group, status });
+        }
+    }
+}
