@@ -3,6 +3,7 @@
 
 mod abuse;
 mod bare;
+mod client;
 mod cluster;
 mod report;
 mod scenario;
@@ -94,6 +95,9 @@ enum Mode {
     /// Three NATS servers and three relays on loopback against one relay: CPU, loss, latency,
     /// joins and failover; see docs/performance.md, "Cluster"
     Cluster(cluster::ClusterArgs),
+    /// The client library against a bare recv loop (CPU per message received) and raw
+    /// sockets (an echo bot's round trip); see docs/performance.md, "Client library"
+    Client(client::ClientArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -121,6 +125,16 @@ fn main() -> ExitCode {
     if let Some(Mode::Cluster(cluster_args)) = &args.mode {
         let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
         return match cluster::run(cluster_args, &server_bin) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Mode::Client(client_args)) = &args.mode {
+        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
+        return match client::run(client_args, &server_bin) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");

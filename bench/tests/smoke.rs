@@ -66,3 +66,22 @@ fn the_cluster_measurement_runs() {
     let caps = table.lines().find(|l| l.contains("groups over / under cap")).unwrap();
     assert!(caps.contains("; 0 / "), "no group over its cap: {caps}");
 }
+
+#[test]
+fn the_client_library_measurement_runs() {
+    let output = Command::new(env!("CARGO_BIN_EXE_udprelay-bench"))
+        .arg("--server-bin")
+        .arg(udprelay_testkit::server_binary())
+        .args(["client", "--seconds", "0.3", "--round-trips", "100"])
+        .output()
+        .expect("run udprelay-bench client");
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}\n{}", String::from_utf8_lossy(&output.stderr));
+    for row in ["bare recv loop", "udprelay-client ", "library/bare", "two raw sockets", "bot/raw"]
+    {
+        assert!(table.lines().any(|l| l.starts_with(row)), "no row {row:?} in\n{table}");
+    }
+    // Everything sent was received, by both (loopback, 6 000 messages).
+    let received: Vec<&str> = table.lines().filter(|l| l.ends_with("6000")).collect();
+    assert_eq!(received.len(), 2, "{table}");
+}

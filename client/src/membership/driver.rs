@@ -45,6 +45,11 @@ impl Driver {
         Driver { session, servers, current, moving, sockets: Sockets::default(), reports }
     }
 
+    /// Which of the servers is in use.
+    pub(crate) fn server_index(&self) -> usize {
+        self.current
+    }
+
     /// The server in use.
     pub(crate) fn server(&self) -> &Server {
         &self.servers[self.current]

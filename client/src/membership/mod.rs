@@ -120,6 +120,7 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
         serial,
         slot,
         status: Arc::clone(&status),
+        shown: None,
         network_refused: false,
         ended: false,
     };
@@ -132,6 +133,12 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
     };
     Some(())
 }
+
+/// How long the loop sleeps when the session has nothing scheduled.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Most datagrams taken in one turn of the loop.
+const BATCH: usize = 64;
 
 /// The join or create that opened a membership, until it is answered.
 enum Opening {
@@ -155,6 +162,8 @@ struct Membership {
     serial: u64,
     slot: Slot,
     status: Arc<Mutex<Option<Status>>>,
+    /// What the status was last published from.
+    shown: Option<StatusKey>,
     /// The network said the server's port is closed since the last reply: a command that then
     /// goes unanswered failed for that reason.
     network_refused: bool,
@@ -163,13 +172,24 @@ struct Membership {
 
 impl Membership {
     async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Order>) {
+        // One timer, moved when the session's next deadline moves (a new one each turn costs
+        // more than the rest of a datagram's handling).
+        let mut far = Instant::now() + IDLE;
+        let timer = tokio::time::sleep_until(far.into());
+        tokio::pin!(timer);
         loop {
             self.flush();
             if self.ended {
                 break;
             }
-            let far = Instant::now() + Duration::from_secs(3600);
+            let now = Instant::now();
+            if far <= now {
+                far = now + IDLE;
+            }
             let deadline = self.driver.session.poll_timeout().unwrap_or(far);
+            if timer.deadline() != deadline.into() {
+                timer.as_mut().reset(deadline.into());
+            }
             tokio::select! {
                 biased;
                 order = inbox.recv() => match order {
@@ -185,8 +205,15 @@ impl Membership {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     self.driver.receive(Instant::now(), socket, received);
+                    // The datagrams behind it, in the same turn.
+                    for _ in 1..BATCH {
+                        let Some((socket, received)) = self.driver.sockets.try_recv() else {
+                            break;
+                        };
+                        self.driver.receive(Instant::now(), socket, received);
+                    }
                 },
-                () = tokio::time::sleep_until(deadline.into()) => {}
+                () = &mut timer => {}
             }
             self.driver.session.handle_timeout(Instant::now());
         }
@@ -422,22 +449,39 @@ impl Membership {
     /// joined group.
     fn publish_status(&mut self) {
         let session = &self.driver.session;
-        let status = Status {
-            server: self.driver.server().label.clone(),
+        let shown = StatusKey {
+            server: self.driver.server_index(),
             reachability: session.reachability(),
             heard_at: session.last_heard(),
             heartbeat: session.heartbeat(),
-            ping_interval: session.ping_interval(),
             next_ping: session.next_ping(),
         };
-        let mut shown = self.status.lock().expect("status");
-        if shown.as_ref() == Some(&status) {
+        // Compared first, built only when it changed: this runs once a datagram.
+        if self.shown == Some(shown) {
             return;
         }
-        *shown = Some(status.clone());
-        drop(shown);
+        self.shown = Some(shown);
+        let status = Status {
+            server: self.driver.server().label.clone(),
+            reachability: shown.reachability,
+            heard_at: shown.heard_at,
+            heartbeat: shown.heartbeat,
+            ping_interval: session.ping_interval(),
+            next_ping: shown.next_ping,
+        };
+        *self.status.lock().expect("status") = Some(status.clone());
         if let (Some(group), Some(_)) = (self.group, self.driver.session.group()) {
             self.emit(Event::Status { group, status });
         }
     }
+}
+
+/// What [`Status`] is made of, cheap to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatusKey {
+    server: usize,
+    reachability: Reachability,
+    heard_at: Option<Instant>,
+    heartbeat: Duration,
+    next_ping: Option<Instant>,
 }

@@ -67,6 +67,10 @@ impl Sockets {
     /// error readiness: an ICMP error alone does not make a socket readable.
     pub(crate) async fn recv(&mut self) -> (SocketId, io::Result<usize>) {
         let interest = Interest::READABLE | Interest::ERROR;
+        if let [Open { id, socket, raw, buf }] = &mut self.open[..] {
+            // The usual case, one socket: no allocation on the way.
+            return (*id, socket.async_io(interest, || raw.recv(buf)).await);
+        }
         let mut waits: Vec<_> = self
             .open
             .iter_mut()
@@ -88,6 +92,15 @@ impl Sockets {
             Poll::Pending
         })
         .await
+    }
+
+    /// A datagram or error already waiting on any socket, without waiting: after one
+    /// arrived, the ones behind it are taken in the same turn of the loop.
+    pub(crate) fn try_recv(&mut self) -> Option<(SocketId, io::Result<usize>)> {
+        self.open.iter_mut().find_map(|Open { id, raw, buf, .. }| match raw.recv(buf) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
+            received => Some((*id, received)),
+        })
     }
 
     /// The datagram [`Sockets::recv`] said came on `id`.

@@ -1,0 +1,230 @@
+//! The client library's own cost, beside the least a client can do (`udprelay-bench client`):
+//! the CPU per message received at 20 000 messages/s into one member, the library against a
+//! bare `recv` loop on the same load; and an echo bot's round trip through the relay, the
+//! library's bot against two raw sockets. Both run against our server on loopback, one after
+//! the other, and print the figures side by side. See docs/performance.md, "Client library".
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use udprelay_client::{Client, Event, GroupId};
+
+use crate::target::{Kind, Setup, Target};
+
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// Seconds of load into the one member
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Messages per second into the one member
+    #[arg(long, default_value_t = 20_000)]
+    rate: u64,
+    /// Round trips per echo measurement
+    #[arg(long, default_value_t = 2_000)]
+    round_trips: usize,
+}
+
+pub fn run(args: &ClientArgs, server_bin: &Path) -> Result<(), String> {
+    let server = Target::start(&Kind::parse("ours"), server_bin, Setup::default())?;
+    let addr = server.addr;
+    let expected = (args.seconds * args.rate as f64) as usize;
+    println!("client library: {} messages/s for {} s into one member", args.rate, args.seconds);
+    let bare = receive(addr, args, expected, bare_receiver)?;
+    let library = receive(addr, args, expected, library_receiver)?;
+    println!("{:<28}{:>14}{:>12}", "receiving", "CPU/message", "received");
+    for (label, (cpu, got)) in [("bare recv loop", bare), ("udprelay-client", library)] {
+        println!("{label:<28}{:>12.2}µs{got:>12}", per_message(cpu, got));
+    }
+    let ratio = per_message(library.0, library.1) / per_message(bare.0, bare.1);
+    println!("{:<28}{ratio:>13.2}×", "library/bare");
+
+    let raw = round_trips(addr, args.round_trips, raw_echo)?;
+    let bot = round_trips(addr, args.round_trips, library_echo)?;
+    println!("{:<28}{:>14}", "echo round trip", "median");
+    println!("{:<28}{:>12.1}µs", "two raw sockets", micros(raw));
+    println!("{:<28}{:>12.1}µs", "udprelay-client echo bot", micros(bot));
+    println!("{:<28}{:>13.2}×", "bot/raw", micros(bot) / micros(raw));
+    Ok(())
+}
+
+fn per_message(cpu: Duration, messages: usize) -> f64 {
+    cpu.as_secs_f64() * 1e6 / messages.max(1) as f64
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+/// The CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// A plain socket in a new group (or `group`): its id and the socket.
+fn member(server: SocketAddr, group: Option<&str>) -> Result<(String, UdpSocket), String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    socket.connect(server).map_err(|e| e.to_string())?;
+    socket.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+    let ask = |command: &str| -> Result<String, String> {
+        socket.send(command.as_bytes()).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 64];
+        let len = socket.recv(&mut buf).map_err(|e| format!("{command}: {e}"))?;
+        Ok(String::from_utf8_lossy(&buf[..len]).into_owned())
+    };
+    let id = match group {
+        Some(id) => id.to_string(),
+        None => ask("!CREATE")?.trim_start_matches("OK CREATED ").to_string(),
+    };
+    let joined = ask(&format!("!JOIN {id}"))?;
+    if joined != format!("OK JOINED {id}") {
+        return Err(format!("!JOIN {id}: {joined}"));
+    }
+    Ok((id, socket))
+}
+
+type Receiver =
+    fn(SocketAddr, String, usize, mpsc::Sender<()>) -> Result<(Duration, usize), String>;
+
+/// Runs `receiver` in a group of its own while a peer sends it the load; returns its CPU and
+/// how many messages it received.
+fn receive(
+    server: SocketAddr,
+    args: &ClientArgs,
+    expected: usize,
+    receiver: Receiver,
+) -> Result<(Duration, usize), String> {
+    let (group, sender) = member(server, None)?;
+    let (ready_tx, ready) = mpsc::channel();
+    let receiving = thread::spawn(move || receiver(server, group, expected, ready_tx));
+    ready.recv_timeout(Duration::from_secs(5)).map_err(|_| "the receiver never joined")?;
+    let payload = [b'x'; 64];
+    let start = Instant::now();
+    let per_ms = (args.rate / 1000).max(1) as usize;
+    for batch in 0..expected.div_ceil(per_ms) {
+        let due = start + Duration::from_millis(batch as u64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+        for _ in 0..per_ms {
+            let _ = sender.send(&payload);
+        }
+    }
+    receiving.join().map_err(|_| "the receiver panicked")?
+}
+
+fn bare_receiver(
+    server: SocketAddr,
+    group: String,
+    expected: usize,
+    ready: mpsc::Sender<()>,
+) -> Result<(Duration, usize), String> {
+    let (_, socket) = member(server, Some(&group))?;
+    socket.set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
+    let _ = ready.send(());
+    let start = thread_cpu();
+    let (mut buf, mut got) = ([0u8; 4097], 0);
+    while got < expected && socket.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    Ok((thread_cpu() - start, got))
+}
+
+fn library_receiver(
+    server: SocketAddr,
+    group: String,
+    expected: usize,
+    ready: mpsc::Sender<()>,
+) -> Result<(Duration, usize), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let runtime = runtime.map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let (client, mut events) =
+            Client::connect(&server.to_string()).await.map_err(|e| e.to_string())?;
+        let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
+        client.join(group).await.map_err(|e| e.to_string())?;
+        let _ = ready.send(());
+        let start = thread_cpu();
+        let mut got = 0;
+        while got < expected {
+            match tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
+                Ok(Some(Event::Message(_))) => got += 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok((thread_cpu() - start, got))
+    })
+}
+
+type Echo = fn(SocketAddr, String, mpsc::Sender<()>, mpsc::Receiver<()>) -> Result<(), String>;
+
+/// The median round trip from a plain socket to an echo of `echo`'s kind in the same group.
+fn round_trips(server: SocketAddr, count: usize, echo: Echo) -> Result<Duration, String> {
+    let (group, asker) = member(server, None)?;
+    let (ready_tx, ready) = mpsc::channel();
+    let (stop, stopped) = mpsc::channel();
+    let echoing = thread::spawn(move || echo(server, group, ready_tx, stopped));
+    ready.recv_timeout(Duration::from_secs(5)).map_err(|_| "the echo never joined")?;
+    let mut times = Vec::with_capacity(count);
+    let mut buf = [0u8; 256];
+    for i in 0..count {
+        let started = Instant::now();
+        asker.send(format!("n{i}").as_bytes()).map_err(|e| e.to_string())?;
+        asker.recv(&mut buf).map_err(|e| format!("round trip {i}: {e}"))?;
+        times.push(started.elapsed());
+    }
+    let _ = stop.send(());
+    let _ = asker.send(b"last");
+    echoing.join().map_err(|_| "the echo panicked")??;
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+fn raw_echo(
+    server: SocketAddr,
+    group: String,
+    ready: mpsc::Sender<()>,
+    stop: mpsc::Receiver<()>,
+) -> Result<(), String> {
+    let (_, socket) = member(server, Some(&group))?;
+    let _ = ready.send(());
+    let mut buf = [0u8; 4097];
+    while stop.try_recv().is_err() {
+        let Ok(len) = socket.recv(&mut buf) else { continue };
+        let mut answer = b"echo: ".to_vec();
+        answer.extend_from_slice(&buf[..len]);
+        let _ = socket.send(&answer);
+    }
+    Ok(())
+}
+
+fn library_echo(
+    server: SocketAddr,
+    group: String,
+    ready: mpsc::Sender<()>,
+    stop: mpsc::Receiver<()>,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let runtime = runtime.map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let (client, mut events) =
+            Client::connect(&server.to_string()).await.map_err(|e| e.to_string())?;
+        let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
+        client.join(group).await.map_err(|e| e.to_string())?;
+        let _ = ready.send(());
+        while stop.try_recv().is_err() {
+            let event = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
+            if let Ok(Some(Event::Message(message))) = event {
+                let _ = client.send(message.group, &format!("echo: {}", message.text)).await;
+            }
+        }
+        client.close().await;
+        Ok(())
+    })
+}
