@@ -41,8 +41,7 @@ pub fn run(args: &ClientArgs, server_bin: &Path) -> Result<(), String> {
     let ratio = per_message(library.0, library.1) / per_message(bare.0, bare.1);
     println!("{:<28}{ratio:>13.2}×", "library/bare");
 
-    let raw = round_trips(addr, args.round_trips, raw_echo)?;
-    let bot = round_trips(addr, args.round_trips, library_echo)?;
+    let (raw, bot) = round_trips(addr, args.round_trips)?;
     println!("{:<28}{:>14}", "echo round trip", "median");
     println!("{:<28}{:>12.1}µs", "two raw sockets", micros(raw));
     println!("{:<28}{:>12.1}µs", "udprelay-client echo bot", micros(bot));
@@ -89,7 +88,7 @@ fn member(server: SocketAddr, group: Option<&str>) -> Result<(String, UdpSocket)
 }
 
 type Receiver =
-    fn(SocketAddr, String, usize, mpsc::Sender<()>) -> Result<(Duration, usize), String>;
+    fn(SocketAddr, String, usize, f64, mpsc::Sender<()>) -> Result<(Duration, usize), String>;
 
 /// Runs `receiver` in a group of its own while a peer sends it the load; returns its CPU and
 /// how many messages it received.
@@ -101,7 +100,8 @@ fn receive(
 ) -> Result<(Duration, usize), String> {
     let (group, sender) = member(server, None)?;
     let (ready_tx, ready) = mpsc::channel();
-    let receiving = thread::spawn(move || receiver(server, group, expected, ready_tx));
+    let seconds = args.seconds;
+    let receiving = thread::spawn(move || receiver(server, group, expected, seconds, ready_tx));
     ready.recv_timeout(Duration::from_secs(5)).map_err(|_| "the receiver never joined")?;
     let payload = [b'x'; 64];
     let start = Instant::now();
@@ -122,6 +122,7 @@ fn bare_receiver(
     server: SocketAddr,
     group: String,
     expected: usize,
+    _seconds: f64,
     ready: mpsc::Sender<()>,
 ) -> Result<(Duration, usize), String> {
     let (_, socket) = member(server, Some(&group))?;
@@ -139,6 +140,7 @@ fn library_receiver(
     server: SocketAddr,
     group: String,
     expected: usize,
+    seconds: f64,
     ready: mpsc::Sender<()>,
 ) -> Result<(Duration, usize), String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
@@ -151,11 +153,18 @@ fn library_receiver(
         let _ = ready.send(());
         let start = thread_cpu();
         let mut got = 0;
+        // One timer for the whole run (a timeout around each receive would cost more than
+        // the library does): the load's length and a second.
+        let end = tokio::time::sleep(Duration::from_secs_f64(seconds + 1.0));
+        tokio::pin!(end);
         while got < expected {
-            match tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
-                Ok(Some(Event::Message(_))) => got += 1,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(Event::Message(_)) => got += 1,
+                    Some(_) => {}
+                    None => break,
+                },
+                () = &mut end => break,
             }
         }
         Ok((thread_cpu() - start, got))
@@ -164,26 +173,57 @@ fn library_receiver(
 
 type Echo = fn(SocketAddr, String, mpsc::Sender<()>, mpsc::Receiver<()>) -> Result<(), String>;
 
-/// The median round trip from a plain socket to an echo of `echo`'s kind in the same group.
-fn round_trips(server: SocketAddr, count: usize, echo: Echo) -> Result<Duration, String> {
-    let (group, asker) = member(server, None)?;
-    let (ready_tx, ready) = mpsc::channel();
-    let (stop, stopped) = mpsc::channel();
-    let echoing = thread::spawn(move || echo(server, group, ready_tx, stopped));
-    ready.recv_timeout(Duration::from_secs(5)).map_err(|_| "the echo never joined")?;
-    let mut times = Vec::with_capacity(count);
-    let mut buf = [0u8; 256];
-    for i in 0..count {
-        let started = Instant::now();
-        asker.send(format!("n{i}").as_bytes()).map_err(|e| e.to_string())?;
-        asker.recv(&mut buf).map_err(|e| format!("round trip {i}: {e}"))?;
-        times.push(started.elapsed());
+/// One echo of `echo`'s kind in a group of its own, and the plain socket that asks it.
+struct Echoing {
+    asker: UdpSocket,
+    stop: mpsc::Sender<()>,
+    thread: thread::JoinHandle<Result<(), String>>,
+    times: Vec<Duration>,
+}
+
+impl Echoing {
+    fn start(server: SocketAddr, echo: Echo) -> Result<Echoing, String> {
+        let (group, asker) = member(server, None)?;
+        let (ready_tx, ready) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel();
+        let thread = thread::spawn(move || echo(server, group, ready_tx, stopped));
+        ready.recv_timeout(Duration::from_secs(5)).map_err(|_| "the echo never joined")?;
+        Ok(Echoing { asker, stop, thread, times: Vec::new() })
     }
-    let _ = stop.send(());
-    let _ = asker.send(b"last");
-    echoing.join().map_err(|_| "the echo panicked")??;
-    times.sort();
-    Ok(times[times.len() / 2])
+
+    fn ask(&mut self, count: usize) -> Result<(), String> {
+        let mut buf = [0u8; 256];
+        for _ in 0..count {
+            let i = self.times.len();
+            let started = Instant::now();
+            self.asker.send(format!("n{i}").as_bytes()).map_err(|e| e.to_string())?;
+            self.asker.recv(&mut buf).map_err(|e| format!("round trip {i}: {e}"))?;
+            self.times.push(started.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Stops the echo; the median round trip.
+    fn median(mut self) -> Result<Duration, String> {
+        let _ = self.stop.send(());
+        let _ = self.asker.send(b"last");
+        self.thread.join().map_err(|_| "the echo panicked")??;
+        self.times.sort();
+        Ok(self.times[self.times.len() / 2])
+    }
+}
+
+/// The median round trips to a raw echo and to the library's echo bot, asked in turns, one
+/// each, so that the machine's drift (large on a shared machine: which cores the threads
+/// land on) falls on both alike.
+fn round_trips(server: SocketAddr, count: usize) -> Result<(Duration, Duration), String> {
+    let mut raw = Echoing::start(server, raw_echo)?;
+    let mut bot = Echoing::start(server, library_echo)?;
+    for _ in 0..count {
+        raw.ask(1)?;
+        bot.ask(1)?;
+    }
+    Ok((raw.median()?, bot.median()?))
 }
 
 fn raw_echo(
@@ -195,6 +235,7 @@ fn raw_echo(
     let (_, socket) = member(server, Some(&group))?;
     let _ = ready.send(());
     let mut buf = [0u8; 4097];
+    // The asker sends one last message after `stop`, so this wakes to see it.
     while stop.try_recv().is_err() {
         let Ok(len) = socket.recv(&mut buf) else { continue };
         let mut answer = b"echo: ".to_vec();
@@ -218,10 +259,14 @@ fn library_echo(
         let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
         client.join(group).await.map_err(|e| e.to_string())?;
         let _ = ready.send(());
+        // The asker sends one last message after `stop`, so this wakes to see it.
         while stop.try_recv().is_err() {
-            let event = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
-            if let Ok(Some(Event::Message(message))) = event {
-                let _ = client.send(message.group, &format!("echo: {}", message.text)).await;
+            match events.recv().await {
+                Some(Event::Message(message)) => {
+                    let _ = client.send(message.group, &format!("echo: {}", message.text)).await;
+                }
+                Some(_) => {}
+                None => break,
             }
         }
         client.close().await;

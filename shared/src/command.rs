@@ -29,7 +29,7 @@ pub enum Command {
     Who,
 }
 
-/// The argument of a `!PING` (PROTOCOL.md, "Address validation").
+/// The argument of a `!PING` (docs/protocol.md, "Address validation (extension)").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PingArg {
     /// `!PING +`, or any argument that is not a token: asks for a token.
@@ -52,7 +52,7 @@ pub enum Incoming<'a> {
 }
 
 impl<'a> Incoming<'a> {
-    /// Classifies one datagram by the rules of PROTOCOL.md.
+    /// Classifies one datagram by the rules of docs/protocol.md, "Commands".
     pub fn parse(datagram: &'a [u8]) -> Incoming<'a> {
         if datagram.len() > MAX_DATAGRAM {
             Incoming::Invalid(ErrorReply::TooLarge)

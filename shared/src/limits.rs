@@ -1,4 +1,4 @@
-//! Sizes and defaults fixed by the protocol (PROTOCOL.md), in one place.
+//! Sizes and defaults fixed by the protocol (docs/protocol.md), in one place.
 
 use std::time::Duration;
 

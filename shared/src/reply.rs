@@ -1,4 +1,4 @@
-//! Datagrams the server answers with, formatted to the exact texts of PROTOCOL.md and parsed
+//! Datagrams the server answers with, formatted to the exact texts of docs/protocol.md ("Errors") and parsed
 //! back for the clients.
 
 use std::fmt;
@@ -51,7 +51,7 @@ pub enum ServerFull {
     Members,
 }
 
-/// An error reply, with the exact texts of PROTOCOL.md. Nothing else parses as an error: a
+/// An error reply, with the exact texts of docs/protocol.md, "Errors". Nothing else parses as an error: a
 /// datagram with another code or message is not a reply from this protocol's servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorReply {

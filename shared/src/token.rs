@@ -1,4 +1,4 @@
-//! Address-validation tokens (PROTOCOL.md, "Address validation"): what `PONG <seconds> <token>`
+//! Address-validation tokens (docs/protocol.md, "Address validation (extension)"): what `PONG <seconds> <token>`
 //! carries and `!PING <token>` echoes. Opaque to clients; only their shape is checked here.
 
 use std::fmt;

@@ -6,20 +6,22 @@
 //! [`Client`]: crate::Client
 
 mod driver;
+mod registry;
+mod report;
 mod sockets;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use udprelay_shared::{Command, GroupId, Reply};
 
+use crate::Error;
 use crate::event::{Event, Status};
-use crate::message::Message;
-use crate::session::{Event as SessionEvent, PayloadError, Purpose, Reachability, Session};
-use crate::{Error, Server};
+use crate::session::{PayloadError, Session};
 use driver::{Driver, Report};
+pub(crate) use registry::{Handle, Registry, Shared, Slot};
+use report::StatusKey;
 
 /// What the client asks of a membership.
 pub(crate) enum Order {
@@ -35,55 +37,6 @@ pub(crate) enum Order {
     WatchMembers(Option<Duration>),
     /// Say `!LEAVE` if in a group, and end.
     Close,
-}
-
-/// The client's end of a membership.
-pub(crate) struct Handle {
-    pub(crate) orders: mpsc::UnboundedSender<Order>,
-    pub(crate) status: Arc<Mutex<Option<Status>>>,
-    serial: u64,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Handle {
-    /// Waits for the task to end (after [`Order::Close`]), at most a second.
-    pub(crate) async fn ended(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
-    }
-}
-
-/// Every membership of one client: by group, those whose group is still being created, and
-/// the lobby.
-#[derive(Default)]
-pub(crate) struct Registry {
-    pub(crate) groups: HashMap<GroupId, Handle>,
-    creating: HashMap<u64, Handle>,
-    pub(crate) lobby: Option<Handle>,
-    next_serial: u64,
-}
-
-impl Registry {
-    /// Every handle, taken out (the client is closing).
-    pub(crate) fn drain(&mut self) -> Vec<Handle> {
-        let groups = self.groups.drain().map(|(_, handle)| handle);
-        groups.chain(self.creating.drain().map(|(_, h)| h)).chain(self.lobby.take()).collect()
-    }
-}
-
-/// Where a membership is kept in the registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot {
-    Group(GroupId),
-    Creating,
-    Lobby,
-}
-
-/// What the memberships share: the servers, the events' way out, the registry.
-#[derive(Clone)]
-pub(crate) struct Shared {
-    pub(crate) servers: Arc<[Server]>,
-    pub(crate) events: mpsc::Sender<Event>,
-    pub(crate) registry: Arc<Mutex<Registry>>,
 }
 
 /// Starts a membership task in `slot`, with `first` as its first order; `None` when the slot
@@ -205,7 +158,9 @@ impl Membership {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                     self.driver.receive(Instant::now(), socket, received);
-                    // The datagrams behind it, in the same turn.
+                    // What it brought goes out first (a bot's answer is waiting on it), then
+                    // the datagrams behind it are taken in the same turn.
+                    self.flush();
                     for _ in 1..BATCH {
                         let Some((socket, received)) = self.driver.sockets.try_recv() else {
                             break;
@@ -311,177 +266,4 @@ impl Membership {
         }
         self.publish_status();
     }
-
-    fn session_event(&mut self, event: SessionEvent) {
-        match event {
-            SessionEvent::Reply { request, reply, purpose } => {
-                self.network_refused = false;
-                self.reply(request, reply, purpose);
-            }
-            SessionEvent::PayloadRefused(error) => {
-                if let Some(group) = self.group {
-                    self.emit(Event::Refused { group, error });
-                }
-            }
-            SessionEvent::Payload(bytes) => {
-                if let Some(group) = self.group {
-                    self.emit(Event::Message(Message::parse(group, bytes)));
-                }
-            }
-            SessionEvent::NoReply { request, purpose: Purpose::Heartbeat } => {
-                if let (Some(group), Command::Ping(_)) = (self.group, request) {
-                    self.emit(Event::Silent { group });
-                }
-            }
-            SessionEvent::NoReply { request, .. } => {
-                let server = self.driver.server().label.clone();
-                let error = match self.network_refused {
-                    true => Error::Unreachable { command: request, server },
-                    false => Error::NoReply { command: request, server },
-                };
-                self.failed(request, error);
-            }
-            SessionEvent::Rejoined(group) => {
-                self.emit(Event::Rejoined { group });
-            }
-            SessionEvent::RejoinFailed { group, error } => {
-                self.emit(Event::Lost { group, error });
-                self.ended = true;
-            }
-            SessionEvent::Reachability(reachability) => {
-                if reachability == Reachability::Reachable {
-                    self.network_refused = false;
-                }
-                self.emit(Event::Reachability { group: self.group, reachability });
-            }
-            SessionEvent::Retrying(command) => {
-                let group = match command {
-                    Command::Join(group) => Some(group),
-                    _ => self.group,
-                };
-                self.emit(Event::Retrying { group, command });
-            }
-        }
-    }
-
-    /// The server answered `request`.
-    fn reply(&mut self, request: Command, reply: Reply, purpose: Purpose) {
-        if let Reply::Who { group, members } = reply
-            && Some(group) == self.group
-        {
-            self.emit(Event::Members { group, count: members });
-        }
-        if purpose == Purpose::Heartbeat || purpose == Purpose::Rejoin {
-            return; // the rejoin that follows a forgotten membership speaks for it
-        }
-        match (&self.opening, request, &reply) {
-            (Some(Opening::CreateAndJoin(_)), Command::Create { .. }, Reply::Created(_)) => return,
-            (Some(_), Command::Join(group), Reply::Joined(_)) => {
-                match self.opening.take() {
-                    Some(Opening::Join(done)) => {
-                        let _ = done.send(Ok(()));
-                    }
-                    Some(Opening::CreateAndJoin(done)) => {
-                        self.created(group);
-                        let _ = done.send(Ok(group));
-                    }
-                    None => {}
-                }
-                return;
-            }
-            (Some(_), Command::Create { .. } | Command::Join(_), Reply::Error(error)) => {
-                return self.failed(request, Error::Refused(error.clone()));
-            }
-            _ => {}
-        }
-        if let (Command::Leave(left), Reply::Left(_)) = (request, &reply)
-            && Some(left) == self.group
-        {
-            self.ended = true;
-        }
-        if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
-            let (_, done) = self.waiting.remove(index);
-            let _ = done.send(Ok(reply));
-        }
-    }
-
-    /// `request` failed with `error`: whoever waits for it is told. A membership whose join
-    /// failed ends.
-    fn failed(&mut self, request: Command, error: Error) {
-        let opening = matches!(request, Command::Create { .. } | Command::Join(_));
-        if opening && let Some(opening) = self.opening.take() {
-            match opening {
-                Opening::Join(done) => {
-                    let _ = done.send(Err(error.clone()));
-                }
-                Opening::CreateAndJoin(done) => {
-                    let _ = done.send(Err(error.clone()));
-                }
-            }
-            self.ended = true;
-            return;
-        }
-        if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
-            let (_, done) = self.waiting.remove(index);
-            let _ = done.send(Err(error));
-        }
-    }
-
-    /// Hands the program an event; when it does not keep up, counts what is dropped, and says
-    /// how many once there is room again.
-    fn emit(&mut self, event: Event) {
-        if self.missed > 0 {
-            match self.events.try_send(Event::Lagged { missed: self.missed }) {
-                Ok(()) => self.missed = 0,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.missed += 1;
-                    return;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-            }
-        }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.events.try_send(event) {
-            self.missed += 1;
-        }
-    }
-
-    /// Keeps the status for [`crate::Client::status`] current, and reports changes in a
-    /// joined group.
-    fn publish_status(&mut self) {
-        let session = &self.driver.session;
-        let shown = StatusKey {
-            server: self.driver.server_index(),
-            reachability: session.reachability(),
-            heard_at: session.last_heard(),
-            heartbeat: session.heartbeat(),
-            next_ping: session.next_ping(),
-        };
-        // Compared first, built only when it changed: this runs once a datagram.
-        if self.shown == Some(shown) {
-            return;
-        }
-        self.shown = Some(shown);
-        let status = Status {
-            server: self.driver.server().label.clone(),
-            reachability: shown.reachability,
-            heard_at: shown.heard_at,
-            heartbeat: shown.heartbeat,
-            ping_interval: session.ping_interval(),
-            next_ping: shown.next_ping,
-        };
-        *self.status.lock().expect("status") = Some(status.clone());
-        if let (Some(group), Some(_)) = (self.group, self.driver.session.group()) {
-            self.emit(Event::Status { group, status });
-        }
-    }
-}
-
-/// What [`Status`] is made of, cheap to compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatusKey {
-    server: usize,
-    reachability: Reachability,
-    heard_at: Option<Instant>,
-    heartbeat: Duration,
-    next_ping: Option<Instant>,
 }

@@ -1,4 +1,4 @@
-//! The session against a hostile group member (PROTOCOL.md, "What clients do"): every row of
+//! The session against a hostile group member (docs/protocol.md, "What a well-behaved client does"): every row of
 //! the matching table, forged replies while requests are outstanding, membership changes on a
 //! socket in no group, and the address-validation token. Injected clock, no sockets.
 

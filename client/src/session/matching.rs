@@ -1,4 +1,4 @@
-//! Which replies can answer which request: the table in PROTOCOL.md, "What clients do". A
+//! Which replies can answer which request: the table in docs/protocol.md, "What a well-behaved client does". A
 //! datagram is a reply only if it arrived on the request's socket and answers it by this table;
 //! anything else is a peer's payload, whatever it looks like.
 

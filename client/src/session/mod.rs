@@ -13,12 +13,14 @@
 //! caller opens a socket the first time a [`Transmit`] names it.
 
 mod apply;
+mod events;
 mod health;
 #[cfg(test)]
 mod hostile_tests;
 mod matching;
 mod moving;
 mod sockets;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -26,111 +28,13 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use udprelay_shared::limits::{DEFAULT_HEARTBEAT, MAX_DATAGRAM, MIN_PING_INTERVAL, REPLY_TIMEOUT};
-use udprelay_shared::{Command, ErrorReply, GroupId, PingArg, Reply, Token};
+use udprelay_shared::{Command, GroupId, PingArg, Reply, Token};
 
+pub use events::{Event, PayloadError, Purpose, Reachability, Request, SocketId, Transmit};
 pub use health::Health;
 
 /// Most of the user's recent payloads a move to another server sends again.
 const RECENT_PAYLOADS: usize = 16;
-
-/// Why a request was sent; decides what its reply does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// Asked for by the user.
-    User,
-    /// The user's `create --join`: the new group is joined as soon as its id arrives.
-    CreateAndJoin,
-    /// The automatic heartbeat (and the member-count refresh that may follow it).
-    Heartbeat,
-    /// The automatic rejoin after the server forgot our membership.
-    Rejoin,
-}
-
-/// What a request was: a command, or a payload (which has no reply unless it fails).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    /// A command, answered by a reply.
-    Command(Command),
-    /// A chat payload.
-    Payload,
-}
-
-/// One of the session's sockets, numbered from 0 (the first member socket).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u32);
-
-/// What the session wants done with its sockets, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// Send a datagram to the server from `socket` (opening it, if it is new).
-    Send {
-        /// The socket it goes from.
-        socket: SocketId,
-        /// What to send.
-        datagram: Vec<u8>,
-    },
-    /// Close `socket`: nothing more is sent from it or expected on it.
-    Close(SocketId),
-}
-
-/// Whether the server answers, as far as the client can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reachability {
-    /// Nothing known yet.
-    Unknown,
-    /// The last request was answered.
-    Reachable,
-    /// A request went unanswered, or the network reported the server's port closed.
-    Unreachable,
-}
-
-/// Something for the user to see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The server answered a command (rejoins are reported as [`Event::Rejoined`] instead).
-    Reply {
-        /// The command answered.
-        request: Command,
-        /// The server's answer.
-        reply: Reply,
-        /// Why the command was sent.
-        purpose: Purpose,
-    },
-    /// The server refused a payload the user sent.
-    PayloadRefused(ErrorReply),
-    /// A datagram that answers nothing outstanding: a peer's message.
-    Payload(Vec<u8>),
-    /// A command got no reply within [`REPLY_TIMEOUT`].
-    NoReply {
-        /// The command that went unanswered.
-        request: Command,
-        /// Why it was sent.
-        purpose: Purpose,
-    },
-    /// The server had forgotten our membership, and we joined the group again.
-    Rejoined(GroupId),
-    /// ... and joining again failed: with the server's error, or `None` for no reply.
-    RejoinFailed {
-        /// The group that could not be joined again.
-        group: GroupId,
-        /// The server's refusal, or `None` for no reply.
-        error: Option<ErrorReply>,
-    },
-    /// [`Session::reachability`] changed.
-    Reachability(Reachability),
-    /// A cluster's relay answered `ERR BUSY TryAgain` to a create or join: it is sent again
-    /// every second, for a while, and this says so once.
-    Retrying(Command),
-}
-
-/// Why a payload was not sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadError {
-    /// The session is in no group, so the server would refuse it.
-    NotJoined,
-    /// Over [`MAX_DATAGRAM`] bytes (the size given).
-    TooLong(usize),
-}
 
 #[derive(Debug)]
 struct Pending {
@@ -190,6 +94,10 @@ pub struct Session {
     next_who: Option<Instant>,
     reachability: Reachability,
     pending: VecDeque<Pending>,
+    /// Payloads sent less than [`REPLY_TIMEOUT`] ago, oldest first: the one reply a payload
+    /// can get is `ERR NOT_IN_GROUP`. Apart from the commands, so that a program sending
+    /// thousands a second does not make every turn look through them all.
+    payloads: VecDeque<Pending>,
     retries: Vec<Retry>,
     /// The user's last payloads, sent less than [`REPLY_TIMEOUT`] ago and since the member
     /// socket last heard from the server: a move to another server sends them again, since the
@@ -229,6 +137,7 @@ impl Session {
             next_who: None,
             reachability: Reachability::Unknown,
             pending: VecDeque::new(),
+            payloads: VecDeque::new(),
             retries: Vec::new(),
             recent: VecDeque::new(),
             resend: Vec::new(),
@@ -274,7 +183,7 @@ impl Session {
         self.transmits.push_back(Transmit::Send { socket, datagram: payload.to_vec() });
         let deadline = now + REPLY_TIMEOUT;
         let (request, purpose) = (Request::Payload, Purpose::User);
-        self.pending.push_back(Pending { socket, request, purpose, deadline, tries: 0 });
+        self.payloads.push_back(Pending { socket, request, purpose, deadline, tries: 0 });
         self.recent.retain(|(sent, _)| now.saturating_duration_since(*sent) < REPLY_TIMEOUT);
         if self.recent.len() == RECENT_PAYLOADS {
             self.recent.pop_front();
@@ -294,12 +203,18 @@ impl Session {
             self.recent.clear();
         }
         let group = self.group;
+        self.forget_payloads(now);
         let answered = Reply::parse(datagram).and_then(|reply| {
-            let index = self
-                .pending
-                .iter()
-                .position(|p| p.socket == socket && matching::answers(&p.request, &reply, group))?;
-            Some((self.pending.remove(index).expect("index from position"), reply))
+            let answers =
+                |p: &Pending| p.socket == socket && matching::answers(&p.request, &reply, group);
+            let pending = match self.pending.iter().position(answers) {
+                Some(index) => self.pending.remove(index),
+                None => {
+                    let index = self.payloads.iter().position(answers)?;
+                    self.payloads.remove(index)
+                }
+            };
+            Some((pending.expect("index from position"), reply))
         });
         match answered {
             Some((pending, reply)) => {
@@ -330,6 +245,7 @@ impl Session {
 
     /// Runs what is due at `now`: reply deadlines, retries and the heartbeat.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.forget_payloads(now);
         while let Some(index) = self.pending.iter().position(|p| p.deadline <= now) {
             let pending = self.pending.remove(index).expect("index from position");
             self.expire(pending);
@@ -374,71 +290,14 @@ impl Session {
         deadlines.chain(retries).chain(self.next_ping()).chain(self.due_who()).min()
     }
 
-    // ---- What the user may look at ----
+    // ---- Inside ----
 
-    /// The group the session believes it is in.
-    pub fn group(&self) -> Option<GroupId> {
-        self.group
-    }
-
-    /// The socket that is (or will be) the member: a farewell `!LEAVE` goes from here.
-    pub fn member_socket(&self) -> SocketId {
-        self.member
-    }
-
-    /// The id of the last group this session created.
-    pub fn last_created(&self) -> Option<GroupId> {
-        self.last_created
-    }
-
-    /// The heartbeat interval, from the `PONG`s (60 s before the first).
-    pub fn heartbeat(&self) -> Duration {
-        self.heartbeat
-    }
-
-    /// When the next heartbeat `!PING` goes out (`None`: not in a group, or rejoining).
-    pub fn next_ping(&self) -> Option<Instant> {
-        match (self.group, self.last_ping) {
-            (Some(_), Some(last)) if !self.rejoining() => Some(last + self.ping_wait()),
-            _ => None,
+    /// Payloads unanswered for [`REPLY_TIMEOUT`] were relayed: nothing more can answer them.
+    fn forget_payloads(&mut self, now: Instant) {
+        while self.payloads.front().is_some_and(|p| p.deadline <= now) {
+            self.payloads.pop_front();
         }
     }
-
-    /// When the last `PONG` arrived.
-    pub fn last_pong(&self) -> Option<Instant> {
-        self.last_pong
-    }
-
-    /// Whether the server answers, as far as the session can tell.
-    pub fn reachability(&self) -> Reachability {
-        self.reachability
-    }
-
-    /// When the server last showed it still has us: the last `PONG`, or the join.
-    pub fn last_heard(&self) -> Option<Instant> {
-        self.last_pong.max(self.joined_at)
-    }
-
-    /// The heartbeat's health at `now` (`None` when not in a group).
-    pub fn health(&self, now: Instant) -> Option<Health> {
-        self.group?;
-        let heard = self.last_heard()?;
-        Some(Health::after(now.saturating_duration_since(heard), self.ping_interval()))
-    }
-
-    /// The interval between heartbeat pings: the server's, but at least a second.
-    pub fn ping_interval(&self) -> Duration {
-        self.heartbeat.max(MIN_PING_INTERVAL)
-    }
-
-    /// Whether a request the user made (or its follow-up join) still awaits its reply.
-    pub fn awaiting_user_reply(&self) -> bool {
-        let user = |purpose: Purpose| matches!(purpose, Purpose::User | Purpose::CreateAndJoin);
-        self.pending.iter().any(|p| matches!(p.request, Request::Command(_)) && user(p.purpose))
-            || self.retries.iter().any(|r| user(r.purpose))
-    }
-
-    // ---- Inside ----
 
     /// A rejoin is under way (or waits to be sent again).
     fn rejoining(&self) -> bool {

@@ -34,6 +34,7 @@ impl Session {
             self.transmits.push_back(Transmit::Close(socket));
         }
         self.pending.clear();
+        self.payloads.clear();
         self.retries.clear();
         self.attempt = None;
         self.member = SocketId(self.next_socket);

@@ -31,6 +31,7 @@ impl Session {
     /// Closes a socket and forgets what was outstanding on it.
     pub(super) fn close(&mut self, socket: SocketId) {
         self.pending.retain(|p| p.socket != socket);
+        self.payloads.retain(|p| p.socket != socket);
         self.retries.retain(|r| r.socket != socket);
         self.transmits.push_back(Transmit::Close(socket));
         if self.attempt == Some(socket) {

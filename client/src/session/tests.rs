@@ -668,3 +668,59 @@ fn on_another_server_the_last_two_seconds_of_messages_follow_the_rejoin() {
     c.receive("OK JOINED ABCD1234");
     assert_eq!(c.sent(), ["!PING +", "ana: unseen"]);
 }
+
+#[test]
+fn watched_members_are_asked_for_at_the_interval_while_in_a_group() {
+    let mut c = Client::joined("60.0");
+    c.session.watch_members(c.now, Some(Duration::from_secs(5)));
+    assert_eq!(c.session.poll_timeout(), Some(c.now), "at once");
+    c.advance(0.0);
+    assert_eq!(c.sent(), ["!WHO"]);
+    c.receive("OK WHO ABCD1234 2");
+    assert_eq!(c.events(), [reply(Command::Who, "OK WHO ABCD1234 2", Purpose::Heartbeat)]);
+    c.advance(4.9);
+    assert!(c.sent().is_empty());
+    c.advance(0.1);
+    assert_eq!(c.sent(), ["!WHO"]);
+    // A count that does not come is no news: the heartbeat speaks for the server.
+    c.advance(2.0);
+    assert!(c.events().is_empty(), "{:?}", c.events());
+    assert_eq!(c.session.reachability(), Reachability::Reachable);
+    // Never more often than once a second; and stopped when asked.
+    c.session.watch_members(c.now, Some(Duration::from_millis(10)));
+    c.advance(0.0);
+    c.advance(0.5);
+    assert_eq!(c.sent(), ["!WHO"]);
+    c.session.watch_members(c.now, None);
+    c.advance(30.0);
+    assert!(c.sent().is_empty());
+}
+
+#[test]
+fn outside_a_group_no_member_count_is_asked() {
+    let mut c = Client::new();
+    c.session.watch_members(c.now, Some(Duration::from_secs(5)));
+    assert_eq!(c.session.poll_timeout(), None);
+    c.advance(10.0);
+    assert!(c.sent().is_empty());
+}
+
+#[test]
+fn thousands_of_payloads_cost_no_timer_and_a_refusal_still_matches() {
+    let mut c = Client::joined("60.0");
+    let next_ping = c.session.poll_timeout();
+    for _ in 0..10_000 {
+        c.session.send_payload(c.now, b"hello").unwrap();
+    }
+    assert_eq!(c.sent().len(), 10_000);
+    // A payload's silence means it was relayed: nothing is due when it ends.
+    assert_eq!(c.session.poll_timeout(), next_ping);
+    c.advance(1.0);
+    c.receive("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert_eq!(c.events(), [Event::PayloadRefused(ErrorReply::JoinFirst)]);
+    assert_eq!(c.sent(), ["!JOIN ABCD1234"], "the server forgot us: join again");
+    // Two seconds after the last, the same text answers nothing: a peer's message.
+    c.advance(1.0);
+    c.peer_sends("ERR NOT_IN_GROUP JoinFirstUseJOIN");
+    assert_eq!(c.events(), [Event::Payload(b"ERR NOT_IN_GROUP JoinFirstUseJOIN".to_vec())]);
+}

@@ -1,4 +1,4 @@
-//! The abuse limits of PROTOCOL.md, through the core with an injected clock and forged source
+//! The abuse limits of docs/protocol.md, through the core with an injected clock and forged source
 //! addresses: each limit at its value, just over, and refilled with time; tokens; the 3 ×
 //! budget; reply loops; unreachable members; memory given back; the log limiter.
 

@@ -1,4 +1,4 @@
-//! The abuse limits of PROTOCOL.md ("Abuse limits (server)"): who a limit counts ([`IpKey`]),
+//! The abuse limits of docs/protocol.md ("Abuse limits (server)"): who a limit counts ([`IpKey`]),
 //! how fast is too fast ([`Rate`], [`RateTable`]), and the numbers ([`Limits`]).
 //!
 //! The rate table is a fixed-size array of token buckets (GCRA: one "theoretical arrival time"
@@ -129,7 +129,7 @@ pub struct Limits {
     pub require_validation: bool,
 }
 
-/// PROTOCOL.md's defaults.
+/// The defaults of docs/protocol.md, "Abuse limits (server)".
 pub const DEFAULT_MAX_GROUPS: u32 = 100_000;
 pub const DEFAULT_MAX_MEMBERS: u32 = 1_000_000;
 pub const DEFAULT_MAX_GROUPS_PER_IP: u32 = 32;

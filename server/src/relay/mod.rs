@@ -412,7 +412,7 @@ enum Limit {
     Error,
 }
 
-/// Whether a datagram looks like a server's reply (PROTOCOL.md, "No reply loops").
+/// Whether a datagram looks like a server's reply (docs/protocol.md, "No reply loops").
 fn is_reply_shaped(datagram: &[u8]) -> bool {
     datagram.starts_with(b"OK ") || datagram.starts_with(b"ERR ") || datagram.starts_with(b"PONG")
 }

@@ -1,4 +1,4 @@
-//! The rules of PROTOCOL.md, one test each, through the core with an injected clock.
+//! The rules of docs/protocol.md, one test each, through the core with an injected clock.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! Address-validation tokens (PROTOCOL.md, "Address validation"): stateless, so handing them
+//! Address-validation tokens (docs/protocol.md, "Address validation (extension)"): stateless, so handing them
 //! out costs no memory. A token is a keyed BLAKE3 hash of the address and a five-minute window,
 //! under a key drawn at start; it is accepted in its own window and the two after it, so for at
 //! least ten minutes. A restart draws a new key, and the clients' next join asks for a new

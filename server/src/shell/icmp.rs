@@ -2,7 +2,7 @@
 //! (a client that quit, or a forged join) answers each relayed payload with an ICMP "port
 //! unreachable". With `IP_RECVERR` the kernel queues those errors on the socket; the next
 //! receive fails with the error, and the queue (read with `MSG_ERRQUEUE`) names the address
-//! each was about. The relay then removes those members (PROTOCOL.md, "Relaying").
+//! each was about. The relay then removes those members (docs/protocol.md, "Relaying").
 
 use std::io;
 use std::mem::{size_of, zeroed};

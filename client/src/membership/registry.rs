@@ -1,0 +1,62 @@
+//! Where a client keeps its memberships: by group, those whose group is still being created,
+//! and the lobby (commands outside any group).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use udprelay_shared::GroupId;
+
+use super::Order;
+use crate::Server;
+use crate::event::{Event, Status};
+
+/// The client's end of a membership.
+pub(crate) struct Handle {
+    pub(crate) orders: mpsc::UnboundedSender<Order>,
+    pub(crate) status: Arc<Mutex<Option<Status>>>,
+    pub(super) serial: u64,
+    pub(super) task: tokio::task::JoinHandle<()>,
+}
+
+impl Handle {
+    /// Waits for the task to end (after [`Order::Close`]), at most a second.
+    pub(crate) async fn ended(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
+    }
+}
+
+/// Every membership of one client: by group, those whose group is still being created, and
+/// the lobby.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) groups: HashMap<GroupId, Handle>,
+    pub(super) creating: HashMap<u64, Handle>,
+    pub(crate) lobby: Option<Handle>,
+    pub(super) next_serial: u64,
+}
+
+impl Registry {
+    /// Every handle, taken out (the client is closing).
+    pub(crate) fn drain(&mut self) -> Vec<Handle> {
+        let groups = self.groups.drain().map(|(_, handle)| handle);
+        groups.chain(self.creating.drain().map(|(_, h)| h)).chain(self.lobby.take()).collect()
+    }
+}
+
+/// Where a membership is kept in the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Group(GroupId),
+    Creating,
+    Lobby,
+}
+
+/// What the memberships share: the servers, the events' way out, the registry.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) servers: Arc<[Server]>,
+    pub(crate) events: mpsc::Sender<Event>,
+    pub(crate) registry: Arc<Mutex<Registry>>,
+}
