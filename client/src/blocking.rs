@@ -14,6 +14,7 @@
 //! # Ok::<(), udprelay_client::Error>(())
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use udprelay_shared::{Command, GroupId, Reply};
@@ -22,13 +23,33 @@ use crate::event::{Event, Status};
 use crate::message::Name;
 use crate::{Config, Error, Server};
 
-/// A [`crate::Client`] whose methods wait. Cheap to clone.
+/// A [`crate::Client`] whose methods wait. Cheap to clone; dropping the last clone leaves
+/// every group, as [`Client::close`] does.
 #[derive(Clone)]
 pub struct Client {
     client: crate::Client,
     runtime: tokio::runtime::Handle,
-    /// Ends the runtime's thread when the last clone goes.
-    _stop: std::sync::Arc<tokio::sync::oneshot::Sender<()>>,
+    _thread: Arc<RuntimeThread>,
+}
+
+/// The runtime's thread: when the last clone goes, the groups are left and the thread ends.
+struct RuntimeThread {
+    client: crate::Client,
+    runtime: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        // Waiting is not allowed inside a runtime (a program that drops this in async code):
+        // there the memberships still say goodbye as their orders close, if that runtime runs.
+        if tokio::runtime::Handle::try_current().is_err() {
+            self.runtime.block_on(self.client.clone().close());
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// The client's events, waited for.
@@ -75,7 +96,9 @@ impl Client {
             .map_err(|error| Error::Io(error.to_string()))?;
         let (client, events) = handle.block_on(config.connect())?;
         let events = Events { events, runtime: handle.clone() };
-        Ok((Client { client, runtime: handle, _stop: std::sync::Arc::new(stop) }, events))
+        let thread =
+            RuntimeThread { client: client.clone(), runtime: handle.clone(), stop: Some(stop) };
+        Ok((Client { client, runtime: handle, _thread: Arc::new(thread) }, events))
     }
 
     /// The async client underneath.

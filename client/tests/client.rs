@@ -169,3 +169,48 @@ fn watched_member_counts_follow_joins_within_seconds() {
         assert_eq!(count.await, group);
     });
 }
+
+#[test]
+fn dropping_a_client_leaves_its_groups() {
+    let server = ServerProcess::start(&[]);
+    let peer = Peer::new(server.addr);
+    let group = peer.create();
+    peer.join(&group);
+    let (client, _events) = blocking::Client::connect(&server.addr.to_string()).unwrap();
+    client.join(id(&group)).unwrap();
+    assert_eq!(peer.ask("!WHO"), format!("OK WHO {group} 2"));
+    drop(client);
+    assert_eq!(peer.ask("!WHO"), format!("OK WHO {group} 1"));
+
+    let runtime = runtime();
+    runtime.block_on(async {
+        let (client, _events) = Client::connect(&server.addr.to_string()).await.unwrap();
+        client.join(id(&group)).await.unwrap();
+        drop(client);
+        // The membership says goodbye as its orders close, on the runtime's next turns.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    });
+    assert_eq!(peer.ask("!WHO"), format!("OK WHO {group} 1"));
+}
+
+#[test]
+fn a_group_left_or_failed_can_be_joined_again_at_once() {
+    let server = ServerProcess::start(&[]);
+    let peer = Peer::new(server.addr);
+    let group = id(&peer.create());
+    runtime().block_on(async {
+        let (client, _events) = Client::connect(&server.addr.to_string()).await.unwrap();
+        for _ in 0..3 {
+            client.join(group).await.unwrap();
+            client.leave(group).await.unwrap();
+        }
+        let missing = id("ZZZZ9999");
+        for _ in 0..2 {
+            let error = client.join(missing).await.unwrap_err();
+            assert_eq!(error, Error::Refused(ErrorReply::NoSuchGroup));
+        }
+        assert!(client.groups().is_empty());
+    });
+}

@@ -215,6 +215,13 @@ impl Membership {
         }
     }
 
+    /// The membership is over: it leaves the registry at once (the program, told in the same
+    /// turn, may join the same group again), and its loop stops.
+    fn end(&mut self) {
+        self.ended = true;
+        self.deregister();
+    }
+
     fn deregister(&mut self) {
         let Some(registry) = self.registry.upgrade() else { return };
         let mut registry = registry.lock().expect("registry");

@@ -46,8 +46,8 @@ impl Membership {
                 self.emit(Event::Rejoined { group });
             }
             SessionEvent::RejoinFailed { group, error } => {
+                self.end();
                 self.emit(Event::Lost { group, error });
-                self.ended = true;
             }
             SessionEvent::Reachability(reachability) => {
                 if reachability == Reachability::Reachable {
@@ -98,7 +98,7 @@ impl Membership {
         if let (Command::Leave(left), Reply::Left(_)) = (request, &reply)
             && Some(left) == self.group
         {
-            self.ended = true;
+            self.end();
         }
         if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
             let (_, done) = self.waiting.remove(index);
@@ -111,6 +111,7 @@ impl Membership {
     fn failed(&mut self, request: Command, error: Error) {
         let opening = matches!(request, Command::Create { .. } | Command::Join(_));
         if opening && let Some(opening) = self.opening.take() {
+            self.end();
             match opening {
                 Opening::Join(done) => {
                     let _ = done.send(Err(error.clone()));
@@ -119,7 +120,6 @@ impl Membership {
                     let _ = done.send(Err(error.clone()));
                 }
             }
-            self.ended = true;
             return;
         }
         if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
