@@ -86,7 +86,7 @@ pub struct App {
     updates: Receiver<(LinkId, Update)>,
     updates_tx: Sender<(LinkId, Update)>,
     next_link: LinkId,
-    /// For network threads to wake the window after each report.
+    /// For the network (each row's client) to wake the window after each update.
     wake: Arc<Wake>,
 }
 
@@ -119,7 +119,7 @@ impl App {
         }
     }
 
-    /// Lets network threads wake the window (every link, opened before or after).
+    /// Lets the network wake the window (every row, opened before or after).
     pub fn attach(&mut self, ctx: &egui::Context) {
         self.wake.attach(ctx);
     }
@@ -296,7 +296,7 @@ impl App {
 
     // ---- What the network brings ----
 
-    /// Takes in every update the network threads have sent.
+    /// Takes in every update the network has sent.
     pub fn poll(&mut self) {
         while let Ok((link, update)) = self.updates.try_recv() {
             self.apply(link, update);

@@ -12,7 +12,7 @@ pub const FRAME: Duration = Duration::from_millis(16);
 /// The shortest time between two frames drawn for network news.
 pub const BUSY_FRAME: Duration = Duration::from_millis(200);
 
-/// Shared by the window and every network thread.
+/// Shared by the window and the network (each row's client).
 #[derive(Default)]
 pub struct Wake {
     /// Filled when the window first draws: links opened before (`--join` at start) wake it too.
