@@ -199,6 +199,13 @@ impl Membership {
                     let max = udprelay_shared::limits::MAX_DATAGRAM;
                     let _ = done.send(Err(Error::TooLong { len, max }));
                 }
+                Err(PayloadError::NotAPayload) => {
+                    let error = match payload.is_empty() {
+                        true => Error::EmptyMessage,
+                        false => Error::LooksLikeCommand,
+                    };
+                    let _ = done.send(Err(error));
+                }
                 Err(PayloadError::NotJoined) => {
                     let _ = done.send(Err(self.group.map_or(Error::Closed, Error::NotJoined)));
                 }

@@ -100,4 +100,6 @@ pub enum PayloadError {
     NotJoined,
     /// Over [`MAX_DATAGRAM`](udprelay_shared::limits::MAX_DATAGRAM) bytes (the size given).
     TooLong(usize),
+    /// Empty (the relay ignores an empty datagram), or starting with `!` (a command).
+    NotAPayload,
 }

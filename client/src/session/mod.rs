@@ -175,10 +175,12 @@ impl Session {
         if payload.len() > MAX_DATAGRAM {
             return Err(PayloadError::TooLong(payload.len()));
         }
+        if payload.first().is_none_or(|first| *first == b'!') {
+            return Err(PayloadError::NotAPayload);
+        }
         if self.group.is_none() {
             return Err(PayloadError::NotJoined);
         }
-        debug_assert!(!payload.is_empty() && payload[0] != b'!', "not a payload");
         let socket = self.member;
         self.transmits.push_back(Transmit::Send { socket, datagram: payload.to_vec() });
         let deadline = now + REPLY_TIMEOUT;

@@ -333,6 +333,12 @@ fn payloads_are_checked_before_sending() {
     assert_eq!(c.session.send_payload(c.now, b"hi"), Err(PayloadError::NotJoined));
     let mut c = Client::joined("60.0");
     assert_eq!(c.session.send_payload(c.now, &[b'x'; 4097]), Err(PayloadError::TooLong(4097)));
+    let mut c = Client::joined("60.0");
+    for not_a_payload in [&b""[..], b"!WHO"] {
+        let refused = c.session.send_payload(c.now, not_a_payload);
+        assert_eq!(refused, Err(PayloadError::NotAPayload), "{not_a_payload:?}");
+    }
+    assert!(c.sent().is_empty());
     assert_eq!(c.session.send_payload(c.now, &[b'x'; 4096]), Ok(()));
     // A payload's silence is success: no "no reply" for it.
     c.advance(3.0);
