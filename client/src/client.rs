@@ -174,7 +174,8 @@ impl Client {
         }
     }
 
-    /// Leaves `group`.
+    /// Leaves `group`: `Ok` once the server says so. Whatever the answer (none, or an error),
+    /// the client is out of the group afterwards.
     pub async fn leave(&self, group: GroupId) -> Result<(), Error> {
         match self.request(Some(group), Command::Leave(group)).await? {
             Reply::Left(_) => Ok(()),

@@ -1,6 +1,6 @@
-//! Moving between servers over real loopback sockets: two scripted servers, the first of which
-//! goes silent (as a machine that dies without a word) after the client joined. Every wait is
-//! bounded.
+//! Against scripted servers over real loopback sockets: moving between servers when the first
+//! goes silent (as a machine that dies without a word) after the client joined, and leaving a
+//! server that has gone silent. Every wait is bounded.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -70,5 +70,24 @@ fn a_server_gone_silent_is_left_for_the_next_and_the_group_rejoined_there() {
         assert!(!seen.iter().any(|e| matches!(e, Event::Silent { .. })), "{seen:#?}");
         assert_eq!(client.status(Some(group)).unwrap().server, b.to_string());
         assert_eq!(client.groups(), [group]);
+    });
+}
+
+#[test]
+fn a_leave_the_server_does_not_answer_still_leaves() {
+    let silent = Arc::new(AtomicBool::new(false));
+    let server = scripted_server(Arc::clone(&silent));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let (client, _events) = Client::connect(&server.to_string()).await.unwrap();
+        let group: GroupId = "ABCD1234".parse().unwrap();
+        client.join(group).await.unwrap();
+        silent.store(true, Ordering::Relaxed);
+        let error = client.leave(group).await.unwrap_err();
+        assert!(matches!(error, udprelay_client::Error::NoReply { .. }), "{error:?}");
+        assert!(client.groups().is_empty(), "out of the group all the same");
+        // Joining it again starts afresh.
+        silent.store(false, Ordering::Relaxed);
+        client.join(group).await.unwrap();
     });
 }

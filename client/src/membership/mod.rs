@@ -133,6 +133,7 @@ impl Membership {
         loop {
             self.flush();
             if self.ended {
+                self.farewell();
                 break;
             }
             let now = Instant::now();

@@ -95,7 +95,8 @@ impl Membership {
             }
             _ => {}
         }
-        if let (Command::Leave(left), Reply::Left(_)) = (request, &reply)
+        // Whatever the answer to leaving this group, the program is done with it.
+        if let Command::Leave(left) = request
             && Some(left) == self.group
         {
             self.end();
@@ -121,6 +122,12 @@ impl Membership {
                 }
             }
             return;
+        }
+        if let Command::Leave(left) = request
+            && Some(left) == self.group
+        {
+            // Unanswered: the group is left all the same (a farewell goes as the loop ends).
+            self.end();
         }
         if let Some(index) = self.waiting.iter().position(|(command, _)| *command == request) {
             let (_, done) = self.waiting.remove(index);
