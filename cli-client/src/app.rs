@@ -111,7 +111,12 @@ async fn answer_of(pending: &mut Option<Pending>) -> Answer {
 
 enum Act {
     Quit,
+    /// Read no more lines until this answer is in.
     Wait(Pending),
+}
+
+fn wait(answer: impl Future<Output = Answer> + 'static) -> Option<Act> {
+    Some(Act::Wait(Box::pin(answer)))
 }
 
 impl App {
@@ -168,9 +173,7 @@ impl App {
         let client = self.client.clone();
         let current = self.current;
         let request = |command: Command| {
-            let answer =
-                async move { Answer::Reply(command, client.request(current, command).await) };
-            Some(Act::Wait(Box::pin(answer)))
+            wait(async move { Answer::Reply(command, client.request(current, command).await) })
         };
         match input::parse(line) {
             Input::Nothing => None,
@@ -190,9 +193,7 @@ impl App {
             }
             Input::Create { join: true, cap } => {
                 let client = self.client.clone();
-                let answer =
-                    async move { Answer::CreateAndJoin(client.create_and_join(cap).await) };
-                Some(Act::Wait(Box::pin(answer)))
+                wait(async move { Answer::CreateAndJoin(client.create_and_join(cap).await) })
             }
             Input::Create { join: false, cap } => request(Command::Create { cap }),
             Input::Join(id) if Some(id) == self.current => {
@@ -201,8 +202,7 @@ impl App {
             }
             Input::Join(id) => {
                 let client = self.client.clone();
-                let answer = async move { Answer::Join(id, client.join(id).await) };
-                Some(Act::Wait(Box::pin(answer)))
+                wait(async move { Answer::Join(id, client.join(id).await) })
             }
             Input::Leave(Some(id)) => request(Command::Leave(id)),
             Input::Leave(None) => match self.current {
@@ -220,8 +220,7 @@ impl App {
                     return None;
                 };
                 let client = self.client.clone();
-                let answer = async move { Answer::Sent(client.send(group, &text).await) };
-                Some(Act::Wait(Box::pin(answer)))
+                wait(async move { Answer::Sent(client.send(group, &text).await) })
             }
         }
     }
@@ -255,14 +254,13 @@ impl App {
                 self.show_all(display::error_lines(Command::Join(id), &error));
             }
             Answer::Reply(command, answer) => {
-                match (&command, &answer) {
-                    (_, Ok(Reply::Error(_)) | Err(_)) => self.failed = true,
+                self.failed |= matches!(answer, Ok(Reply::Error(_)) | Err(_));
+                match (command, &answer) {
                     (Command::Create { .. }, Ok(Reply::Created(id))) => {
                         self.last_created = Some(*id)
                     }
-                    (Command::Leave(id), Ok(Reply::Left(_))) if self.current == Some(*id) => {
-                        self.current = None;
-                    }
+                    // Whatever the answer, the client is out of a group it leaves.
+                    (Command::Leave(id), _) if self.current == Some(id) => self.current = None,
                     _ => {}
                 }
                 self.show_all(display::answer_lines(&answer, command));
