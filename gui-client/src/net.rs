@@ -106,18 +106,22 @@ pub fn open(
             wake();
             sent
         };
-        let answer = async {
-            match first {
-                Order::Create { cap } => opening.create_and_join(cap).await,
-                Order::Join(group) => opening.join(group).await.map(|()| group),
-            }
-        };
-        let mut answer = std::pin::pin!(answer);
-        let answer = loop {
-            tokio::select! {
-                answer = &mut answer => break answer,
-                Some(event) = events.recv() => {
-                    tell(Update::Event(event));
+        let answer = {
+            // Owns its clone of the client, and goes at the end of this block: the events
+            // end once the row's handle has gone too.
+            let answer = async move {
+                match first {
+                    Order::Create { cap } => opening.create_and_join(cap).await,
+                    Order::Join(group) => opening.join(group).await.map(|()| group),
+                }
+            };
+            let mut answer = std::pin::pin!(answer);
+            loop {
+                tokio::select! {
+                    answer = &mut answer => break answer,
+                    Some(event) = events.recv() => {
+                        tell(Update::Event(event));
+                    }
                 }
             }
         };
