@@ -72,7 +72,7 @@ fn the_client_library_measurement_runs() {
     let output = Command::new(env!("CARGO_BIN_EXE_udprelay-bench"))
         .arg("--server-bin")
         .arg(udprelay_testkit::server_binary())
-        .args(["client", "--seconds", "0.3", "--round-trips", "100"])
+        .args(["client", "--seconds", "0.3", "--round-trips", "100", "--repeat", "1"])
         .output()
         .expect("run udprelay-bench client");
     let table = String::from_utf8_lossy(&output.stdout);

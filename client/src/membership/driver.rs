@@ -70,8 +70,8 @@ impl Driver {
         }
     }
 
-    /// Does everything the session queued; returns everything there is to report.
-    pub(crate) fn flush(&mut self) -> Vec<Report> {
+    /// Does everything the session queued; puts everything there is to report in `reports`.
+    pub(crate) fn flush(&mut self, reports: &mut Vec<Report>) {
         // A move made while reading these events: the ones after it still speak of the old
         // server (they were queued before the move).
         let mut moved_now = false;
@@ -87,7 +87,7 @@ impl Driver {
                 self.reports.push(Report::Session(event));
             }
         }
-        std::mem::take(&mut self.reports)
+        reports.append(&mut self.reports);
     }
 
     /// With several servers, what the session reports may mean the one in use is gone: then

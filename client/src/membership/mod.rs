@@ -74,6 +74,7 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
         slot,
         status: Arc::clone(&status),
         shown: None,
+        reports: Vec::new(),
         network_refused: false,
         ended: false,
     };
@@ -117,6 +118,8 @@ struct Membership {
     status: Arc<Mutex<Option<Status>>>,
     /// What the status was last published from.
     shown: Option<StatusKey>,
+    /// The driver's reports, between two flushes (kept for its allocation).
+    reports: Vec<Report>,
     /// The network said the server's port is closed since the last reply: a command that then
     /// goes unanswered failed for that reason.
     network_refused: bool,
@@ -265,7 +268,10 @@ impl Membership {
 
     /// Sends and reports what the session has queued.
     fn flush(&mut self) {
-        for report in self.driver.flush() {
+        // One buffer for the whole life of the membership: this runs once a datagram.
+        let mut reports = std::mem::take(&mut self.reports);
+        self.driver.flush(&mut reports);
+        for report in reports.drain(..) {
             match report {
                 Report::Session(event) => self.session_event(event),
                 Report::Unreachable => {
@@ -279,6 +285,7 @@ impl Membership {
                 Report::Moved { from, to, group } => self.emit(Event::Moved { group, from, to }),
             }
         }
+        self.reports = reports;
         self.publish_status();
     }
 }
