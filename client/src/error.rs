@@ -1,6 +1,6 @@
 //! What can go wrong, as one type a program can match on.
 
-use udprelay_shared::{Command, ErrorReply, GroupId};
+use udprelay_shared::{Command, ErrorReply, GroupId, InvalidGroupId};
 
 use crate::message::InvalidName;
 
@@ -56,6 +56,9 @@ pub enum Error {
     /// A name that breaks the rule for names.
     #[error("invalid name: {0}")]
     InvalidName(#[from] InvalidName),
+    /// Text that is not a group id (`"ABCD1234".parse()?` in a program).
+    #[error("not a group id: {0}")]
+    InvalidGroupId(#[from] InvalidGroupId),
     /// A command that has a method of its own (`!JOIN`: [`crate::Client::join`]).
     #[error("{0} is not sent this way: {1}")]
     Usage(Command, &'static str),

@@ -13,8 +13,7 @@
 //! async fn main() -> Result<(), udprelay_client::Error> {
 //!     let config = Config::new("127.0.0.1:5000").name("echo".parse()?);
 //!     let (client, mut events) = config.connect().await?;
-//!     let group = "ABCD1234".parse().expect("a group id");
-//!     client.join(group).await?;
+//!     client.join("ABCD1234".parse()?).await?;
 //!     while let Some(event) = events.recv().await {
 //!         if let Event::Message(message) = event {
 //!             client.send(message.group, &format!("echo: {}", message.text)).await?;
