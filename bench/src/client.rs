@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use udprelay_client::{Client, Event, GroupId};
+use udprelay_client::{Client, Event, Events, GroupId};
 use udprelay_testkit::Peer;
 
 use crate::target::{Kind, Setup, Target};
@@ -152,10 +152,7 @@ fn library_receiver(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let runtime = runtime.map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let (client, mut events) =
-            Client::connect(&server.to_string()).await.map_err(|e| e.to_string())?;
-        let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
-        client.join(group).await.map_err(|e| e.to_string())?;
+        let (_client, mut events) = joined(server, &group).await?; // kept: dropped, it leaves
         let _ = ready.send(());
         let start = thread_cpu();
         let mut got = 0;
@@ -174,6 +171,14 @@ fn library_receiver(
         let _ = tokio::time::timeout(Duration::from_secs_f64(seconds + 1.0), counting).await;
         Ok((thread_cpu() - start, got))
     })
+}
+
+/// The library's client in `group`.
+async fn joined(server: SocketAddr, group: &str) -> Result<(Client, Events), String> {
+    let (client, events) = Client::connect(&server.to_string()).await.map_err(|e| e.to_string())?;
+    let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
+    client.join(group).await.map_err(|e| e.to_string())?;
+    Ok((client, events))
 }
 
 type Echo = fn(SocketAddr, String, mpsc::Sender<()>, mpsc::Receiver<()>) -> Result<(), String>;
@@ -259,10 +264,7 @@ fn library_echo(
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let runtime = runtime.map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let (client, mut events) =
-            Client::connect(&server.to_string()).await.map_err(|e| e.to_string())?;
-        let group: GroupId = group.parse().map_err(|e| format!("{e}"))?;
-        client.join(group).await.map_err(|e| e.to_string())?;
+        let (client, mut events) = joined(server, &group).await?;
         let _ = ready.send(());
         // The asker sends one last message after `stop`, so this wakes to see it.
         while stop.try_recv().is_err() {

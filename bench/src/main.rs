@@ -111,6 +111,17 @@ enum Scenario {
     Sweeping,
 }
 
+/// How a mode's run ends: its error on stderr, and the exit code.
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let mut args = Args::parse();
     if let Some(Mode::BareLoop) = args.mode {
@@ -122,35 +133,12 @@ fn main() -> ExitCode {
             }
         };
     }
-    if let Some(Mode::Cluster(cluster_args)) = &args.mode {
-        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
-        return match cluster::run(cluster_args, &server_bin) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Some(Mode::Client(client_args)) = &args.mode {
-        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
-        return match client::run(client_args, &server_bin) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    if let Some(Mode::Abuse(abuse_args)) = &args.mode {
-        let server_bin = args.server_bin.clone().unwrap_or_else(target::default_server_bin);
-        return match abuse::run(abuse_args, &server_bin) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        };
+    let server_bin = || args.server_bin.clone().unwrap_or_else(target::default_server_bin);
+    match &args.mode {
+        Some(Mode::Cluster(mode)) => return finish(cluster::run(mode, &server_bin())),
+        Some(Mode::Client(mode)) => return finish(client::run(mode, &server_bin())),
+        Some(Mode::Abuse(mode)) => return finish(abuse::run(mode, &server_bin())),
+        Some(Mode::BareLoop) | None => {}
     }
     if args.smoke {
         (args.seconds, args.rate, args.fanout_rate, args.clients) = (1.0, 2_000, 100, 1_000);
