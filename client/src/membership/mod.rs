@@ -58,13 +58,8 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
         let _ = orders.send(first);
     }
     let status = Arc::new(Mutex::new(None));
-    let group = match slot {
-        Slot::Group(group) => Some(group),
-        _ => None,
-    };
     let membership = Membership {
         driver: Driver::new(Arc::clone(&shared.servers), Session::with_member_refresh()),
-        group,
         opening: None,
         waiting: Vec::new(),
         events: shared.events.clone(),
@@ -102,8 +97,6 @@ enum Opening {
 
 struct Membership {
     driver: Driver,
-    /// The group: known from the start for a join, once created for a create.
-    group: Option<GroupId>,
     opening: Option<Opening>,
     /// Commands sent, awaiting their replies, in order.
     waiting: Vec<(Command, oneshot::Sender<Result<Reply, Error>>)>,
@@ -211,7 +204,7 @@ impl Membership {
                     let _ = done.send(Err(error));
                 }
                 Err(PayloadError::NotJoined) => {
-                    let _ = done.send(Err(self.group.map_or(Error::Closed, Error::NotJoined)));
+                    let _ = done.send(Err(self.group().map_or(Error::Closed, Error::NotJoined)));
                 }
             },
             Order::WatchMembers(every) => session.watch_members(now, every),
@@ -257,12 +250,21 @@ impl Membership {
 
     /// A created group is joined: its membership is found by the group from now on.
     fn created(&mut self, group: GroupId) {
-        self.group = Some(group);
+        let serial = self.serial;
+        self.slot = Slot::Group(group);
         let Some(registry) = self.registry.upgrade() else { return };
         let mut registry = registry.lock().expect("registry");
-        if let Some(handle) = registry.creating.remove(&self.serial) {
+        if let Some(handle) = registry.creating.remove(&serial) {
             registry.groups.entry(group).or_insert(handle);
-            self.slot = Slot::Group(group);
+        }
+    }
+
+    /// The group: known from the start for a join, once created for a create; none for the
+    /// lobby.
+    fn group(&self) -> Option<GroupId> {
+        match self.slot {
+            Slot::Group(group) => Some(group),
+            Slot::Creating | Slot::Lobby => None,
         }
     }
 
@@ -277,10 +279,10 @@ impl Membership {
                 Report::Unreachable => {
                     self.network_refused = true;
                     let server = self.driver.server().label.clone();
-                    self.emit(Event::Unreachable { group: self.group, server });
+                    self.emit(Event::Unreachable { group: self.group(), server });
                 }
                 Report::SendFailed(reason) => {
-                    self.emit(Event::SendFailed { group: self.group, reason })
+                    self.emit(Event::SendFailed { group: self.group(), reason })
                 }
                 Report::Moved { from, to, group } => self.emit(Event::Moved { group, from, to }),
             }

@@ -20,17 +20,17 @@ impl Membership {
                 self.reply(request, reply, purpose);
             }
             SessionEvent::PayloadRefused(error) => {
-                if let Some(group) = self.group {
+                if let Some(group) = self.group() {
                     self.emit(Event::Refused { group, error });
                 }
             }
             SessionEvent::Payload(bytes) => {
-                if let Some(group) = self.group {
+                if let Some(group) = self.group() {
                     self.emit(Event::Message(Message::parse(group, bytes)));
                 }
             }
             SessionEvent::NoReply { request, purpose: Purpose::Heartbeat } => {
-                if let (Some(group), Command::Ping(_)) = (self.group, request) {
+                if let (Some(group), Command::Ping(_)) = (self.group(), request) {
                     self.emit(Event::Silent { group });
                 }
             }
@@ -53,12 +53,12 @@ impl Membership {
                 if reachability == Reachability::Reachable {
                     self.network_refused = false;
                 }
-                self.emit(Event::Reachability { group: self.group, reachability });
+                self.emit(Event::Reachability { group: self.group(), reachability });
             }
             SessionEvent::Retrying(command) => {
                 let group = match command {
                     Command::Join(group) => Some(group),
-                    _ => self.group,
+                    _ => self.group(),
                 };
                 self.emit(Event::Retrying { group, command });
             }
@@ -68,7 +68,7 @@ impl Membership {
     /// The server answered `request`.
     fn reply(&mut self, request: Command, reply: Reply, purpose: Purpose) {
         if let Reply::Who { group, members } = reply
-            && Some(group) == self.group
+            && Some(group) == self.group()
         {
             self.emit(Event::Members { group, count: members });
         }
@@ -97,7 +97,7 @@ impl Membership {
         }
         // Whatever the answer to leaving this group, the program is done with it.
         if let Command::Leave(left) = request
-            && Some(left) == self.group
+            && Some(left) == self.group()
         {
             self.end();
         }
@@ -124,7 +124,7 @@ impl Membership {
             return;
         }
         if let Command::Leave(left) = request
-            && Some(left) == self.group
+            && Some(left) == self.group()
         {
             // Unanswered: the group is left all the same (a farewell goes as the loop ends).
             self.end();
@@ -178,7 +178,7 @@ impl Membership {
             next_ping: shown.next_ping,
         };
         *self.status.lock().expect("status") = Some(status.clone());
-        if let (Some(group), Some(_)) = (self.group, self.driver.session.group()) {
+        if let (Some(group), Some(_)) = (self.group(), self.driver.session.group()) {
             self.emit(Event::Status { group, status });
         }
     }
