@@ -57,7 +57,38 @@ pub fn run(args: &ClientArgs, server_bin: &Path) -> Result<(), String> {
     println!("{:<28}{:>12.1}µs", "two raw sockets", micros(raw));
     println!("{:<28}{:>12.1}µs", "udprelay-client echo bot", micros(bot));
     println!("{:<28}{:>13.2}×", "bot/raw", micros(bot) / micros(raw));
+
+    let (seal, open) = seal_and_open(args.round_trips.max(100) * 5);
+    println!("{:<28}{:>14}", "encrypted group (e2e)", "median");
+    println!("{:<28}{seal:>12.1}µs", "seal 100 bytes");
+    println!("{:<28}{open:>12.1}µs", "open 100 bytes");
+    println!("{:<28}{:>12.1}µs", "seal + open", seal + open);
     Ok(())
+}
+
+/// The median time to seal, and to open, a 100-byte message with a name, `count` times each
+/// (XChaCha20-Poly1305 and an Ed25519 signature and check, docs/protocol.md).
+fn seal_and_open(count: usize) -> (f64, f64) {
+    use udprelay_client::e2e::{GroupKey, Identity, Secret, open, seal};
+    let key = GroupKey::derive(&Secret::random(), "ABCD1234".parse().expect("an id"));
+    let (identity, name) = (Identity::generate(), "ana".parse().expect("a name"));
+    let text = "x".repeat(100);
+    let now = 1_780_000_000_000;
+    let (mut sealing, mut opening) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for counter in 0..count as u64 {
+        let started = Instant::now();
+        let envelope = seal(&key, &identity, Some(&name), &text, counter, now).expect("fits");
+        sealing.push(started.elapsed());
+        let started = Instant::now();
+        let opened = open(&key, envelope.as_bytes(), now).expect("opens");
+        opening.push(started.elapsed());
+        assert_eq!(opened.counter, counter);
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        micros(times[times.len() / 2])
+    };
+    (median(sealing), median(opening))
 }
 
 /// The median CPU per message (µs) of several runs, and the fewest messages a run received.

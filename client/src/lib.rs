@@ -56,6 +56,7 @@
 
 pub mod blocking;
 mod client;
+pub mod e2e;
 mod error;
 mod event;
 mod membership;

@@ -1,0 +1,99 @@
+//! Invites: `udprelay://HOST:PORT/ID#SECRET`, a link that says where, which group, and (for a
+//! private group) its secret. The secret is after `#`, the part of a URL that browsers and
+//! most link handlers never send anywhere. A plain group's invite has no `#` part.
+
+use std::fmt;
+use std::str::FromStr;
+
+use udprelay_shared::{GroupId, InvalidGroupId};
+
+use super::Secret;
+
+const SCHEME: &str = "udprelay://";
+
+/// Where a group is, which it is, and its secret when it is private.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// The server as `HOST:PORT` (`[IPv6]:PORT`), as a client's `--host` takes it.
+    pub server: String,
+    /// The group.
+    pub group: GroupId,
+    /// The group's secret, for a private group.
+    pub secret: Option<Secret>,
+}
+
+/// Why a text is not an invite; each says what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInvite {
+    /// It does not start with `udprelay://`.
+    #[error("an invite starts with udprelay:// (udprelay://HOST:PORT/GROUP#SECRET)")]
+    Scheme,
+    /// No `HOST:PORT` after the scheme.
+    #[error("the invite names no server (udprelay://HOST:PORT/GROUP)")]
+    Server,
+    /// The port is not a number from 1 to 65535.
+    #[error("the invite's port '{0}' is not a port number (1 to 65535)")]
+    Port(String),
+    /// An IPv6 address without its closing `]`.
+    #[error("the invite's IPv6 address has no closing ']'")]
+    Bracket,
+    /// The group id is not one.
+    #[error("the invite's group id is not one: {0}")]
+    Group(InvalidGroupId),
+    /// The secret is not 32 bytes of base32: copied only in part, perhaps.
+    #[error("the invite's secret is damaged (copy the whole link)")]
+    Secret,
+}
+
+impl FromStr for Invite {
+    type Err = InvalidInvite;
+
+    fn from_str(text: &str) -> Result<Invite, InvalidInvite> {
+        let text = text.trim();
+        let rest = match text.get(..SCHEME.len()) {
+            Some(scheme) if scheme.eq_ignore_ascii_case(SCHEME) => &text[SCHEME.len()..],
+            _ => return Err(InvalidInvite::Scheme),
+        };
+        let (rest, secret) = match rest.split_once('#') {
+            Some((rest, secret)) => {
+                (rest, Some(Secret::parse(secret).ok_or(InvalidInvite::Secret)?))
+            }
+            None => (rest, None),
+        };
+        let (authority, path) = rest.split_once('/').ok_or(InvalidInvite::Server)?;
+        let server = server(authority)?;
+        let id = path.trim_end_matches('/');
+        let group = GroupId::parse_lenient(id).map_err(InvalidInvite::Group)?;
+        Ok(Invite { server, group, secret })
+    }
+}
+
+/// `HOST:PORT` or `[IPv6]:PORT` (the port is needed: a link has no default to fall back on
+/// that the reader would know).
+fn server(authority: &str) -> Result<String, InvalidInvite> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or(InvalidInvite::Bracket)?;
+        let port = after.strip_prefix(':').ok_or(InvalidInvite::Server)?;
+        (format!("[{host}]"), port)
+    } else {
+        let (host, port) = authority.rsplit_once(':').ok_or(InvalidInvite::Server)?;
+        (host.to_string(), port)
+    };
+    if host.is_empty() || host == "[]" || host.contains(':') && !host.starts_with('[') {
+        return Err(InvalidInvite::Server);
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(format!("{host}:{port}")),
+        _ => Err(InvalidInvite::Port(port.to_string())),
+    }
+}
+
+impl fmt::Display for Invite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SCHEME}{}/{}", self.server, self.group)?;
+        match &self.secret {
+            Some(secret) => write!(f, "#{secret}"),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! End-to-end encrypted groups: the envelope members of a private group exchange inside
+//! ordinary payloads (docs/protocol.md, "End-to-end encrypted payloads"). The relay and the
+//! original clients see printable text they pass on unchanged.
+//!
+//! A private group is a group id and a 32-byte secret, given together in an invite
+//! ([`Invite`]). From them comes the group's key ([`GroupKey`]); each member also signs with
+//! an identity of its own ([`Identity`]), so that a name cannot be taken over by another
+//! member once a peer has seen it. [`seal`] makes an envelope and [`open`] reads one; a
+//! [`ReplayWindow`] per sender drops duplicates and replays and tells what never arrived.
+//!
+//! What this protects against, and what it does not, is in docs/protocol.md.
+
+mod envelope;
+mod invite;
+mod replay;
+
+use std::fmt;
+
+use data_encoding::BASE32_NOPAD;
+use ed25519_dalek::SigningKey;
+use hkdf::Hkdf;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use udprelay_shared::GroupId;
+
+pub use envelope::{
+    MAX_SKEW, OpenError, Opened, PREFIX, SealError, is_envelope, max_text, open, seal,
+    seal_with_nonce,
+};
+pub use invite::{InvalidInvite, Invite};
+pub use replay::{Arrival, ReplayWindow, Sequence};
+
+/// The label of this version of the format, in every derivation and signature, so that
+/// nothing made for one purpose or version is taken for another.
+const LABEL: &[u8] = b"udprelay e2e v1";
+
+/// A private group's secret: 32 random bytes, written in invites as base32 (52 characters).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret([u8; 32]);
+
+impl Secret {
+    /// A new secret from the system's secure random source.
+    pub fn random() -> Secret {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Secret(bytes)
+    }
+
+    /// A secret from its bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Secret {
+        Secret(bytes)
+    }
+
+    /// Reads the base32 form (either case); `None` when it is not 32 bytes of base32.
+    pub fn parse(text: &str) -> Option<Secret> {
+        let bytes = BASE32_NOPAD.decode(text.trim().to_ascii_uppercase().as_bytes()).ok()?;
+        Some(Secret(bytes.try_into().ok()?))
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&BASE32_NOPAD.encode(&self.0))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)") // never in a log
+    }
+}
+
+/// The key a group's envelopes are sealed with: HKDF-SHA256 of the secret, with the group id
+/// as its context, so that one secret gives each group its own key.
+#[derive(Clone)]
+pub struct GroupKey {
+    key: [u8; 32],
+    group: GroupId,
+}
+
+impl GroupKey {
+    /// The key of `group` with `secret`.
+    pub fn derive(secret: &Secret, group: GroupId) -> GroupKey {
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(Some(LABEL), &secret.0)
+            .expand(group.to_string().as_bytes(), &mut key)
+            .expect("32 bytes is a valid HKDF-SHA256 length");
+        GroupKey { key, group }
+    }
+
+    /// The group it is for.
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+
+    /// A short fingerprint members can compare (`ABCD-EFGH`): the same for everyone with the
+    /// same invite.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(b"group key", &self.key)
+    }
+}
+
+impl fmt::Debug for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GroupKey({} {})", self.group, self.fingerprint())
+    }
+}
+
+/// A member's signing identity (Ed25519), kept across runs so that peers recognise it.
+#[derive(Clone)]
+pub struct Identity(SigningKey);
+
+impl Identity {
+    /// A new identity from the system's secure random source.
+    pub fn generate() -> Identity {
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        Identity(SigningKey::from_bytes(&seed))
+    }
+
+    /// An identity from its 32-byte seed (as kept in a key file).
+    pub fn from_seed(seed: [u8; 32]) -> Identity {
+        Identity(SigningKey::from_bytes(&seed))
+    }
+
+    /// The 32-byte seed, to keep (in a file only its owner can read).
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The public key peers see.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The public key's short fingerprint, to compare with what peers see.
+    pub fn fingerprint(&self) -> String {
+        public_fingerprint(&self.public_key())
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({})", self.fingerprint())
+    }
+}
+
+/// A signer's public key as a short fingerprint (`ABCD-EFGH`).
+pub fn public_fingerprint(public_key: &[u8; 32]) -> String {
+    fingerprint(b"identity", public_key)
+}
+
+/// Eight base32 characters of SHA-256 over the label, `what` and `bytes`, as `ABCD-EFGH`.
+fn fingerprint(what: &[u8], bytes: &[u8]) -> String {
+    let digest =
+        Sha256::new().chain_update(LABEL).chain_update(what).chain_update(bytes).finalize();
+    let text = BASE32_NOPAD.encode(&digest[..5]);
+    format!("{}-{}", &text[..4], &text[4..8])
+}
+
+#[cfg(test)]
+mod tests;
