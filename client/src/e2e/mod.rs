@@ -12,6 +12,7 @@
 
 mod envelope;
 mod invite;
+mod reader;
 mod replay;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use envelope::{
     seal_with_nonce,
 };
 pub use invite::{InvalidInvite, Invite};
+pub use reader::{LATE_GRACE, NOTICE_EVERY, Notice, Reader, Reading};
 pub use replay::{Arrival, ReplayWindow, Sequence};
 
 /// The label of this version of the format, in every derivation and signature, so that

@@ -1,0 +1,223 @@
+//! One private group as a member sees it, without I/O and with the time given: what goes out
+//! is sealed with the member's identity and counter; what comes in is opened, checked against
+//! each signer's replay window and the names already seen, and turned into something to show
+//! ([`Reading`]) or to say later ([`Notice`]: messages that could not be decrypted, messages
+//! that did not arrive), at most once per [`NOTICE_EVERY`].
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{
+    Arrival, GroupKey, Identity, OpenError, ReplayWindow, SealError, Sequence, open,
+    public_fingerprint, seal,
+};
+use crate::message::Name;
+
+/// The least time between two notices of one kind (per sender, for lost messages).
+pub const NOTICE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a gap may wait for its messages to come late before they count as lost.
+pub const LATE_GRACE: Duration = Duration::from_secs(2);
+
+/// The most signers remembered; past that, the one heard from longest ago is forgotten.
+const MAX_SIGNERS: usize = 1024;
+
+/// What an incoming payload is, in a private group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// A message to show.
+    Message {
+        /// The sender's name, if given.
+        from: Option<String>,
+        /// The text.
+        text: String,
+        /// The sender's key, as a short fingerprint.
+        signer: String,
+        /// The name came before with another key in this group: say so.
+        new_key: bool,
+    },
+    /// Not an envelope: a payload someone sent in the clear (show it marked as such).
+    Plain,
+    /// Nothing to show: a duplicate, a replay, or from too long ago. Dropped silently.
+    Dropped,
+    /// It could not be decrypted (another key, tampered, damaged); counted for a [`Notice`].
+    Undecryptable,
+}
+
+/// Something to say about the group now and then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// This many payloads could not be decrypted since the last notice.
+    Undecryptable {
+        /// How many.
+        count: u64,
+    },
+    /// This many messages from `from` did not arrive.
+    Missed {
+        /// The sender's name (or key fingerprint, without one).
+        from: String,
+        /// How many.
+        count: u64,
+    },
+}
+
+/// What is known of one signer.
+#[derive(Debug)]
+struct Signer {
+    window: ReplayWindow,
+    /// The name it last used (or its fingerprint), for notices.
+    shown_as: String,
+    last_seen: Instant,
+    /// Counted missing, waiting [`LATE_GRACE`] for latecomers: how many, and since when.
+    waiting: Option<(u64, Instant)>,
+    /// Missing for good, not yet said.
+    lost: u64,
+    last_notice: Option<Instant>,
+}
+
+/// One private group, as one member reads and writes it.
+#[derive(Debug)]
+pub struct Reader {
+    key: GroupKey,
+    identity: Identity,
+    sequence: Sequence,
+    signers: HashMap<[u8; 32], Signer>,
+    /// The key each name first came with.
+    names: HashMap<String, [u8; 32]>,
+    undecryptable: u64,
+    last_undecryptable_notice: Option<Instant>,
+}
+
+impl Reader {
+    /// A member of the group of `key`, signing as `identity`, its client started at
+    /// `unix_seconds` (the start of its counters).
+    pub fn new(key: GroupKey, identity: Identity, unix_seconds: u64) -> Reader {
+        Reader {
+            key,
+            identity,
+            sequence: Sequence::starting(unix_seconds),
+            signers: HashMap::new(),
+            names: HashMap::new(),
+            undecryptable: 0,
+            last_undecryptable_notice: None,
+        }
+    }
+
+    /// The group's key.
+    pub fn key(&self) -> &GroupKey {
+        &self.key
+    }
+
+    /// Seals `text` as this member's next message, sent as `name`, at `now_ms`.
+    pub fn seal(
+        &mut self,
+        name: Option<&Name>,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<String, SealError> {
+        let counter = self.sequence.next_counter();
+        seal(&self.key, &self.identity, name, text, counter, now_ms)
+    }
+
+    /// Reads one payload that arrived at `now` (`now_ms`: the same moment since 1970).
+    pub fn read(&mut self, payload: &[u8], now: Instant, now_ms: u64) -> Reading {
+        let opened = match open(&self.key, payload, now_ms) {
+            Ok(opened) => opened,
+            Err(OpenError::NotAnEnvelope) => return Reading::Plain,
+            Err(OpenError::Stale) => return Reading::Dropped,
+            Err(_) => {
+                self.undecryptable += 1;
+                return Reading::Undecryptable;
+            }
+        };
+        if opened.signer == self.identity.public_key() {
+            return Reading::Dropped; // our own, sent back by someone: never shown as theirs
+        }
+        let fingerprint = public_fingerprint(&opened.signer);
+        let shown_as = opened.name.clone().unwrap_or_else(|| fingerprint.clone());
+        let signer = self.signer(opened.signer, now);
+        signer.shown_as = shown_as;
+        match signer.window.accept(opened.counter) {
+            Arrival::Duplicate | Arrival::TooOld => return Reading::Dropped,
+            Arrival::Late => {
+                if let Some((waiting, _)) = &mut signer.waiting {
+                    *waiting = waiting.saturating_sub(1);
+                }
+            }
+            Arrival::New { missed } if missed > 0 => {
+                let waiting = signer.waiting.map_or(0, |(count, _)| count);
+                let since = signer.waiting.map_or(now, |(_, since)| since);
+                signer.waiting = Some((waiting + missed, since));
+            }
+            Arrival::New { .. } => {}
+        }
+        let new_key = match &opened.name {
+            Some(name) => *self.names.entry(name.clone()).or_insert(opened.signer) != opened.signer,
+            None => false,
+        };
+        Reading::Message { from: opened.name, text: opened.text, signer: fingerprint, new_key }
+    }
+
+    /// What there is to say at `now`: each kind at most once per [`NOTICE_EVERY`].
+    pub fn notices(&mut self, now: Instant) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let due = |last: Option<Instant>| last.is_none_or(|last| now >= last + NOTICE_EVERY);
+        if self.undecryptable > 0 && due(self.last_undecryptable_notice) {
+            notices.push(Notice::Undecryptable { count: self.undecryptable });
+            self.undecryptable = 0;
+            self.last_undecryptable_notice = Some(now);
+        }
+        for signer in self.signers.values_mut() {
+            if let Some((count, since)) = signer.waiting
+                && now >= since + LATE_GRACE
+            {
+                signer.lost += count;
+                signer.waiting = None;
+            }
+            if signer.lost > 0 && due(signer.last_notice) {
+                let (from, count) = (signer.shown_as.clone(), signer.lost);
+                notices.push(Notice::Missed { from, count });
+                signer.lost = 0;
+                signer.last_notice = Some(now);
+            }
+        }
+        notices
+    }
+
+    /// When [`Reader::notices`] next has something to say, from `now` on.
+    pub fn next_notice(&self, now: Instant) -> Option<Instant> {
+        let after = |last: Option<Instant>| last.map_or(now, |last| (last + NOTICE_EVERY).max(now));
+        let undecryptable = (self.undecryptable > 0).then(|| after(self.last_undecryptable_notice));
+        let signers = self.signers.values().filter_map(|signer| {
+            let lost = (signer.lost > 0).then(|| after(signer.last_notice));
+            let waiting = signer.waiting.map(|(_, since)| (since + LATE_GRACE).max(now));
+            lost.into_iter().chain(waiting).min()
+        });
+        undecryptable.into_iter().chain(signers).min()
+    }
+
+    /// The signer `key`, remembered from now on (the one heard from longest ago goes when
+    /// there are too many: a member could make up keys without end).
+    fn signer(&mut self, key: [u8; 32], now: Instant) -> &mut Signer {
+        if !self.signers.contains_key(&key) && self.signers.len() >= MAX_SIGNERS {
+            let oldest = self.signers.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.signers.remove(&oldest);
+            }
+        }
+        let signer = self.signers.entry(key).or_insert_with(|| Signer {
+            window: ReplayWindow::new(),
+            shown_as: String::new(),
+            last_seen: now,
+            waiting: None,
+            lost: 0,
+            last_notice: None,
+        });
+        signer.last_seen = now;
+        signer
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;
