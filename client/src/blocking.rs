@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use udprelay_shared::{Command, GroupId, Reply};
 
+use crate::e2e::Invite;
 use crate::event::{Event, Status};
 use crate::message::Name;
 use crate::{Config, Error, Server};
@@ -129,6 +130,21 @@ impl Client {
     /// See [`crate::Client::create_and_join`].
     pub fn create_and_join(&self, cap: Option<u32>) -> Result<GroupId, Error> {
         self.runtime.block_on(self.client.create_and_join(cap))
+    }
+
+    /// See [`crate::Client::create_private`].
+    pub fn create_private(&self, cap: Option<u32>) -> Result<Invite, Error> {
+        self.runtime.block_on(self.client.create_private(cap))
+    }
+
+    /// See [`crate::Client::join_invite`].
+    pub fn join_invite(&self, invite: &Invite) -> Result<(), Error> {
+        self.runtime.block_on(self.client.join_invite(invite))
+    }
+
+    /// See [`crate::Client::invite`].
+    pub fn invite(&self, group: GroupId) -> Option<Invite> {
+        self.client.invite(group)
     }
 
     /// See [`crate::Client::create`].

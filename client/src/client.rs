@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
+use crate::e2e::{Identity, Invite, Secret};
 use crate::event::{Event, Status};
-use crate::membership::{self, Order, Registry, Shared, Slot};
-use crate::message::{Name, compose};
+use crate::membership::{self, Order, Outgoing, Registry, Shared, Slot};
+use crate::message::Name;
 use crate::{Error, Server, servers};
 
 /// How many events wait for the program at most; past that they are dropped and counted
@@ -26,6 +27,7 @@ pub struct Config {
     servers: Servers,
     default_port: u16,
     name: Option<Name>,
+    identity: Option<Identity>,
 }
 
 /// The servers, as named or as found.
@@ -41,12 +43,13 @@ impl Config {
     /// a port follows.
     pub fn new(servers: impl Into<String>) -> Config {
         let servers = Servers::Named(servers.into());
-        Config { servers, default_port: DEFAULT_PORT, name: None }
+        Config { servers, default_port: DEFAULT_PORT, name: None, identity: None }
     }
 
     /// Servers already found with [`crate::resolve`] (at least one).
     pub fn with_servers(servers: Vec<Server>) -> Config {
-        Config { servers: Servers::Found(servers), default_port: DEFAULT_PORT, name: None }
+        let servers = Servers::Found(servers);
+        Config { servers, default_port: DEFAULT_PORT, name: None, identity: None }
     }
 
     /// The port for servers named without one (5000 unless set).
@@ -58,6 +61,13 @@ impl Config {
     /// Sends messages as `NAME: text`.
     pub fn name(mut self, name: Name) -> Config {
         self.name = Some(name);
+        self
+    }
+
+    /// Signs messages in private groups as `identity` (keep it, so that peers recognise
+    /// the client across runs; without one, the client makes a new one).
+    pub fn identity(mut self, identity: Identity) -> Config {
+        self.identity = Some(identity);
         self
     }
 
@@ -75,10 +85,13 @@ impl Config {
             Servers::Found(servers) => servers,
         };
         let (events_tx, events) = mpsc::channel(EVENT_CAPACITY);
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         let shared = Shared {
             servers: servers.into(),
             events: events_tx,
             registry: Arc::new(Mutex::new(Registry::default())),
+            identity: self.identity.unwrap_or_else(Identity::generate),
+            started: started.map_or(0, |since| since.as_secs()),
         };
         let name = Arc::new(Mutex::new(self.name));
         Ok((Client { shared, name }, Events { events }))
@@ -149,20 +162,68 @@ impl Client {
     /// membership alive (heartbeat, address validation, rejoining a server that forgot it)
     /// until [`Client::leave`].
     pub async fn join(&self, group: GroupId) -> Result<(), Error> {
+        self.join_with(group, None).await
+    }
+
+    /// Joins the group of `invite`: a private group (with the invite's secret), or a plain
+    /// one. The client's own servers are used (connect to `invite.server` for the invite's).
+    pub async fn join_invite(&self, invite: &Invite) -> Result<(), Error> {
+        self.join_with(invite.group, invite.secret.clone()).await
+    }
+
+    async fn join_with(&self, group: GroupId, secret: Option<Secret>) -> Result<(), Error> {
         let (done, answer) = oneshot::channel();
         let order = Order::Join { group, done };
-        if membership::start(&self.shared, Slot::Group(group), Some(order)).is_none() {
+        if membership::start(&self.shared, Slot::Group(group), secret, Some(order)).is_none() {
             return Err(Error::AlreadyJoined(group));
         }
         answer.await.map_err(|_| Error::Closed)?
     }
 
+    /// Creates a private group (of at most `cap` members) and joins it: its messages are
+    /// sealed so that only holders of its invite can read them (docs/protocol.md,
+    /// "End-to-end encrypted payloads"). Returns the invite to share.
+    pub async fn create_private(&self, cap: Option<u32>) -> Result<Invite, Error> {
+        let secret = Secret::random();
+        let group = self.create_with(cap, Some(secret.clone())).await?;
+        Ok(Invite { server: self.invite_server(), group, secret: Some(secret) })
+    }
+
+    /// The invite to a group the client is in: with its secret, for a private group.
+    pub fn invite(&self, group: GroupId) -> Option<Invite> {
+        let registry = self.shared.registry.lock().expect("registry");
+        let secret = registry.groups.get(&group)?.secret.clone();
+        drop(registry);
+        Some(Invite { server: self.invite_server(), group, secret })
+    }
+
+    /// The server in use, as an invite names it: `HOST:PORT`, without the address a name
+    /// that stands for several is shown with.
+    fn invite_server(&self) -> String {
+        let status = self.status(None).map(|status| status.server);
+        let label = status.unwrap_or_else(|| self.shared.servers[0].label.clone());
+        label.split(" (").next().unwrap_or(&label).to_string()
+    }
+
+    /// The identity this client signs with in private groups.
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
     /// Creates a group (of at most `cap` members; the server's default without one) and
     /// joins it; returns its id, to give to whoever should join.
     pub async fn create_and_join(&self, cap: Option<u32>) -> Result<GroupId, Error> {
+        self.create_with(cap, None).await
+    }
+
+    async fn create_with(
+        &self,
+        cap: Option<u32>,
+        secret: Option<Secret>,
+    ) -> Result<GroupId, Error> {
         let (done, answer) = oneshot::channel();
         let order = Order::CreateAndJoin { cap, done };
-        membership::start(&self.shared, Slot::Creating, Some(order));
+        membership::start(&self.shared, Slot::Creating, secret, Some(order));
         answer.await.map_err(|_| Error::Closed)?
     }
 
@@ -211,10 +272,11 @@ impl Client {
         answer.await.map_err(|_| on.map_or(Error::Closed, Error::NotJoined))?
     }
 
-    /// Sends `text` to `group`, as `NAME: text` when the client has a name.
+    /// Sends `text` to `group`, as `NAME: text` when the client has a name; sealed, in a
+    /// private group.
     pub async fn send(&self, group: GroupId, text: &str) -> Result<(), Error> {
-        let payload = compose(self.name().as_ref(), text)?;
-        self.send_payload(group, payload).await
+        let outgoing = Outgoing::Text { name: self.name(), text: text.to_string() };
+        self.send_outgoing(group, outgoing).await
     }
 
     /// Sends `payload` to `group` as it is (no name put before it). It must not start with
@@ -223,13 +285,13 @@ impl Client {
         match payload.first() {
             None => Err(Error::EmptyMessage),
             Some(b'!') => Err(Error::LooksLikeCommand),
-            Some(_) => self.send_payload(group, payload.to_vec()).await,
+            Some(_) => self.send_outgoing(group, Outgoing::Bytes(payload.to_vec())).await,
         }
     }
 
-    async fn send_payload(&self, group: GroupId, payload: Vec<u8>) -> Result<(), Error> {
+    async fn send_outgoing(&self, group: GroupId, outgoing: Outgoing) -> Result<(), Error> {
         let (done, answer) = oneshot::channel();
-        self.order(Some(group), Order::Send { payload, done })?;
+        self.order(Some(group), Order::Send { outgoing, done })?;
         answer.await.map_err(|_| Error::NotJoined(group))?
     }
 
@@ -264,7 +326,7 @@ impl Client {
     /// Hands `order` to the membership in group `on` (or the lobby, started if need be).
     fn order(&self, on: Option<GroupId>, order: Order) -> Result<(), Error> {
         if on.is_none() {
-            membership::start(&self.shared, Slot::Lobby, None);
+            membership::start(&self.shared, Slot::Lobby, None, None);
         }
         let registry = self.shared.registry.lock().expect("registry");
         let handle = match on {

@@ -97,6 +97,25 @@ pub enum Event {
         /// What the system said.
         reason: String,
     },
+    /// In a private group, this many payloads could not be decrypted (another key, tampered
+    /// with, damaged): never shown as text, said at most every 10 s. Whoever sent them needs
+    /// the invite link.
+    Undecryptable {
+        /// The group.
+        group: GroupId,
+        /// How many since the last time this was said.
+        count: u64,
+    },
+    /// In a private group, this many messages from `from` did not arrive (the sender's
+    /// counter skipped them, and 2 s passed), said at most every 10 s per sender.
+    Missed {
+        /// The group.
+        group: GroupId,
+        /// The sender's name, or its key's fingerprint.
+        from: String,
+        /// How many.
+        count: u64,
+    },
     /// The program did not read events fast enough and `missed` were dropped.
     Lagged {
         /// How many.
@@ -114,6 +133,8 @@ impl Event {
             | Event::Lost { group, .. }
             | Event::Silent { group }
             | Event::Refused { group, .. }
+            | Event::Undecryptable { group, .. }
+            | Event::Missed { group, .. }
             | Event::Status { group, .. } => Some(*group),
             Event::Moved { group, .. }
             | Event::Unreachable { group, .. }
@@ -132,6 +153,8 @@ pub struct Status {
     pub server: String,
     /// Whether it answers.
     pub reachability: Reachability,
+    /// A private group's key fingerprint (the same for everyone with the same invite).
+    pub private: Option<String>,
     /// When the server last showed it still has this client in the group (the last `PONG`,
     /// or the join).
     pub heard_at: Option<Instant>,

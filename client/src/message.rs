@@ -120,8 +120,27 @@ pub struct Message {
     /// It is exactly what the peer sent: escape it before printing it to a terminal (see
     /// [`crate::text::printable`]).
     pub text: String,
-    /// The datagram as it arrived.
+    /// The datagram as it arrived (in a private group, the envelope).
     pub bytes: Vec<u8>,
+    /// Whether, and how, it was sealed.
+    pub encryption: Encryption,
+}
+
+/// How a message came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    /// In a plain group: as everyone sends.
+    Plain,
+    /// In a private group, sealed and signed by `signer`.
+    Signed {
+        /// The signer's key fingerprint (compare it with what the sender's client shows).
+        signer: String,
+        /// The name came before with another key in this group: not necessarily the same
+        /// person.
+        new_key: bool,
+    },
+    /// In a private group, but sent in the clear: anyone who knows the group id could have.
+    NotEncrypted,
 }
 
 impl Message {
@@ -132,7 +151,7 @@ impl Message {
             Some((name, text)) => (Some(name.to_string()), text.to_string()),
             None => (None, whole.to_string()),
         };
-        Message { group, from, text, bytes }
+        Message { group, from, text, bytes, encryption: Encryption::Plain }
     }
 }
 

@@ -17,10 +17,13 @@ use tokio::sync::{mpsc, oneshot};
 use udprelay_shared::{Command, GroupId, Reply};
 
 use crate::Error;
+use crate::e2e::{GroupKey, Identity, Reader, SealError, Secret};
 use crate::event::{Event, Status};
+use crate::message::{Name, compose};
 use crate::session::{PayloadError, Session};
 use driver::{Driver, Report};
 pub(crate) use registry::{Handle, Registry, Shared, Slot};
+
 use report::StatusKey;
 
 /// What the client asks of a membership.
@@ -31,17 +34,29 @@ pub(crate) enum Order {
     CreateAndJoin { cap: Option<u32>, done: oneshot::Sender<Result<GroupId, Error>> },
     /// Send a command from the member socket; answered with the server's reply.
     Request { command: Command, done: oneshot::Sender<Result<Reply, Error>> },
-    /// Send a payload to the group.
-    Send { payload: Vec<u8>, done: oneshot::Sender<Result<(), Error>> },
+    /// Send a message to the group.
+    Send { outgoing: Outgoing, done: oneshot::Sender<Result<(), Error>> },
     /// Ask `!WHO` this often (`None`: only after each heartbeat).
     WatchMembers(Option<Duration>),
     /// Say `!LEAVE` if in a group, and end.
     Close,
 }
 
-/// Starts a membership task in `slot`, with `first` as its first order; `None` when the slot
-/// is taken (that group is already joined).
-pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option<()> {
+/// What goes out: a text (sealed in a private group, `NAME: text` in a plain one), or bytes
+/// as they are.
+pub(crate) enum Outgoing {
+    Text { name: Option<Name>, text: String },
+    Bytes(Vec<u8>),
+}
+
+/// Starts a membership task in `slot` (of a private group when there is a `secret`), with
+/// `first` as its first order; `None` when the slot is taken (that group is already joined).
+pub(crate) fn start(
+    shared: &Shared,
+    slot: Slot,
+    secret: Option<Secret>,
+    first: Option<Order>,
+) -> Option<()> {
     let mut registry = shared.registry.lock().expect("registry");
     let taken = match slot {
         Slot::Group(group) => registry.groups.contains_key(&group),
@@ -58,8 +73,12 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
         let _ = orders.send(first);
     }
     let status = Arc::new(Mutex::new(None));
-    let membership = Membership {
+    let mut membership = Membership {
         driver: Driver::new(Arc::clone(&shared.servers), Session::with_member_refresh()),
+        secret: secret.clone(),
+        private: None,
+        identity: shared.identity.clone(),
+        started: shared.started,
         opening: None,
         waiting: Vec::new(),
         events: shared.events.clone(),
@@ -73,14 +92,23 @@ pub(crate) fn start(shared: &Shared, slot: Slot, first: Option<Order>) -> Option
         network_refused: false,
         ended: false,
     };
+    if let Slot::Group(group) = slot {
+        membership.make_private(group);
+    }
     let task = tokio::spawn(membership.run(inbox));
-    let handle = Handle { orders, status, serial, task };
+    let handle = Handle { orders, status, secret, serial, task };
     match slot {
         Slot::Group(group) => registry.groups.insert(group, handle),
         Slot::Creating => registry.creating.insert(serial, handle),
         Slot::Lobby => registry.lobby.replace(handle),
     };
     Some(())
+}
+
+/// Now, in milliseconds since 1970: the time in and the time checked on envelopes.
+fn unix_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |since| since.as_millis() as u64)
 }
 
 /// How long the loop sleeps when the session has nothing scheduled.
@@ -97,6 +125,11 @@ enum Opening {
 
 struct Membership {
     driver: Driver,
+    /// A private group's secret; its reader once the group is known.
+    secret: Option<Secret>,
+    private: Option<Reader>,
+    identity: Identity,
+    started: u64,
     opening: Option<Opening>,
     /// Commands sent, awaiting their replies, in order.
     waiting: Vec<(Command, oneshot::Sender<Result<Reply, Error>>)>,
@@ -136,7 +169,9 @@ impl Membership {
             if far <= now {
                 far = now + IDLE;
             }
-            let deadline = self.driver.session.poll_timeout().unwrap_or(far);
+            let notice = self.private.as_ref().and_then(|reader| reader.next_notice(now));
+            let deadline = self.driver.session.poll_timeout().into_iter().chain(notice).min();
+            let deadline = deadline.unwrap_or(far);
             if timer.deadline() != deadline.into() {
                 timer.as_mut().reset(deadline.into());
             }
@@ -167,7 +202,9 @@ impl Membership {
                 },
                 () = &mut timer => {}
             }
-            self.driver.session.handle_timeout(Instant::now());
+            let now = Instant::now();
+            self.driver.session.handle_timeout(now);
+            self.say_notices(now);
         }
         self.deregister();
     }
@@ -188,27 +225,63 @@ impl Membership {
                 session.command(now, command);
                 self.waiting.push((command, done));
             }
-            Order::Send { payload, done } => match session.send_payload(now, &payload) {
-                Ok(()) => {
-                    let _ = done.send(Ok(()));
-                }
-                Err(PayloadError::TooLong(len)) => {
-                    let max = udprelay_shared::limits::MAX_DATAGRAM;
-                    let _ = done.send(Err(Error::TooLong { len, max }));
-                }
-                Err(PayloadError::NotAPayload) => {
-                    let error = match payload.is_empty() {
-                        true => Error::EmptyMessage,
-                        false => Error::LooksLikeCommand,
-                    };
-                    let _ = done.send(Err(error));
-                }
-                Err(PayloadError::NotJoined) => {
-                    let _ = done.send(Err(self.group().map_or(Error::Closed, Error::NotJoined)));
-                }
-            },
+            Order::Send { outgoing, done } => {
+                let payload = match self.seal(outgoing) {
+                    Ok(payload) => payload,
+                    Err(error) => {
+                        let _ = done.send(Err(error));
+                        return;
+                    }
+                };
+                self.send(now, payload, done);
+            }
             Order::WatchMembers(every) => session.watch_members(now, every),
             Order::Close => unreachable!("handled by the loop"),
+        }
+    }
+
+    /// A message as it goes out: sealed in a private group, `NAME: text` in a plain one.
+    fn seal(&mut self, outgoing: Outgoing) -> Result<Vec<u8>, Error> {
+        match (outgoing, &mut self.private) {
+            (Outgoing::Bytes(bytes), _) => Ok(bytes),
+            (Outgoing::Text { name, text }, Some(reader)) => {
+                let sealed = reader.seal(name.as_ref(), &text, unix_ms());
+                sealed.map(String::into_bytes).map_err(|error| match error {
+                    SealError::TooLong { len, max } => Error::TooLong { len, max },
+                    SealError::Empty => Error::EmptyMessage,
+                })
+            }
+            (Outgoing::Text { name, text }, None) => compose(name.as_ref(), &text),
+        }
+    }
+
+    fn send(&mut self, now: Instant, payload: Vec<u8>, done: oneshot::Sender<Result<(), Error>>) {
+        match self.driver.session.send_payload(now, &payload) {
+            Ok(()) => {
+                let _ = done.send(Ok(()));
+            }
+            Err(PayloadError::TooLong(len)) => {
+                let max = udprelay_shared::limits::MAX_DATAGRAM;
+                let _ = done.send(Err(Error::TooLong { len, max }));
+            }
+            Err(PayloadError::NotAPayload) => {
+                let error = match payload.is_empty() {
+                    true => Error::EmptyMessage,
+                    false => Error::LooksLikeCommand,
+                };
+                let _ = done.send(Err(error));
+            }
+            Err(PayloadError::NotJoined) => {
+                let _ = done.send(Err(self.group().map_or(Error::Closed, Error::NotJoined)));
+            }
+        }
+    }
+
+    /// The group is known: a private one gets its reader.
+    fn make_private(&mut self, group: GroupId) {
+        if let Some(secret) = &self.secret {
+            let key = GroupKey::derive(secret, group);
+            self.private = Some(Reader::new(key, self.identity.clone(), self.started));
         }
     }
 
@@ -252,6 +325,7 @@ impl Membership {
     fn created(&mut self, group: GroupId) {
         let serial = self.serial;
         self.slot = Slot::Group(group);
+        self.make_private(group);
         let Some(registry) = self.registry.upgrade() else { return };
         let mut registry = registry.lock().expect("registry");
         if let Some(handle) = registry.creating.remove(&serial) {

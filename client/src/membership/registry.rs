@@ -10,12 +10,15 @@ use udprelay_shared::GroupId;
 
 use super::Order;
 use crate::Server;
+use crate::e2e::{Identity, Secret};
 use crate::event::{Event, Status};
 
 /// The client's end of a membership.
 pub(crate) struct Handle {
     pub(crate) orders: mpsc::UnboundedSender<Order>,
     pub(crate) status: Arc<Mutex<Option<Status>>>,
+    /// A private group's secret, for its invite.
+    pub(crate) secret: Option<Secret>,
     pub(super) serial: u64,
     pub(super) task: tokio::task::JoinHandle<()>,
 }
@@ -58,5 +61,9 @@ pub(crate) enum Slot {
 pub(crate) struct Shared {
     pub(crate) servers: Arc<[Server]>,
     pub(crate) events: mpsc::Sender<Event>,
+    /// What this client signs its messages in private groups with.
+    pub(crate) identity: Identity,
+    /// When it started (seconds since 1970): the start of its counters in private groups.
+    pub(crate) started: u64,
     pub(crate) registry: Arc<Mutex<Registry>>,
 }

@@ -4,12 +4,13 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use udprelay_shared::{Command, Reply};
+use udprelay_shared::{Command, GroupId, Reply};
 
 use super::{Membership, Opening};
 use crate::Error;
+use crate::e2e::{Notice, Reading};
 use crate::event::{Event, Status};
-use crate::message::Message;
+use crate::message::{Encryption, Message};
 use crate::session::{Event as SessionEvent, Purpose, Reachability};
 
 impl Membership {
@@ -26,7 +27,7 @@ impl Membership {
             }
             SessionEvent::Payload(bytes) => {
                 if let Some(group) = self.group() {
-                    self.emit(Event::Message(Message::parse(group, bytes)));
+                    self.payload(group, bytes);
                 }
             }
             SessionEvent::NoReply { request, purpose: Purpose::Heartbeat } => {
@@ -62,6 +63,37 @@ impl Membership {
                 };
                 self.emit(Event::Retrying { group, command });
             }
+        }
+    }
+
+    /// A peer's payload: shown as it is in a plain group; in a private one, opened, and shown
+    /// only when it is news (never what does not decrypt).
+    fn payload(&mut self, group: GroupId, bytes: Vec<u8>) {
+        let Some(reader) = &mut self.private else {
+            return self.emit(Event::Message(Message::parse(group, bytes)));
+        };
+        let message = match reader.read(&bytes, Instant::now(), super::unix_ms()) {
+            Reading::Message { from, text, signer, new_key } => {
+                let encryption = Encryption::Signed { signer, new_key };
+                Message { group, from, text, bytes, encryption }
+            }
+            Reading::Plain => {
+                Message { encryption: Encryption::NotEncrypted, ..Message::parse(group, bytes) }
+            }
+            Reading::Dropped | Reading::Undecryptable => return,
+        };
+        self.emit(Event::Message(message));
+    }
+
+    /// What a private group's reader has to say now.
+    pub(super) fn say_notices(&mut self, now: Instant) {
+        let (Some(group), Some(reader)) = (self.group(), &mut self.private) else { return };
+        for notice in reader.notices(now) {
+            let event = match notice {
+                Notice::Undecryptable { count } => Event::Undecryptable { group, count },
+                Notice::Missed { from, count } => Event::Missed { group, from, count },
+            };
+            self.emit(event);
         }
     }
 
@@ -160,6 +192,7 @@ impl Membership {
         let shown = StatusKey {
             server: self.driver.server_index(),
             reachability: session.reachability(),
+            private: self.private.is_some(),
             heard_at: session.last_heard(),
             heartbeat: session.heartbeat(),
             next_ping: session.next_ping(),
@@ -172,6 +205,7 @@ impl Membership {
         let status = Status {
             server: self.driver.server().label.clone(),
             reachability: shown.reachability,
+            private: self.private.as_ref().map(|reader| reader.key().fingerprint()),
             heard_at: shown.heard_at,
             heartbeat: shown.heartbeat,
             ping_interval: session.ping_interval(),
@@ -189,6 +223,7 @@ impl Membership {
 pub(super) struct StatusKey {
     server: usize,
     reachability: Reachability,
+    private: bool,
     heard_at: Option<Instant>,
     heartbeat: Duration,
     next_ping: Option<Instant>,
