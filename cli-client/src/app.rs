@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use udprelay_client::e2e::Invite;
 use udprelay_client::{Client, Command, Error, Event, Events, GroupId, Reply};
 
 use crate::display::{self, NOT_JOINED};
@@ -34,6 +35,7 @@ type Pending = Pin<Box<dyn Future<Output = Answer>>>;
 /// What a typed command came to.
 enum Answer {
     CreateAndJoin(Result<GroupId, Error>),
+    CreatePrivate(Result<Invite, Error>),
     Join(GroupId, Result<(), Error>),
     Reply(Command, Result<Reply, Error>),
     Sent(Result<(), Error>),
@@ -60,13 +62,18 @@ pub async fn run(
     options: Options,
     terminal: Terminal,
     mut interrupted: UnboundedReceiver<()>,
+    first: Option<Input>,
 ) -> io::Result<Outcome> {
     let mut app =
         App { client, options, terminal, current: None, last_created: None, failed: false };
     if app.terminal.interactive {
         app.greet();
     }
-    let mut pending: Option<Pending> = None;
+    // A join asked for at start (`--join`, or an invite link) goes first.
+    let mut pending: Option<Pending> = match first.map(|first| app.act_on(first)) {
+        Some(Some(Act::Wait(answer))) => Some(answer),
+        _ => None,
+    };
     loop {
         tokio::select! {
             biased;
@@ -170,12 +177,17 @@ impl App {
 
     /// Acts on one typed line: `None` when it is done at once.
     fn act(&mut self, line: &str) -> Option<Act> {
+        self.act_on(input::parse(line))
+    }
+
+    /// Acts on what a line meant.
+    fn act_on(&mut self, input: Input) -> Option<Act> {
         let client = self.client.clone();
         let current = self.current;
         let request = |command: Command| {
             wait(async move { Answer::Reply(command, client.request(current, command).await) })
         };
-        match input::parse(line) {
+        match input {
             Input::Nothing => None,
             Input::Quit => Some(Act::Quit),
             Input::Refused(why) => {
@@ -191,11 +203,30 @@ impl App {
                 self.show(&status);
                 None
             }
-            Input::Create { join: true, cap } => {
+            Input::Create { join: true, cap, encrypted: false } => {
                 let client = self.client.clone();
                 wait(async move { Answer::CreateAndJoin(client.create_and_join(cap).await) })
             }
-            Input::Create { join: false, cap } => request(Command::Create { cap }),
+            Input::Create { join: true, cap, encrypted: true } => {
+                let client = self.client.clone();
+                wait(async move { Answer::CreatePrivate(client.create_private(cap).await) })
+            }
+            Input::Create { join: false, cap, .. } => request(Command::Create { cap }),
+            Input::JoinInvite(invite) => {
+                if let Some(why) = self.elsewhere(&invite) {
+                    self.refuse(&why);
+                    return None;
+                }
+                let (client, id) = (self.client.clone(), invite.group);
+                wait(async move { Answer::Join(id, client.join_invite(&invite).await) })
+            }
+            Input::Invite => {
+                match self.current.and_then(|id| self.client.invite(id)) {
+                    Some(invite) => self.show(&format!("[cli] invite: {invite}")),
+                    None => self.refuse(NOT_JOINED),
+                }
+                None
+            }
             Input::Join(id) if Some(id) == self.current => {
                 self.show(&format!("[cli] already in {id}"));
                 None
@@ -232,6 +263,17 @@ impl App {
                 self.show_all(display::created_lines(id));
                 self.show_incoming(&format!("[server] {}", Reply::Joined(id)));
                 self.switch_to(id);
+            }
+            Answer::CreatePrivate(Ok(invite)) => {
+                self.last_created = Some(invite.group);
+                self.show_all(display::created_lines(invite.group));
+                self.show_incoming(&format!("[server] {}", Reply::Joined(invite.group)));
+                self.show(&format!("[cli] invite: {invite}"));
+                self.switch_to(invite.group);
+            }
+            Answer::CreatePrivate(Err(error)) => {
+                self.failed = true;
+                self.show_all(display::error_lines(Command::Create { cap: None }, &error));
             }
             Answer::CreateAndJoin(Err(error)) => {
                 self.failed = true;
@@ -285,6 +327,26 @@ impl App {
         }
     }
 
+    /// Why an invite cannot be joined from here: it names a server this client does not
+    /// talk to (`None` when it does).
+    fn elsewhere(&self, invite: &Invite) -> Option<String> {
+        let servers = self.client.servers();
+        let named = |server: &udprelay_client::Server| {
+            server.label.split(" (").next() == Some(invite.server.as_str())
+        };
+        let found = udprelay_client::resolve(&invite.server, udprelay_client::DEFAULT_PORT);
+        let same = |found: &Vec<udprelay_client::Server>| {
+            found.iter().any(|f| servers.iter().any(|server| server.addr == f.addr))
+        };
+        if servers.iter().any(named) || found.as_ref().is_ok_and(same) {
+            return None;
+        }
+        Some(format!(
+            "[cli] that invite is for a group on {}; this client talks to {} (start it with the invite: udprelay '{invite}')",
+            invite.server, servers[0].label
+        ))
+    }
+
     fn status(&self, now: Instant) -> String {
         let none = || "<none>".to_string();
         let status = self.current.and_then(|id| self.client.status(Some(id)));
@@ -298,8 +360,16 @@ impl App {
         });
         let group = self.current.map_or_else(none, |id| id.to_string());
         let created = self.last_created.map_or_else(none, |id| id.to_string());
+        let private = self.current.and_then(|id| self.client.status(Some(id))?.private);
+        let encrypted = match private {
+            Some(key) => match self.client.identity() {
+                Ok(me) => format!("yes key={key} me={}", me.fingerprint()),
+                Err(_) => format!("yes key={key}"),
+            },
+            None => "no".into(),
+        };
         format!(
-            "[cli] server={server} group={group} last_created={created} heartbeat_interval={heartbeat:.3}s next_ping_eta={eta}"
+            "[cli] server={server} group={group} last_created={created} heartbeat_interval={heartbeat:.3}s next_ping_eta={eta} encrypted={encrypted}"
         )
     }
 }

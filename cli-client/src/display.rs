@@ -2,8 +2,9 @@
 //! so every text is tested here. Everything that came from the network goes through
 //! [`printable`] first.
 
+use udprelay_client::message::Encryption;
 use udprelay_client::text::printable;
-use udprelay_client::{Command, Error, ErrorReply, Event, GroupId, Reply};
+use udprelay_client::{Command, Error, ErrorReply, Event, GroupId, Message, Reply};
 use udprelay_shared::ServerFull;
 
 pub const NOT_JOINED: &str = "[cli] not joined; use 'join <group_id>' or 'create --join'";
@@ -11,7 +12,16 @@ pub const NOT_JOINED: &str = "[cli] not joined; use 'join <group_id>' or 'create
 /// The lines to print for one event (often none: heartbeat chatter is not shown).
 pub fn event_lines(event: &Event) -> Vec<String> {
     match event {
-        Event::Message(message) => vec![format!("[payload] {}", printable(&message.bytes))],
+        Event::Message(message) => vec![message_line(message)],
+        Event::Undecryptable { count, .. } => vec![format!(
+            "[cli] {count} messages in this group could not be decrypted (sent with another key, or damaged); whoever sent them needs the invite link ('invite' shows it)"
+        )],
+        Event::Missed { from, count, .. } => {
+            vec![format!(
+                "[cli] {count} messages from {} did not arrive",
+                printable(from.as_bytes())
+            )]
+        }
         Event::Refused { error, .. } => server_error(error),
         Event::Silent { .. } => vec!["[cli] no reply from server for !PING".into()],
         Event::Unreachable { server, .. } => vec![format!("[cli] server unreachable at {server}")],
@@ -31,6 +41,26 @@ pub fn event_lines(event: &Event) -> Vec<String> {
             vec![format!("[cli] {missed} messages not shown: this client was not keeping up")]
         }
         _ => Vec::new(),
+    }
+}
+
+/// A peer's message: exactly as it came in a plain group (scripts read it); in a private
+/// group as `NAME: text` from inside the envelope, marked when the name came with another key
+/// before, or when it was not encrypted.
+fn message_line(message: &Message) -> String {
+    match &message.encryption {
+        Encryption::Plain => format!("[payload] {}", printable(&message.bytes)),
+        Encryption::NotEncrypted => {
+            format!("[payload] {} (not encrypted)", printable(&message.bytes))
+        }
+        Encryption::Signed { new_key, .. } => {
+            let said = match &message.from {
+                Some(from) => format!("{from}: {}", message.text),
+                None => message.text.clone(),
+            };
+            let mark = if *new_key { " (new key)" } else { "" };
+            format!("[payload] {}{mark}", printable(said.as_bytes()))
+        }
     }
 }
 
@@ -134,7 +164,6 @@ fn advice(error: &ErrorReply) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use udprelay_client::Message;
 
     fn id() -> GroupId {
         "ABCD1234".parse().unwrap()
@@ -273,5 +302,24 @@ mod tests {
             ["[payload] ERR X \\u{1b}]0;owned\\u{7}\\u{1b}[2J"]
         );
         assert_eq!(payload("a\u{200b}b\u{202e}c".as_bytes()), ["[payload] a\\u{200b}b\\u{202e}c"]);
+    }
+
+    #[test]
+    fn private_groups_read_as_chat_with_their_marks() {
+        let sealed = |new_key| {
+            let mut message = Message::parse(id(), b"~E1 AAAA".to_vec());
+            (message.from, message.text) = (Some("ana".into()), "hello\x1b[2J".into());
+            message.encryption = Encryption::Signed { signer: "O3GO-AMSZ".into(), new_key };
+            event_lines(&Event::Message(message))
+        };
+        assert_eq!(sealed(false), ["[payload] ana: hello\\u{1b}[2J"]);
+        assert_eq!(sealed(true), ["[payload] ana: hello\\u{1b}[2J (new key)"]);
+        let mut clear = Message::parse(id(), b"eve: hi".to_vec());
+        clear.encryption = Encryption::NotEncrypted;
+        assert_eq!(event_lines(&Event::Message(clear)), ["[payload] eve: hi (not encrypted)"]);
+        let lines = event_lines(&Event::Undecryptable { group: id(), count: 3 });
+        assert!(lines[0].starts_with("[cli] 3 messages in this group could not be decrypted"));
+        let missed = Event::Missed { group: id(), from: "ana".into(), count: 2 };
+        assert_eq!(event_lines(&missed), ["[cli] 2 messages from ana did not arrive"]);
     }
 }

@@ -5,6 +5,7 @@
 //! arguments, or a word one keystroke away from a helper, is refused with the reason, and a
 //! line that starts with a space is always a message (minus that space).
 
+use udprelay_client::e2e::Invite;
 use udprelay_shared::{GroupId, InvalidGroupId};
 
 /// One line the user typed, understood.
@@ -12,13 +13,19 @@ use udprelay_shared::{GroupId, InvalidGroupId};
 pub enum Input {
     /// A blank line.
     Nothing,
-    /// `create [--join] [--cap N]`
+    /// `create [--join [--encrypted]] [--cap N]`
     Create {
         join: bool,
         cap: Option<u32>,
+        /// A private group: end-to-end encrypted (needs `--join`).
+        encrypted: bool,
     },
     /// `join <id>`
     Join(GroupId),
+    /// `join udprelay://HOST:PORT/ID[#SECRET]`
+    JoinInvite(Invite),
+    /// `invite`: the current group's invite.
+    Invite,
     /// `leave [<id>]`: no id means the current group.
     Leave(Option<GroupId>),
     Who,
@@ -34,20 +41,22 @@ pub enum Input {
 }
 
 pub const BANG_REFUSED: &str = "[cli] error: direct '!' commands are not allowed. Use helpers like 'create', 'join', 'leave', 'ping', or 'who'.";
-const CREATE_USAGE: &str = "usage: create [--join] [--cap N]";
+const CREATE_USAGE: &str = "usage: create [--join [--encrypted]] [--cap N]";
 const JOIN_USAGE: &str = "[cli] usage: join <group_id>";
 const LEAVE_USAGE: &str = "[cli] usage: leave [<group_id>]";
 const AS_MESSAGE: &str = "to send it as a message, start the line with a space";
 
 /// The helpers, by the word that names them.
 const HELPERS: &[&str] =
-    &["create", "join", "leave", "who", "ping", "status", "help", "quit", "exit"];
+    &["create", "join", "leave", "who", "invite", "ping", "status", "help", "quit", "exit"];
 
 /// The help text, a line each.
 pub const HELP: &[&str] = &[
     "Helpers (any case; /join, /leave, /who, /quit ... work too):",
     "  create [--join] [--cap N]  make a group (and join it); --cap N limits it to N members",
-    "  join <id>                  join a group, leaving the current one (lower case is fine)",
+    "  create --join --encrypted  make a private group: only holders of its invite read it",
+    "  join <id> | join <invite>  join a group, leaving the current one (lower case is fine)",
+    "  invite                     show the current group's invite link, to share",
     "  leave [<id>]               leave the current group",
     "  who                        show your group and how many are in it",
     "  ping                       ask the server for its heartbeat interval",
@@ -107,6 +116,9 @@ fn helper(word: &str, typed: &str, rest: &str) -> Option<Input> {
     Some(match word {
         "create" => parse_create(&args),
         "join" => match args[..] {
+            [link] if link.to_ascii_lowercase().starts_with("udprelay://") => link
+                .parse::<Invite>()
+                .map_or_else(|why| Input::Refused(format!("[cli] {why}")), Input::JoinInvite),
             [id] => group_id(id).map_or_else(Input::Refused, Input::Join),
             _ => Input::Refused(JOIN_USAGE.into()),
         },
@@ -116,6 +128,7 @@ fn helper(word: &str, typed: &str, rest: &str) -> Option<Input> {
             _ => Input::Refused(LEAVE_USAGE.into()),
         },
         "who" => bare(Input::Who),
+        "invite" => bare(Input::Invite),
         "ping" => bare(Input::Ping),
         "status" => bare(Input::Status),
         "help" => bare(Input::Help),
@@ -173,12 +186,13 @@ fn message(text: String) -> Input {
 }
 
 fn parse_create(args: &[&str]) -> Input {
-    let (mut join, mut cap) = (false, None);
+    let (mut join, mut cap, mut encrypted) = (false, None, false);
     let mut args = args.iter();
     let refuse = |why: String| Input::Refused(format!("[cli] {why}; {CREATE_USAGE}"));
     while let Some(arg) = args.next() {
         match arg.to_lowercase().as_str() {
             "--join" => join = true,
+            "--encrypted" => encrypted = true,
             "--cap" => match args.next() {
                 Some(n) => match n.parse::<u32>() {
                     Ok(n) if n > 0 => cap = Some(n),
@@ -189,7 +203,12 @@ fn parse_create(args: &[&str]) -> Input {
             _ => return refuse(format!("create does not take '{arg}'")),
         }
     }
-    Input::Create { join, cap }
+    if encrypted && !join {
+        return refuse(
+            "--encrypted needs --join (the group's key is the creator's to share)".into(),
+        );
+    }
+    Input::Create { join, cap, encrypted }
 }
 
 /// An id as the user typed it, checked here; the reason quotes what they typed (`join nosuch`

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use udprelay_cli::app::{self, Options};
+use udprelay_cli::input::Input;
 use udprelay_cli::style::Style;
 use udprelay_cli::terminal::Terminal;
-use udprelay_client::{Config, Error, Name};
+use udprelay_client::e2e::{Identity, Invite};
+use udprelay_client::{Config, Error, GroupId, Name};
 
 /// udprelay chat client: create, join and leave groups on a udprelay server and chat in them.
 #[derive(Debug, Parser)]
@@ -31,9 +33,36 @@ struct Args {
     #[arg(long)]
     timestamps: bool,
 
+    /// Join this group at start: an invite link (udprelay://HOST:PORT/ID#SECRET, whose server
+    /// is then used) or a group id
+    #[arg(long = "join", value_name = "INVITE")]
+    join: Option<String>,
+
+    /// The same as --join: `udprelay 'udprelay://HOST:PORT/ID#SECRET'` (what a clicked invite
+    /// runs)
+    #[arg(value_name = "INVITE", conflicts_with = "join")]
+    invite: Option<String>,
+
+    /// The file that keeps the key your messages in private groups are signed with, made
+    /// the first time one is used (default: identity.key in the data folder, on Linux
+    /// ~/.local/share/udprelay)
+    #[arg(long, value_name = "FILE")]
+    identity: Option<std::path::PathBuf>,
+
     /// Print a man page or a shell completion script, and exit
     #[arg(long, hide = true, value_name = "WHAT")]
     generate: Option<udprelay_generate::Output>,
+}
+
+/// What `--join` (or the link given alone) asks to join at start.
+fn start_join(text: &str) -> Result<Input, String> {
+    if text.trim().to_ascii_lowercase().starts_with("udprelay://") {
+        let invite = text.parse::<Invite>().map_err(|why| format!("invalid invite: {why}"))?;
+        return Ok(Input::JoinInvite(invite));
+    }
+    GroupId::parse_lenient(text).map(Input::Join).map_err(|why| {
+        format!("invalid value '{text}' for '--join <INVITE>': not a group id: {why}")
+    })
 }
 
 fn parse_name(text: &str) -> Result<Name, String> {
@@ -52,9 +81,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut config = Config::new(args.host.clone()).default_port(args.port);
+    let first = match args.join.as_deref().or(args.invite.as_deref()).map(start_join) {
+        Some(Ok(first)) => Some(first),
+        Some(Err(why)) => Args::command().error(ErrorKind::ValueValidation, why).exit(),
+        None => None,
+    };
+    let host = match &first {
+        Some(Input::JoinInvite(invite)) => invite.server.clone(),
+        _ => args.host.clone(),
+    };
+    let mut config = Config::new(host).default_port(args.port);
     if let Some(name) = args.name.clone() {
         config = config.name(name);
+    }
+    if let Some(path) = args.identity.clone().or_else(Identity::default_path) {
+        config = config.identity_file(path);
     }
     let (client, events) = match runtime.block_on(config.connect()) {
         Ok(connected) => connected,
@@ -87,7 +128,7 @@ fn main() -> ExitCode {
     let name = args.name.map(|name| name.to_string());
     let style = Style { colour, timestamps: args.timestamps, name };
     let options = Options { style };
-    match runtime.block_on(app::run(client, events, options, terminal, interrupted)) {
+    match runtime.block_on(app::run(client, events, options, terminal, interrupted, first)) {
         // A script learns from the exit code whether every command worked.
         Ok(outcome) if outcome.failed && !interactive => ExitCode::FAILURE,
         Ok(_) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use udprelay_shared::{Command, ErrorReply, GroupId, Reply};
 
 use crate::e2e::{Identity, Invite, Secret};
 use crate::event::{Event, Status};
-use crate::membership::{self, Order, Outgoing, Registry, Shared, Slot};
+use crate::membership::{self, IdentitySource, Order, Outgoing, Registry, Shared, Slot};
 use crate::message::Name;
 use crate::{Error, Server, servers};
 
@@ -28,6 +28,7 @@ pub struct Config {
     default_port: u16,
     name: Option<Name>,
     identity: Option<Identity>,
+    identity_file: Option<std::path::PathBuf>,
 }
 
 /// The servers, as named or as found.
@@ -43,13 +44,17 @@ impl Config {
     /// a port follows.
     pub fn new(servers: impl Into<String>) -> Config {
         let servers = Servers::Named(servers.into());
-        Config { servers, default_port: DEFAULT_PORT, name: None, identity: None }
+        Config::with(servers)
+    }
+
+    fn with(servers: Servers) -> Config {
+        let (name, identity, identity_file) = (None, None, None);
+        Config { servers, default_port: DEFAULT_PORT, name, identity, identity_file }
     }
 
     /// Servers already found with [`crate::resolve`] (at least one).
     pub fn with_servers(servers: Vec<Server>) -> Config {
-        let servers = Servers::Found(servers);
-        Config { servers, default_port: DEFAULT_PORT, name: None, identity: None }
+        Config::with(Servers::Found(servers))
     }
 
     /// The port for servers named without one (5000 unless set).
@@ -68,6 +73,13 @@ impl Config {
     /// the client across runs; without one, the client makes a new one).
     pub fn identity(mut self, identity: Identity) -> Config {
         self.identity = Some(identity);
+        self
+    }
+
+    /// Signs messages in private groups as the identity kept in `path`, made there the first
+    /// time a private group needs one ([`Identity::load_or_create`]).
+    pub fn identity_file(mut self, path: impl Into<std::path::PathBuf>) -> Config {
+        self.identity_file = Some(path.into());
         self
     }
 
@@ -90,7 +102,11 @@ impl Config {
             servers: servers.into(),
             events: events_tx,
             registry: Arc::new(Mutex::new(Registry::default())),
-            identity: self.identity.unwrap_or_else(Identity::generate),
+            identity: Arc::new(IdentitySource {
+                given: self.identity,
+                file: self.identity_file,
+                loaded: std::sync::OnceLock::new(),
+            }),
             started: started.map_or(0, |since| since.as_secs()),
         };
         let name = Arc::new(Mutex::new(self.name));
@@ -172,9 +188,10 @@ impl Client {
     }
 
     async fn join_with(&self, group: GroupId, secret: Option<Secret>) -> Result<(), Error> {
+        let private = self.private(secret)?;
         let (done, answer) = oneshot::channel();
         let order = Order::Join { group, done };
-        if membership::start(&self.shared, Slot::Group(group), secret, Some(order)).is_none() {
+        if membership::start(&self.shared, Slot::Group(group), private, Some(order)).is_none() {
             return Err(Error::AlreadyJoined(group));
         }
         answer.await.map_err(|_| Error::Closed)?
@@ -205,9 +222,15 @@ impl Client {
         label.split(" (").next().unwrap_or(&label).to_string()
     }
 
-    /// The identity this client signs with in private groups.
-    pub fn identity(&self) -> &Identity {
-        &self.shared.identity
+    /// The identity this client signs with in private groups (read or made now, when it
+    /// comes from a file and no private group needed it yet).
+    pub fn identity(&self) -> Result<Identity, Error> {
+        self.shared.identity.get()
+    }
+
+    /// A private group's secret with the identity to sign with.
+    fn private(&self, secret: Option<Secret>) -> Result<Option<(Secret, Identity)>, Error> {
+        secret.map(|secret| Ok((secret, self.identity()?))).transpose()
     }
 
     /// Creates a group (of at most `cap` members; the server's default without one) and
@@ -221,9 +244,10 @@ impl Client {
         cap: Option<u32>,
         secret: Option<Secret>,
     ) -> Result<GroupId, Error> {
+        let private = self.private(secret)?;
         let (done, answer) = oneshot::channel();
         let order = Order::CreateAndJoin { cap, done };
-        membership::start(&self.shared, Slot::Creating, secret, Some(order));
+        membership::start(&self.shared, Slot::Creating, private, Some(order));
         answer.await.map_err(|_| Error::Closed)?
     }
 

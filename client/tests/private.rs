@@ -51,7 +51,7 @@ fn members_read_each_other_and_the_id_alone_reads_nothing() {
         let heard = message(&mut ben_events).await;
         assert_eq!((heard.from.as_deref(), heard.text.as_str()), (Some("ana"), "the plan is secret"));
         let Encryption::Signed { signer, new_key } = &heard.encryption else { panic!("{heard:?}") };
-        assert_eq!((signer.as_str(), *new_key), (ana.identity().fingerprint().as_str(), false));
+        assert_eq!((signer.as_str(), *new_key), (ana.identity().unwrap().fingerprint().as_str(), false));
         let captured = eve.recv();
         let seen = String::from_utf8_lossy(&captured).to_string();
         assert!(seen.starts_with("~E1 ") && !seen.contains("secret") && !seen.contains("ana"), "{seen}");

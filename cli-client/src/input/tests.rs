@@ -13,9 +13,12 @@ fn refused(line: &str) -> String {
 
 #[test]
 fn helpers() {
-    assert_eq!(parse("create"), Input::Create { join: false, cap: None });
-    assert_eq!(parse("create --join"), Input::Create { join: true, cap: None });
-    assert_eq!(parse("create --cap 5 --join"), Input::Create { join: true, cap: Some(5) });
+    assert_eq!(parse("create"), Input::Create { join: false, cap: None, encrypted: false });
+    assert_eq!(parse("create --join"), Input::Create { join: true, cap: None, encrypted: false });
+    assert_eq!(
+        parse("create --cap 5 --join"),
+        Input::Create { join: true, cap: Some(5), encrypted: false }
+    );
     assert_eq!(parse("join abcd1234"), Input::Join(id("ABCD1234")));
     assert_eq!(parse("join   ABCD1234  "), Input::Join(id("ABCD1234")));
     assert_eq!(parse("leave"), Input::Leave(None));
@@ -34,7 +37,7 @@ fn helpers_in_any_case() {
     assert_eq!(parse("JOIN abcd1234"), Input::Join(id("ABCD1234")));
     assert_eq!(parse("Who"), Input::Who);
     assert_eq!(parse("PING"), Input::Ping);
-    assert_eq!(parse("Create --JOIN"), Input::Create { join: true, cap: None });
+    assert_eq!(parse("Create --JOIN"), Input::Create { join: true, cap: None, encrypted: false });
     assert_eq!(parse("LEAVE"), Input::Leave(None));
     assert_eq!(
         refused("JOIN abc"),
@@ -49,7 +52,7 @@ fn irc_habits() {
     assert_eq!(parse("/who"), Input::Who);
     assert_eq!(parse("/quit"), Input::Quit);
     assert_eq!(parse("/help"), Input::Help);
-    assert_eq!(parse("/create --join"), Input::Create { join: true, cap: None });
+    assert_eq!(parse("/create --join"), Input::Create { join: true, cap: None, encrypted: false });
     assert_eq!(parse("/JOIN abcd1234"), Input::Join(id("ABCD1234")));
     assert_eq!(parse("//shrug"), Input::Message("/shrug".into()));
     assert_eq!(parse("// not a command"), Input::Message("/ not a command".into()));
@@ -132,19 +135,19 @@ fn refusals_explain_themselves() {
     );
     assert_eq!(
         refused("create --cap abc"),
-        "[cli] --cap needs a whole number above 0, not 'abc'; usage: create [--join] [--cap N]"
+        "[cli] --cap needs a whole number above 0, not 'abc'; usage: create [--join [--encrypted]] [--cap N]"
     );
     assert_eq!(
         refused("create --cap 0"),
-        "[cli] --cap needs a whole number above 0, not '0'; usage: create [--join] [--cap N]"
+        "[cli] --cap needs a whole number above 0, not '0'; usage: create [--join [--encrypted]] [--cap N]"
     );
     assert_eq!(
         refused("create --cap"),
-        "[cli] --cap needs a number after it; usage: create [--join] [--cap N]"
+        "[cli] --cap needs a number after it; usage: create [--join [--encrypted]] [--cap N]"
     );
     assert_eq!(
         refused("create now"),
-        "[cli] create does not take 'now'; usage: create [--join] [--cap N]"
+        "[cli] create does not take 'now'; usage: create [--join [--encrypted]] [--cap N]"
     );
 }
 
@@ -157,4 +160,29 @@ fn one_edit() {
     assert!(!one_edit_apart("join", "join"));
     assert!(!one_edit_apart("jnio", "join"));
     assert!(!one_edit_apart("cat", "create"));
+}
+
+#[test]
+fn private_groups_and_invites() {
+    assert_eq!(
+        parse("create --join --encrypted --cap 4"),
+        Input::Create { join: true, cap: Some(4), encrypted: true }
+    );
+    assert!(
+        matches!(parse("create --encrypted"), Input::Refused(why) if why.contains("--encrypted needs --join"))
+    );
+    let link =
+        "udprelay://127.0.0.1:5000/abcd1234#A4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQOBYHA4DQ";
+    let Input::JoinInvite(invite) = parse(&format!("join {link}")) else { panic!() };
+    assert_eq!(
+        (invite.server.as_str(), invite.group.to_string()),
+        ("127.0.0.1:5000", "ABCD1234".into())
+    );
+    assert!(invite.secret.is_some());
+    assert_eq!(
+        parse("join udprelay://127.0.0.1:5000/ABCD1234#SHORT"),
+        Input::Refused("[cli] the invite's secret is damaged (copy the whole link)".into())
+    );
+    assert_eq!(parse("invite"), Input::Invite);
+    assert_eq!(parse("/invite"), Input::Invite);
 }

@@ -16,6 +16,8 @@ mod reader;
 mod replay;
 
 use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use data_encoding::BASE32_NOPAD;
 use ed25519_dalek::SigningKey;
@@ -143,6 +145,67 @@ impl Identity {
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.0
     }
+
+    /// The identity kept in `path` (its seed in base32 on one line), made and written there
+    /// the first time. The file is its owner's alone (0600 on Unix, in a folder made 0700),
+    /// and a file others can read is tightened.
+    pub fn load_or_create(path: &Path) -> io::Result<Identity> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                private_file(path)?;
+                let seed = BASE32_NOPAD.decode(text.trim().as_bytes()).ok();
+                let seed = seed.and_then(|seed| <[u8; 32]>::try_from(seed).ok());
+                seed.map(Identity::from_seed).ok_or_else(|| {
+                    let why = format!("{} is not an identity file", path.display());
+                    io::Error::new(io::ErrorKind::InvalidData, why)
+                })
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                    private_dir(dir)?;
+                }
+                let identity = Identity::generate();
+                let mut file = std::fs::OpenOptions::new();
+                file.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+                let mut file = file.open(path)?;
+                writeln!(file, "{}", BASE32_NOPAD.encode(&identity.seed()))?;
+                Ok(identity)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Where the terminal client keeps its identity unless told otherwise: `identity.key` in
+    /// the platform's data folder (on Linux `~/.local/share/udprelay`).
+    pub fn default_path() -> Option<PathBuf> {
+        let dirs = directories::ProjectDirs::from("", "", "udprelay")?;
+        Some(dirs.data_dir().join("identity.key"))
+    }
+}
+
+/// Makes `path` readable by its owner alone (Unix: 0600).
+fn private_file(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// Makes `dir` its owner's alone (Unix: 0700).
+fn private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let _ = dir;
+    Ok(())
 }
 
 impl fmt::Debug for Identity {

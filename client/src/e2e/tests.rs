@@ -217,3 +217,27 @@ proptest! {
         prop_assert_eq!((opened.text, opened.counter), (text, counter));
     }
 }
+
+#[test]
+fn an_identity_file_is_made_once_and_kept_private() {
+    let dir = std::env::temp_dir().join(format!("udprelay-identity-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("sub").join("identity.key");
+    let made = Identity::load_or_create(&path).unwrap();
+    let again = Identity::load_or_create(&path).unwrap();
+    assert_eq!(made.public_key(), again.public_key(), "the same across runs");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Identity::load_or_create(&path).unwrap();
+        assert_eq!(mode(&path), 0o600, "tightened at start");
+    }
+    std::fs::write(&path, "not a key\n").unwrap();
+    let error = Identity::load_or_create(&path).unwrap_err();
+    assert!(error.to_string().ends_with("is not an identity file"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

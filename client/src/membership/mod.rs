@@ -22,7 +22,7 @@ use crate::event::{Event, Status};
 use crate::message::{Name, compose};
 use crate::session::{PayloadError, Session};
 use driver::{Driver, Report};
-pub(crate) use registry::{Handle, Registry, Shared, Slot};
+pub(crate) use registry::{Handle, IdentitySource, Registry, Shared, Slot};
 
 use report::StatusKey;
 
@@ -49,12 +49,13 @@ pub(crate) enum Outgoing {
     Bytes(Vec<u8>),
 }
 
-/// Starts a membership task in `slot` (of a private group when there is a `secret`), with
-/// `first` as its first order; `None` when the slot is taken (that group is already joined).
+/// Starts a membership task in `slot` (of a private group with its secret, signing as the
+/// identity, when `private` says so), with `first` as its first order; `None` when the slot
+/// is taken (that group is already joined).
 pub(crate) fn start(
     shared: &Shared,
     slot: Slot,
-    secret: Option<Secret>,
+    private: Option<(Secret, Identity)>,
     first: Option<Order>,
 ) -> Option<()> {
     let mut registry = shared.registry.lock().expect("registry");
@@ -75,9 +76,8 @@ pub(crate) fn start(
     let status = Arc::new(Mutex::new(None));
     let mut membership = Membership {
         driver: Driver::new(Arc::clone(&shared.servers), Session::with_member_refresh()),
-        secret: secret.clone(),
+        secret: private.clone(),
         private: None,
-        identity: shared.identity.clone(),
         started: shared.started,
         opening: None,
         waiting: Vec::new(),
@@ -96,6 +96,7 @@ pub(crate) fn start(
         membership.make_private(group);
     }
     let task = tokio::spawn(membership.run(inbox));
+    let secret = private.map(|(secret, _)| secret);
     let handle = Handle { orders, status, secret, serial, task };
     match slot {
         Slot::Group(group) => registry.groups.insert(group, handle),
@@ -125,10 +126,10 @@ enum Opening {
 
 struct Membership {
     driver: Driver,
-    /// A private group's secret; its reader once the group is known.
-    secret: Option<Secret>,
+    /// A private group's secret and the identity to sign with; its reader once the group is
+    /// known.
+    secret: Option<(Secret, Identity)>,
     private: Option<Reader>,
-    identity: Identity,
     started: u64,
     opening: Option<Opening>,
     /// Commands sent, awaiting their replies, in order.
@@ -279,9 +280,9 @@ impl Membership {
 
     /// The group is known: a private one gets its reader.
     fn make_private(&mut self, group: GroupId) {
-        if let Some(secret) = &self.secret {
+        if let Some((secret, identity)) = &self.secret {
             let key = GroupKey::derive(secret, group);
-            self.private = Some(Reader::new(key, self.identity.clone(), self.started));
+            self.private = Some(Reader::new(key, identity.clone(), self.started));
         }
     }
 

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use udprelay_shared::GroupId;
 
 use super::Order;
+use crate::Error;
 use crate::Server;
 use crate::e2e::{Identity, Secret};
 use crate::event::{Event, Status};
@@ -62,8 +63,32 @@ pub(crate) struct Shared {
     pub(crate) servers: Arc<[Server]>,
     pub(crate) events: mpsc::Sender<Event>,
     /// What this client signs its messages in private groups with.
-    pub(crate) identity: Identity,
+    pub(crate) identity: Arc<IdentitySource>,
     /// When it started (seconds since 1970): the start of its counters in private groups.
     pub(crate) started: u64,
     pub(crate) registry: Arc<Mutex<Registry>>,
+}
+
+/// Where a client's identity comes from: given, from a file (read or made the first time a
+/// private group needs it, so that a client that never uses one touches no file), or made
+/// for this run.
+pub(crate) struct IdentitySource {
+    pub(crate) given: Option<Identity>,
+    pub(crate) file: Option<std::path::PathBuf>,
+    pub(crate) loaded: std::sync::OnceLock<Result<Identity, String>>,
+}
+
+impl IdentitySource {
+    pub(crate) fn get(&self) -> Result<Identity, Error> {
+        if let Some(identity) = &self.given {
+            return Ok(identity.clone());
+        }
+        let loaded = self.loaded.get_or_init(|| match &self.file {
+            Some(path) => Identity::load_or_create(path).map_err(|error| {
+                format!("cannot use the identity file {}: {error}", path.display())
+            }),
+            None => Ok(Identity::generate()),
+        });
+        loaded.clone().map_err(Error::Io)
+    }
 }

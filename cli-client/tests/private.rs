@@ -1,0 +1,75 @@
+//! Private groups in the terminal client, through pipes, against the real server: two
+//! clients chat sealed, and a member with only the group id reads nothing. Every wait is
+//! bounded.
+
+mod common;
+
+use std::process::Command;
+
+use common::cli::{CLIENT, Cli};
+use udprelay_testkit::{Peer, ServerProcess};
+
+fn key_file(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("udprelay-cli-private-{}", std::process::id()));
+    dir.join(format!("{name}.key")).to_string_lossy().into_owned()
+}
+
+#[test]
+fn two_terminals_chat_sealed_and_the_id_alone_reads_nothing() {
+    let server = ServerProcess::start(&[]);
+    let ana_key = key_file("ana");
+    let mut ana = Cli::for_server(&server, &["--name", "ana", "--identity", &ana_key]);
+    ana.type_line("create --join --encrypted");
+    let id = ana.created_id();
+    ana.expect("[server] OK JOINED");
+    let invite = ana.expect("[cli] invite: ").trim_start_matches("[cli] invite: ").to_string();
+    assert!(invite.starts_with(&format!("udprelay://127.0.0.1:{}/{id}#", server.addr.port())));
+    ana.type_line("invite");
+    assert_eq!(ana.expect("[cli] invite: "), format!("[cli] invite: {invite}"));
+
+    // Ben is started with the invite, as a clicked link does; eve knows only the id.
+    let ben_key = key_file("ben");
+    let mut ben =
+        Cli::start_at("127.0.0.9", 1, &["--name", "ben", "--identity", &ben_key, &invite]);
+    assert_eq!(ben.expect("[server] OK JOINED"), format!("[server] OK JOINED {id}"));
+    let eve = Peer::new(server.addr);
+    eve.join(&id);
+
+    ana.type_line("hello ben");
+    assert_eq!(ben.expect("[payload]"), "[payload] ana: hello ben");
+    let seen = eve.recv_text();
+    assert!(seen.starts_with("~E1 ") && !seen.contains("hello") && !seen.contains("ana"), "{seen}");
+
+    eve.send(b"eve: hi all");
+    assert_eq!(ben.expect("[payload]"), "[payload] eve: hi all (not encrypted)");
+    eve.send(b"~E1 AAAA");
+    let said = ben.expect("[cli] 1 messages");
+    assert!(said.contains("could not be decrypted") && said.contains("invite"), "{said}");
+
+    ana.type_line("status");
+    let ana_status = ana.expect("[cli] server=");
+    ben.type_line("status");
+    let ben_status = ben.expect("[cli] server=");
+    let key = |status: &str| status.split(" key=").nth(1).map(|rest| rest[..9].to_string());
+    assert!(ana_status.contains(" encrypted=yes key="), "{ana_status}");
+    assert_eq!(key(&ana_status), key(&ben_status));
+    assert_ne!(ana_status.split(" me=").nth(1), ben_status.split(" me=").nth(1));
+    let (status, _) = ana.finish();
+    assert!(status.success());
+    let (status, _) = ben.finish();
+    assert!(status.success());
+}
+
+#[test]
+fn a_broken_invite_at_start_is_one_line_and_exit_2() {
+    let output =
+        Command::new(CLIENT).arg("udprelay://127.0.0.1:5000/ABCD1234#TOOSHORT").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: invalid invite: the invite's secret is damaged (copy the whole link)"
+        ),
+        "{stderr}"
+    );
+}
