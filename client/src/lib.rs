@@ -59,6 +59,7 @@ mod client;
 pub mod e2e;
 mod error;
 mod event;
+pub mod files;
 mod membership;
 pub mod message;
 mod servers;

@@ -11,8 +11,16 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use udprelay_client::GroupId;
+use udprelay_client::files;
 
 use crate::app::{Entry, EntryKind};
+
+/// `path` with `suffix` after its file name (`history.sqlite3-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
 
 /// A group's row in the store.
 pub type GroupKey = i64;
@@ -87,8 +95,19 @@ impl Store {
         {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot make the folder {}: {e}", dir.display()))?;
+            files::private_dir(dir)
+                .map_err(|e| format!("cannot keep the folder {} private: {e}", dir.display()))?;
         }
         let db = Connection::open(path).map_err(|e| format!("cannot open {shown}: {e}"))?;
+        // The user's conversations are theirs alone: the store, and the log SQLite writes
+        // beside it (made with the store's permissions, and tightened if an older version
+        // left it readable).
+        for file in [path.to_path_buf(), with_suffix(path, "-wal"), with_suffix(path, "-shm")] {
+            if file.exists() {
+                files::private_file(&file)
+                    .map_err(|e| format!("cannot keep {} private: {e}", file.display()))?;
+            }
+        }
         db.busy_timeout(BUSY_WAIT).map_err(|e| describe(path, &e))?;
         let version: i64 = db
             .query_row("PRAGMA user_version", [], |row| row.get(0))

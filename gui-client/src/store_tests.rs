@@ -145,3 +145,27 @@ fn a_second_window_finds_the_store_locked_until_the_first_closes() {
     let second = Store::open(&path, HISTORY_LIMIT).unwrap();
     assert_eq!(second.count(key).unwrap(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_folder_and_every_file_are_the_users_alone_and_old_ones_are_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp();
+    let folder = path.parent().unwrap().to_path_buf();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    {
+        let store = Store::open(&path, 10).unwrap();
+        let key = store.join("127.0.0.1:5000", id("ABCD1234"), None).unwrap();
+        store.save(key, &mut message("a secret")).unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = folder.join("history.sqlite3-wal");
+        assert!(wal.exists(), "a write leaves the log");
+        assert_eq!(mode(&wal), 0o600);
+    }
+    // As an older version left them: readable by everyone.
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = Store::open(&path, 10).unwrap();
+    assert_eq!((mode(&folder), mode(&path)), (0o700, 0o600), "tightened at start");
+}

@@ -26,6 +26,8 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use udprelay_shared::GroupId;
 
+use crate::files;
+
 pub use envelope::{
     MAX_SKEW, OpenError, Opened, PREFIX, SealError, is_envelope, max_text, open, seal,
     seal_with_nonce,
@@ -152,7 +154,7 @@ impl Identity {
     pub fn load_or_create(path: &Path) -> io::Result<Identity> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                private_file(path)?;
+                files::private_file(path)?;
                 let seed = BASE32_NOPAD.decode(text.trim().as_bytes()).ok();
                 let seed = seed.and_then(|seed| <[u8; 32]>::try_from(seed).ok());
                 seed.map(Identity::from_seed).ok_or_else(|| {
@@ -163,7 +165,7 @@ impl Identity {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
-                    private_dir(dir)?;
+                    files::private_dir(dir)?;
                 }
                 let identity = Identity::generate();
                 let mut file = std::fs::OpenOptions::new();
@@ -184,28 +186,6 @@ impl Identity {
         let dirs = directories::ProjectDirs::from("", "", "udprelay")?;
         Some(dirs.data_dir().join("identity.key"))
     }
-}
-
-/// Makes `path` readable by its owner alone (Unix: 0600).
-fn private_file(path: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    let _ = path;
-    Ok(())
-}
-
-/// Makes `dir` its owner's alone (Unix: 0700).
-fn private_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let _ = dir;
-    Ok(())
 }
 
 impl fmt::Debug for Identity {
