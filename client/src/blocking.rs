@@ -177,6 +177,11 @@ impl Client {
         self.runtime.block_on(self.client.send(group, text))
     }
 
+    /// See [`crate::Client::send_as`].
+    pub fn send_as(&self, group: GroupId, name: Option<Name>, text: &str) -> Result<(), Error> {
+        self.runtime.block_on(self.client.send_as(group, name, text))
+    }
+
     /// See [`crate::Client::send_bytes`].
     pub fn send_bytes(&self, group: GroupId, payload: &[u8]) -> Result<(), Error> {
         self.runtime.block_on(self.client.send_bytes(group, payload))

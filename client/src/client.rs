@@ -299,7 +299,17 @@ impl Client {
     /// Sends `text` to `group`, as `NAME: text` when the client has a name; sealed, in a
     /// private group.
     pub async fn send(&self, group: GroupId, text: &str) -> Result<(), Error> {
-        let outgoing = Outgoing::Text { name: self.name(), text: text.to_string() };
+        self.send_as(group, self.name(), text).await
+    }
+
+    /// [`Client::send`] under `name` (for a program whose user changes it as they go).
+    pub async fn send_as(
+        &self,
+        group: GroupId,
+        name: Option<Name>,
+        text: &str,
+    ) -> Result<(), Error> {
+        let outgoing = Outgoing::Text { name, text: text.to_string() };
         self.send_outgoing(group, outgoing).await
     }
 

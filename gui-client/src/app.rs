@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
+use udprelay_client::e2e::{Invite, Secret, max_text};
 use udprelay_client::message::compose;
 use udprelay_client::{Error, GroupId, Name, Reachability, Server, Status};
 
@@ -36,6 +37,8 @@ pub struct Group {
     pub stage: Stage,
     /// The size limit it was created with (kept in the history store).
     pub cap: Option<u32>,
+    /// End-to-end encrypted (its secret kept in the history store).
+    pub private: bool,
     pub members: Option<usize>,
     pub unread: usize,
     pub log: Log,
@@ -63,6 +66,10 @@ pub struct App {
     pub selected: Option<LinkId>,
     pub join_text: String,
     pub cap_text: String,
+    /// The "End-to-end encrypted" box at Create.
+    pub encrypted: bool,
+    /// Where the window's signing identity is kept (`None`: a new one each run).
+    pub identity: Option<std::path::PathBuf>,
     pub draft: String,
     pub notice: Option<Notice>,
     /// The window has the keyboard focus (the view tells every frame).
@@ -101,6 +108,8 @@ impl App {
             selected: None,
             join_text: String::new(),
             cap_text: String::new(),
+            encrypted: false,
+            identity: None,
             draft: String::new(),
             notice: None,
             focused: true,
@@ -146,31 +155,70 @@ impl App {
                 }
             },
         };
-        if let Some(link) =
-            self.open_link(Place::Create, self.server.clone(), None, Order::Create { cap })
+        let order = Order::Create { cap, encrypted: self.encrypted };
+        if let Some(link) = self.open_link(Place::Create, self.server.clone(), None, order)
             && let Some(group) = self.group_mut(link)
         {
             group.cap = cap;
         }
     }
 
-    /// Joins the group typed in the join field (any case); invalid ids are refused here.
+    /// Joins the group typed in the join field: an id (any case), or an invite link;
+    /// anything else is refused here, with the reason.
     pub fn join(&mut self) {
-        match GroupId::parse_lenient(&self.join_text) {
+        let text = self.join_text.trim();
+        if text.to_ascii_lowercase().starts_with("udprelay://") {
+            return match text.parse::<Invite>() {
+                Ok(invite) => self.join_invite(invite),
+                Err(why) => self.tell(Place::Join, &format!("Not an invite: {why}.")),
+            };
+        }
+        match GroupId::parse_lenient(text) {
             Ok(id) => self.join_group(id),
             Err(why) => self.tell(Place::Join, &format!("Not a group id: {why}.")),
         }
     }
 
-    /// Joins group `id` (from the field, or from `--join` at start).
+    /// Joins group `id` on the server in the server field (from the join field, or from
+    /// `--join` at start).
     pub fn join_group(&mut self, id: GroupId) {
+        let server = self.server.clone();
+        self.join_on(server, id, None);
+    }
+
+    /// Joins the group of an invite, on the invite's server (a private group with its
+    /// secret).
+    pub fn join_invite(&mut self, invite: Invite) {
+        self.join_on(invite.server, invite.group, invite.secret);
+    }
+
+    fn join_on(&mut self, server: String, id: GroupId, secret: Option<Secret>) {
         if let Some(group) = self.groups.iter().find(|g| g.id == Some(id)) {
             let link = group.link;
             self.select(link);
             return self.tell(Place::Join, &format!("You are already in {id}."));
         }
         // The typed id stays until the join succeeds, so that a typo can be fixed.
-        self.open_link(Place::Join, self.server.clone(), Some(id), Order::Join(id));
+        self.open_link(Place::Join, server, Some(id), Order::Join { group: id, secret });
+    }
+
+    /// The window's own signing key's fingerprint, for members to compare (from the selected
+    /// group's client, for a private group).
+    pub fn identity_fingerprint(&self) -> Option<String> {
+        let group = self.selected_group().filter(|group| group.private)?;
+        group.handle.identity_fingerprint()
+    }
+
+    /// The selected group's invite, for the clipboard (with its secret, for a private
+    /// group); says so next to the button.
+    pub fn copy_invite(&mut self) -> Option<String> {
+        let invite = self.selected_group()?.handle.invite()?.to_string();
+        let what = match self.selected_group().is_some_and(|g| g.private) {
+            true => "Copied the invite: whoever has it can read this group.",
+            false => "Copied the invite: send it to whoever should join.",
+        };
+        self.tell(Place::Group, what);
+        Some(invite)
     }
 
     /// Asks to leave the selected group: the window asks first what to do with its history.
@@ -264,8 +312,17 @@ impl App {
                 Err(why) => return self.tell(Place::Message, &format!("Your name {why}.")),
             },
         };
-        let payload = match compose(name.as_ref(), text) {
-            Ok(payload) => payload,
+        let private = self.selected_group().is_some_and(|group| group.private);
+        let checked = match private {
+            // Sealed: no command to fear, and less room (the envelope's overhead).
+            true => match max_text(name.as_ref()) {
+                max if text.len() > max => Err(Error::TooLong { len: text.len(), max }),
+                _ => Ok(()),
+            },
+            false => compose(name.as_ref(), text).map(|_| ()),
+        };
+        match checked {
+            Ok(()) => {}
             Err(Error::LooksLikeCommand) => {
                 return self.tell(
                     Place::Message,
@@ -279,14 +336,14 @@ impl App {
                 );
             }
             Err(error) => return self.tell(Place::Message, &format!("Not sent: {error}.")),
-        };
+        }
         let Some(group) = self.groups.iter_mut().find(|g| Some(g.link) == self.selected) else {
             return self.tell(Place::Message, "Create or join a group first.");
         };
         if group.stage != Stage::Joined {
             return self.tell(Place::Message, "Not in this group yet.");
         }
-        group.handle.send(payload);
+        group.handle.send(name, text.to_string());
         let (link, text) = (group.link, text.to_string());
         self.record(link, EntryKind::Mine, text);
         self.read_on_send(link);
@@ -327,12 +384,17 @@ impl App {
         self.next_link += 1;
         let wake = Arc::clone(&self.wake);
         let came_from = self.selected;
-        let handle = net::open(link, servers, order, self.updates_tx.clone(), move || wake.news());
+        let private = matches!(order, Order::Create { encrypted: true, .. })
+            || matches!(order, Order::Join { secret: Some(_), .. });
+        let identity = self.identity.clone();
+        let updates = self.updates_tx.clone();
+        let handle = net::open(link, servers, identity, order, updates, move || wake.news());
         self.groups.push(Group {
             link,
             id,
             stage: Stage::Joining,
             cap: None,
+            private,
             members: None,
             server: server.trim().to_string(),
             name: None,

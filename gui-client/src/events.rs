@@ -1,5 +1,6 @@
 //! What each row's client reports, applied to the window's state.
 
+use udprelay_client::message::Encryption;
 use udprelay_client::text::printable_lines;
 use udprelay_client::{Error, ErrorReply, Event, GroupId, Reachability};
 
@@ -46,10 +47,37 @@ impl App {
             Event::Members { count, .. } => group.members = Some(count),
             Event::Message(message) => {
                 // Invisible and control characters shown escaped, as the terminal client does.
-                let text = printable_lines(&message.bytes);
+                let text = match &message.encryption {
+                    Encryption::Plain => printable_lines(&message.bytes),
+                    Encryption::NotEncrypted => {
+                        format!("{} (not encrypted)", printable_lines(&message.bytes))
+                    }
+                    Encryption::Signed { new_key, .. } => {
+                        let said = match &message.from {
+                            Some(from) => format!("{from}: {}", message.text),
+                            None => message.text.clone(),
+                        };
+                        let mark = if *new_key { " (new key)" } else { "" };
+                        format!("{}{mark}", printable_lines(said.as_bytes()))
+                    }
+                };
                 if let Some(at) = self.record(link, EntryKind::Theirs, text) {
                     self.arrived(link, at);
                 }
+            }
+            Event::Undecryptable { count, .. } => {
+                let text = format!(
+                    "{count} messages in this group could not be decrypted (sent with another key, or damaged): whoever sent them needs the invite link."
+                );
+                self.record(link, EntryKind::Event, text);
+            }
+            Event::Missed { from, count, .. } => {
+                let from = printable_lines(from.as_bytes());
+                self.record(
+                    link,
+                    EntryKind::Event,
+                    format!("{count} messages from {from} did not arrive."),
+                );
             }
             Event::Unreachable { server, .. } => {
                 self.connection = Reachability::Unreachable;

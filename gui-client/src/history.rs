@@ -18,6 +18,7 @@ impl App {
         let mut app = App::new(server, name);
         match store {
             Ok(store) => {
+                app.identity = Some(store.identity_path());
                 app.store = Some(store);
                 app.restore();
             }
@@ -29,7 +30,7 @@ impl App {
     fn restore(&mut self) {
         let Some(saved) = self.with_store(Store::groups) else { return };
         for saved in saved {
-            let order = Order::Join(saved.id);
+            let order = Order::Join { group: saved.id, secret: saved.secret.clone() };
             let Some(link) = self.open_link(Place::Join, saved.server, Some(saved.id), order)
             else {
                 continue;
@@ -56,7 +57,9 @@ impl App {
         let Some(group) = self.group_mut(link) else { return };
         let (Some(id), None) = (group.id, group.key) else { return };
         let (server, cap) = (group.server.clone(), group.cap);
+        let secret = group.handle.invite().and_then(|invite| invite.secret);
         let Some(key) = self.with_store(|store| store.join(&server, id, cap)) else { return };
+        self.with_store(|store| store.set_secret(key, secret.as_ref()));
         let page = self.with_store(|store| store.page(key, None, PAGE)).unwrap_or_default();
         let (Some(store), Some(group)) =
             (&self.store, self.groups.iter_mut().find(|g| g.link == link))

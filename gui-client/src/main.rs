@@ -2,6 +2,7 @@
 
 use clap::{CommandFactory, Parser};
 use udprelay_client::GroupId;
+use udprelay_client::e2e::Invite;
 use udprelay_gui::app::App;
 use udprelay_gui::store::{HISTORY_LIMIT, Store};
 use udprelay_gui::view;
@@ -19,9 +20,10 @@ struct Args {
     #[arg(long)]
     port: Option<u16>,
 
-    /// Join this group at start (any case; repeat for several): a link a user can be sent
-    #[arg(long = "join", value_name = "ID", value_parser = parse_id)]
-    join: Vec<GroupId>,
+    /// Join this group at start (repeat for several): an id (any case), or an invite link
+    /// (udprelay://HOST:PORT/ID#SECRET: its server, and for a private group its secret)
+    #[arg(long = "join", value_name = "ID", value_parser = parse_join)]
+    join: Vec<Join>,
 
     /// The history store: groups and messages kept across runs (default: history.sqlite3 in
     /// the platform's data directory, on Linux ~/.local/share/udprelay)
@@ -50,8 +52,18 @@ fn server_field(hosts: Option<&str>, port: Option<u16>, last: &str) -> String {
     }
 }
 
-fn parse_id(text: &str) -> Result<GroupId, String> {
-    GroupId::parse_lenient(text).map_err(|why| format!("not a group id: {why}"))
+/// A group to join at start: by id (on the server field's server), or an invite link.
+#[derive(Debug, Clone)]
+enum Join {
+    Id(GroupId),
+    Invite(Invite),
+}
+
+fn parse_join(text: &str) -> Result<Join, String> {
+    if text.trim().to_ascii_lowercase().starts_with("udprelay://") {
+        return text.parse().map(Join::Invite).map_err(|why| format!("not an invite: {why}"));
+    }
+    GroupId::parse_lenient(text).map(Join::Id).map_err(|why| format!("not a group id: {why}"))
 }
 
 struct Window {
@@ -118,8 +130,11 @@ fn run(args: Args) -> eframe::Result {
             };
             let name = stored("name").unwrap_or_default();
             let mut app = App::with_history(server, name, store);
-            for id in &args.join {
-                app.join_group(*id);
+            for join in &args.join {
+                match join {
+                    Join::Id(id) => app.join_group(*id),
+                    Join::Invite(invite) => app.join_invite(invite.clone()),
+                }
             }
             Ok(Box::new(Window { app }))
         }),

@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use udprelay_client::{Client, Config, Error, Event, GroupId, Server};
+use std::path::PathBuf;
+
+use udprelay_client::e2e::{Invite, Secret};
+use udprelay_client::{Client, Config, Error, Event, GroupId, Name, Server};
 
 /// Which row an update is about.
 pub type LinkId = u64;
@@ -17,11 +20,11 @@ pub const MEMBERS_EVERY: Duration = Duration::from_secs(5);
 /// What the UI asks a row's client to do first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Order {
-    /// Create a group (capped at `cap` members) and join it.
-    Create {
-        cap: Option<u32>,
-    },
-    Join(GroupId),
+    /// Create a group (capped at `cap` members, end-to-end encrypted when `encrypted`) and
+    /// join it.
+    Create { cap: Option<u32>, encrypted: bool },
+    /// Join a group (a private one with its secret).
+    Join { group: GroupId, secret: Option<Secret> },
 }
 
 /// What a row's client tells the UI.
@@ -45,11 +48,21 @@ impl LinkHandle {
         self.group = Some(group);
     }
 
-    /// Sends a payload (the UI composed it with `udprelay_client::message::compose`, and
-    /// checked membership; a refusal here has nothing new to say).
-    pub fn send(&self, payload: Vec<u8>) {
+    /// Sends `text` as `name` (sealed in a private group); the UI checked it and membership
+    /// first, so a refusal here has nothing new to say.
+    pub fn send(&self, name: Option<Name>, text: String) {
         let (client, Some(group)) = (self.client.clone(), self.group) else { return };
-        runtime().spawn(async move { client.send_bytes(group, &payload).await });
+        runtime().spawn(async move { client.send_as(group, name, &text).await });
+    }
+
+    /// The fingerprint of the identity this row's client signs with.
+    pub fn identity_fingerprint(&self) -> Option<String> {
+        self.client.identity().ok().map(|identity| identity.fingerprint())
+    }
+
+    /// The group's invite (with its secret, for a private group).
+    pub fn invite(&self) -> Option<Invite> {
+        self.client.invite(self.group?)
     }
 
     /// Asks for the member count every few seconds while `selected`.
@@ -84,19 +97,24 @@ fn runtime() -> &'static tokio::runtime::Handle {
     })
 }
 
-/// Starts a client for row `id` on `servers` that carries out `first` at once.
+/// Starts a client for row `id` on `servers` that carries out `first` at once, signing in
+/// private groups with the identity kept in `identity` (one made for it when `None`).
 pub fn open(
     id: LinkId,
     servers: Vec<Server>,
+    identity: Option<PathBuf>,
     first: Order,
     updates: Sender<(LinkId, Update)>,
     wake: impl Fn() + Send + Sync + 'static,
 ) -> LinkHandle {
     let runtime = runtime();
-    let (client, mut events) =
-        runtime.block_on(Config::with_servers(servers).connect()).expect("servers were given");
+    let mut config = Config::with_servers(servers);
+    if let Some(path) = identity {
+        config = config.identity_file(path);
+    }
+    let (client, mut events) = runtime.block_on(config.connect()).expect("servers were given");
     let group = match first {
-        Order::Join(group) => Some(group),
+        Order::Join { group, .. } => Some(group),
         Order::Create { .. } => None,
     };
     let opening = client.clone();
@@ -111,8 +129,14 @@ pub fn open(
             // end once the row's handle has gone too.
             let answer = async move {
                 match first {
-                    Order::Create { cap } => opening.create_and_join(cap).await,
-                    Order::Join(group) => opening.join(group).await.map(|()| group),
+                    Order::Create { cap, encrypted: false } => opening.create_and_join(cap).await,
+                    Order::Create { cap, encrypted: true } => {
+                        opening.create_private(cap).await.map(|invite| invite.group)
+                    }
+                    Order::Join { group, secret } => {
+                        let invite = Invite { server: String::new(), group, secret };
+                        opening.join_invite(&invite).await.map(|()| group)
+                    }
                 }
             };
             let mut answer = std::pin::pin!(answer);

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use udprelay_client::GroupId;
+use udprelay_client::e2e::Secret;
 use udprelay_client::files;
 
 use crate::app::{Entry, EntryKind};
@@ -32,7 +33,7 @@ pub const HISTORY_LIMIT: u64 = 100_000;
 pub const PAGE: usize = 200;
 
 /// The schema this version writes; a store with a higher one is left alone.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 /// How long a write waits for another window that is writing to the same store.
 const BUSY_WAIT: Duration = Duration::from_millis(500);
@@ -49,6 +50,8 @@ const SCHEMA: &str = "
         member INTEGER NOT NULL,
         -- the seq of its newest message; messages count up from 1
         last_seq INTEGER NOT NULL DEFAULT 0,
+        -- a private group's secret (base32), as in its invite
+        secret TEXT,
         UNIQUE (server, group_id)
     );
     CREATE TABLE IF NOT EXISTS messages (
@@ -70,12 +73,15 @@ pub struct SavedGroup {
     pub id: GroupId,
     pub name: Option<String>,
     pub cap: Option<u32>,
+    /// A private group's secret, to join it again.
+    pub secret: Option<Secret>,
 }
 
 /// The open store.
 pub struct Store {
     db: Connection,
     limit: u64,
+    path: PathBuf,
 }
 
 impl Store {
@@ -117,9 +123,15 @@ impl Store {
                 "{shown}: it was written by a newer udprelay-gui (schema {version})"
             ));
         }
-        let store = Store { db, limit: limit.max(1) };
+        let store = Store { db, limit: limit.max(1), path: path.to_path_buf() };
         store.prepare().map_err(|e| describe(path, &e))?;
         Ok(store)
+    }
+
+    /// Where the window keeps its signing identity for private groups: `identity.key` beside
+    /// the store (the terminal client's default too, so both sign alike).
+    pub fn identity_path(&self) -> PathBuf {
+        self.path.with_file_name("identity.key")
     }
 
     /// Takes the lock, and makes the tables of a new store.
@@ -134,6 +146,15 @@ impl Store {
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
         self.db.pragma_update(None, "foreign_keys", true)?;
         self.db.execute_batch(SCHEMA)?;
+        // Version 1 had no secrets.
+        let has_secret: bool = self.db.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('groups') WHERE name = 'secret'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_secret {
+            self.db.execute_batch("ALTER TABLE groups ADD COLUMN secret TEXT")?;
+        }
         self.db.pragma_update(None, "user_version", VERSION)?;
         Ok(())
     }
@@ -141,17 +162,26 @@ impl Store {
     /// The groups to rejoin at start, in the order they were joined.
     pub fn groups(&self) -> rusqlite::Result<Vec<SavedGroup>> {
         let mut query = self.db.prepare(
-            "SELECT key, server, group_id, name, cap FROM groups WHERE member = 1 ORDER BY position",
+            "SELECT key, server, group_id, name, cap, secret FROM groups WHERE member = 1 ORDER BY position",
         )?;
         let rows = query.query_map([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get::<_, String>(2)?, row.get(3)?, row.get(4)?))
+            let secret: Option<String> = row.get(5)?;
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get::<_, String>(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                secret,
+            ))
         })?;
         let mut groups = Vec::new();
         for row in rows {
-            let (key, server, id, name, cap) = row?;
+            let (key, server, id, name, cap, secret) = row?;
             // A row that is not a group id (edited by hand) is skipped, not fatal.
             if let Ok(id) = GroupId::parse_lenient(&id) {
-                groups.push(SavedGroup { key, server, id, name, cap });
+                let secret = secret.as_deref().and_then(Secret::parse);
+                groups.push(SavedGroup { key, server, id, name, cap, secret });
             }
         }
         Ok(groups)
@@ -171,6 +201,13 @@ impl Store {
             params![server, id.to_string(), cap, position],
             |row| row.get(0),
         )
+    }
+
+    /// A private group's secret, kept to join it again (the store is the user's alone).
+    pub fn set_secret(&self, key: GroupKey, secret: Option<&Secret>) -> rusqlite::Result<()> {
+        let secret = secret.map(Secret::to_string);
+        self.db.execute("UPDATE groups SET secret = ?2 WHERE key = ?1", params![key, secret])?;
+        Ok(())
     }
 
     /// The name the user gave the group (`None`: its id again).

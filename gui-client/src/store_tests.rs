@@ -169,3 +169,25 @@ fn the_folder_and_every_file_are_the_users_alone_and_old_ones_are_tightened() {
     let _store = Store::open(&path, 10).unwrap();
     assert_eq!((mode(&folder), mode(&path)), (0o700, 0o600), "tightened at start");
 }
+
+#[test]
+fn a_private_groups_secret_is_kept_and_a_version_1_store_takes_it_too() {
+    let (_dir, path) = temp();
+    {
+        // As version 1 made it: no secret column.
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(&SCHEMA.replace("secret TEXT,", "")).unwrap();
+        db.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let secret = Secret::from_bytes([7; 32]);
+    {
+        let store = Store::open(&path, 10).unwrap();
+        let key = store.join("127.0.0.1:5000", id("ABCD1234"), None).unwrap();
+        store.set_secret(key, Some(&secret)).unwrap();
+        store.join("127.0.0.1:5000", id("WXYZ9876"), None).unwrap();
+    }
+    let store = Store::open(&path, 10).unwrap();
+    let groups = store.groups().unwrap();
+    assert_eq!(groups[0].secret, Some(secret));
+    assert_eq!(groups[1].secret, None, "a plain group");
+}

@@ -101,6 +101,9 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
         ui.add(TextEdit::singleline(&mut app.cap_text).hint_text("none").desired_width(50.0))
             .labelled_by(label.id);
     });
+    ui.checkbox(&mut app.encrypted, "End-to-end encrypted").on_hover_text(
+        "only those you give its invite can read it; not even the server's operator",
+    );
     notice(ui, app, Place::Create);
     ui.horizontal(|ui| {
         let label = ui.label("Group id");
@@ -162,7 +165,16 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
         if ui.add_enabled(selected_id.is_some(), egui::Button::new("Rename")).clicked() {
             app.start_rename();
         }
+        if ui.add_enabled(selected_id.is_some(), egui::Button::new("Copy invite")).clicked()
+            && let Some(invite) = app.copy_invite()
+        {
+            ui.ctx().copy_text(invite);
+        }
     });
+    if let Some(key) = app.selected_group().and_then(|g| g.state.as_ref()?.private.clone()) {
+        let me = app.identity_fingerprint().map(|me| format!("; you: {me}")).unwrap_or_default();
+        ui.label(RichText::new(format!("🔒 end-to-end encrypted, key {key}{me}")).small().weak());
+    }
     notice(ui, app, Place::Group);
 }
 
@@ -215,6 +227,9 @@ fn group_row(
         ui.painter().circle_filled(rect.center(), 5.0, color);
         dot.on_hover_text(meaning);
 
+        if group.private {
+            ui.label("🔒").on_hover_text("end-to-end encrypted");
+        }
         let title = match (&group.name, group.id) {
             (Some(name), _) => RichText::new(name),
             (None, Some(id)) => RichText::new(id.to_string()).monospace(),
