@@ -66,3 +66,78 @@ fn two_windows_chat_sealed_through_an_invite() {
     wait_until(&mut ben, "a status", |app| key(app).is_some());
     assert_eq!(key(ana.state()), key(ben.state()));
 }
+
+/// The window, the terminal and a program on the library, in one private group.
+#[test]
+fn the_window_the_terminal_and_a_program_read_each_other() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use udprelay_testkit::WAIT;
+
+    let server = ServerProcess::start(&[]);
+    let mut ana = window(&server, "ana");
+    udprelay_gui::fonts::install(&ana.ctx);
+    ana.state_mut().encrypted = true;
+    create(&mut ana);
+    let invite = ana.state_mut().copy_invite().expect("an invite");
+
+    // Ben in the terminal, started with the invite.
+    let key = std::env::temp_dir().join(format!("udprelay-gui-interop-{}.key", std::process::id()));
+    let mut ben = Command::new(udprelay_testkit::client_binary())
+        .args(["--name", "ben", "--identity", key.to_str().unwrap(), &invite])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, ben_lines) = std::sync::mpsc::channel();
+    let stdout = ben.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let ben_says = |prefix: &str| loop {
+        let line = ben_lines.recv_timeout(WAIT).expect("a line from the terminal");
+        if line.starts_with(prefix) {
+            return line;
+        }
+    };
+    ben_says("[server] OK JOINED");
+
+    // Carl, a program.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let config =
+        udprelay_client::Config::new(server.addr.to_string()).name("carl".parse().unwrap());
+    let (carl, mut carl_events) = runtime.block_on(config.connect()).unwrap();
+    runtime.block_on(carl.join_invite(&invite.parse().unwrap())).unwrap();
+
+    type_into(&mut ana, "Message", "hello both");
+    ana.key_press(egui::Key::Enter);
+    ana.step();
+    assert_eq!(ben_says("[payload]"), "[payload] ana: hello both");
+    let heard = runtime.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                if let Some(udprelay_client::Event::Message(m)) = carl_events.recv().await {
+                    return m;
+                }
+            }
+        })
+        .await
+        .expect("carl hears ana")
+    });
+    assert_eq!((heard.from.as_deref(), heard.text.as_str()), (Some("ana"), "hello both"));
+
+    let stdin = ben.stdin.as_mut().unwrap();
+    writeln!(stdin, "hi from the terminal").unwrap();
+    runtime.block_on(carl.send(heard.group, "hi from a program")).unwrap();
+    wait_until(&mut ana, "both answers", |app| {
+        let log = &app.groups[0].log;
+        log.iter().any(|e| e.text == "ben: hi from the terminal")
+            && log.iter().any(|e| e.text == "carl: hi from a program")
+    });
+    assert_eq!(ben_says("[payload]"), "[payload] carl: hi from a program");
+    drop(ben.stdin.take());
+    assert!(udprelay_testkit::wait_bounded(&mut ben).success());
+    let _ = std::fs::remove_file(&key);
+}
