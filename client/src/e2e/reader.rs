@@ -130,8 +130,10 @@ impl Reader {
                 return Reading::Undecryptable;
             }
         };
-        if opened.signer == self.identity.public_key() {
-            return Reading::Dropped; // our own, sent back by someone: never shown as theirs
+        // Our own, sent back by someone: never shown as another's. (The same identity in
+        // another client, the window beside the terminal, has counters of another start.)
+        if opened.signer == self.identity.public_key() && self.sequence.started(opened.counter) {
+            return Reading::Dropped;
         }
         let fingerprint = public_fingerprint(&opened.signer);
         let shown_as = opened.name.clone().unwrap_or_else(|| fingerprint.clone());

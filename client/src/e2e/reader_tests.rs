@@ -50,6 +50,11 @@ fn messages_duplicates_replays_and_our_own() {
     assert_eq!(ben.reader.read(hello.as_bytes(), now, NOW_MS), Reading::Dropped, "a replay");
     // What ana sent, relayed back to her by a peer, is not shown as someone else's.
     assert_eq!(ana.reader.read(hello.as_bytes(), now, NOW_MS), Reading::Dropped);
+    // The same identity in another client (started another second) is read as a member.
+    let mut ana_elsewhere = Reader::new(key(), Identity::from_seed([1; 32]), 1_780_000_500);
+    let from_there = ana_elsewhere.seal(Some(&ana.name), "from my phone", NOW_MS).unwrap();
+    let read = text_of(ana.reader.read(from_there.as_bytes(), now, NOW_MS));
+    assert_eq!(read.1, "from my phone");
     assert_eq!(ben.reader.read(b"ana: in the clear", now, NOW_MS), Reading::Plain);
     let stale = ana.reader.seal(Some(&ana.name), "old", NOW_MS - MAX_SKEW - 1).unwrap();
     assert_eq!(ben.reader.read(stale.as_bytes(), now, NOW_MS), Reading::Dropped);

@@ -95,6 +95,11 @@ impl Sequence {
         Sequence((unix_seconds & 0xffff_ffff) << 32)
     }
 
+    /// Whether `counter` is one of this sequence's (the same start).
+    pub fn started(&self, counter: u64) -> bool {
+        counter >> 32 == self.0 >> 32
+    }
+
     /// The counter for the next message.
     pub fn next_counter(&mut self) -> u64 {
         self.0 += 1;
