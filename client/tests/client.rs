@@ -2,28 +2,13 @@
 //! group, rejoining a server that forgot us, the blocking client, and typed errors. Every wait
 //! is bounded.
 
+mod common;
+
 use std::time::Duration;
 
-use tokio::time::timeout;
-use udprelay_client::{Client, Config, Error, ErrorReply, Event, Events, GroupId, blocking};
+use common::{next, runtime};
+use udprelay_client::{Client, Config, Error, ErrorReply, Event, GroupId, blocking};
 use udprelay_testkit::{Peer, ServerProcess, WAIT};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-/// The next event that `wanted` picks, within the bounded wait.
-async fn next<T>(events: &mut Events, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
-    let found = timeout(WAIT, async {
-        while let Some(event) = events.recv().await {
-            if let Some(found) = wanted(event) {
-                return Some(found);
-            }
-        }
-        None
-    });
-    found.await.expect("within the wait").expect("the events go on")
-}
 
 fn id(text: &str) -> GroupId {
     text.parse().unwrap()

@@ -1,27 +1,12 @@
 //! Private groups against the real server: what the relay and a member without the invite
 //! see, and what a member with it shows. Every wait is bounded.
 
-use tokio::time::timeout;
+mod common;
+
+use common::{next, runtime};
 use udprelay_client::message::Encryption;
 use udprelay_client::{Client, Config, Event, Events, Message};
-use udprelay_testkit::{Peer, ServerProcess, WAIT};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-/// The next event `wanted` picks, within the bounded wait.
-async fn next<T>(events: &mut Events, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
-    let found = timeout(WAIT, async {
-        while let Some(event) = events.recv().await {
-            if let Some(found) = wanted(event) {
-                return Some(found);
-            }
-        }
-        None
-    });
-    found.await.expect("within the wait").expect("the events go on")
-}
+use udprelay_testkit::{Peer, ServerProcess};
 
 async fn message(events: &mut Events) -> Message {
     next(events, |event| match event {
