@@ -2,6 +2,7 @@
 //! [`net`] runs one socket per group off the UI thread.
 
 pub mod app;
+mod asking;
 mod events;
 pub mod fonts;
 mod history;
