@@ -2,7 +2,6 @@
 //! so every text is tested here. Everything that came from the network goes through
 //! [`printable`] first.
 
-use udprelay_client::message::Encryption;
 use udprelay_client::text::printable;
 use udprelay_client::{Command, Error, ErrorReply, Event, GroupId, Message, Reply};
 use udprelay_shared::ServerFull;
@@ -45,23 +44,9 @@ pub fn event_lines(event: &Event) -> Vec<String> {
 }
 
 /// A peer's message: exactly as it came in a plain group (scripts read it); in a private
-/// group as `NAME: text` from inside the envelope, marked when the name came with another key
-/// before, or when it was not encrypted.
+/// group as `NAME: text` from inside the envelope, with its mark.
 fn message_line(message: &Message) -> String {
-    match &message.encryption {
-        Encryption::Plain => format!("[payload] {}", printable(&message.bytes)),
-        Encryption::NotEncrypted => {
-            format!("[payload] {} (not encrypted)", printable(&message.bytes))
-        }
-        Encryption::Signed { new_key, .. } => {
-            let said = match &message.from {
-                Some(from) => format!("{from}: {}", message.text),
-                None => message.text.clone(),
-            };
-            let mark = if *new_key { " (new key)" } else { "" };
-            format!("[payload] {}{mark}", printable(said.as_bytes()))
-        }
-    }
+    format!("[payload] {}{}", printable(&message.as_read()), message.mark())
 }
 
 /// The one line for a move to another server.
@@ -164,6 +149,7 @@ fn advice(error: &ErrorReply) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use udprelay_client::message::Encryption;
 
     fn id() -> GroupId {
         "ABCD1234".parse().unwrap()

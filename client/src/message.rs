@@ -6,6 +6,7 @@
 //! anonymous. A name that starts with `!` would turn every message into a command, so no name
 //! may; nor may a message without a name start with `!`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -152,6 +153,29 @@ impl Message {
             None => (None, whole.to_string()),
         };
         Message { group, from, text, bytes, encryption: Encryption::Plain }
+    }
+
+    /// The message as people read it: the payload as it came (a plain group's, or one sent in
+    /// the clear), or `NAME: text` from inside an envelope. Not escaped: show it through
+    /// [`crate::text::printable`].
+    pub fn as_read(&self) -> Cow<'_, [u8]> {
+        match (&self.encryption, &self.from) {
+            (Encryption::Signed { .. }, Some(from)) => {
+                Cow::Owned(format!("{from}: {}", self.text).into_bytes())
+            }
+            (Encryption::Signed { .. }, None) => Cow::Borrowed(self.text.as_bytes()),
+            _ => Cow::Borrowed(&self.bytes),
+        }
+    }
+
+    /// What to say after it: ` (new key)` when the name came with another key before,
+    /// ` (not encrypted)` for a payload in the clear in a private group, else nothing.
+    pub fn mark(&self) -> &'static str {
+        match self.encryption {
+            Encryption::Signed { new_key: true, .. } => " (new key)",
+            Encryption::NotEncrypted => " (not encrypted)",
+            _ => "",
+        }
     }
 }
 

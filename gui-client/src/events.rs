@@ -1,6 +1,5 @@
 //! What each row's client reports, applied to the window's state.
 
-use udprelay_client::message::Encryption;
 use udprelay_client::text::printable_lines;
 use udprelay_client::{Error, ErrorReply, Event, GroupId, Reachability};
 
@@ -47,20 +46,7 @@ impl App {
             Event::Members { count, .. } => group.members = Some(count),
             Event::Message(message) => {
                 // Invisible and control characters shown escaped, as the terminal client does.
-                let text = match &message.encryption {
-                    Encryption::Plain => printable_lines(&message.bytes),
-                    Encryption::NotEncrypted => {
-                        format!("{} (not encrypted)", printable_lines(&message.bytes))
-                    }
-                    Encryption::Signed { new_key, .. } => {
-                        let said = match &message.from {
-                            Some(from) => format!("{from}: {}", message.text),
-                            None => message.text.clone(),
-                        };
-                        let mark = if *new_key { " (new key)" } else { "" };
-                        format!("{}{mark}", printable_lines(said.as_bytes()))
-                    }
-                };
+                let text = format!("{}{}", printable_lines(&message.as_read()), message.mark());
                 if let Some(at) = self.record(link, EntryKind::Theirs, text) {
                     self.arrived(link, at);
                 }
