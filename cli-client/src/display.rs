@@ -2,7 +2,7 @@
 //! so every text is tested here. Everything that came from the network goes through
 //! [`printable`] first.
 
-use udprelay_client::text::printable;
+use udprelay_client::text::{messages, printable};
 use udprelay_client::{Command, Error, ErrorReply, Event, GroupId, Message, Reply};
 use udprelay_shared::ServerFull;
 
@@ -13,11 +13,13 @@ pub fn event_lines(event: &Event) -> Vec<String> {
     match event {
         Event::Message(message) => vec![message_line(message)],
         Event::Undecryptable { count, .. } => vec![format!(
-            "[cli] {count} messages in this group could not be decrypted (sent with another key, or damaged); whoever sent them needs the invite link ('invite' shows it)"
+            "[cli] {} in this group could not be decrypted (sent with another key, or damaged); whoever sent them needs the invite link ('invite' shows it)",
+            messages(*count)
         )],
         Event::Missed { from, count, .. } => {
             vec![format!(
-                "[cli] {count} messages from {} did not arrive",
+                "[cli] {} from {} did not arrive",
+                messages(*count),
                 printable(from.as_bytes())
             )]
         }
@@ -37,7 +39,7 @@ pub fn event_lines(event: &Event) -> Vec<String> {
         )],
         Event::SendFailed { reason, .. } => vec![format!("[cli] could not send: {reason}")],
         Event::Lagged { missed } => {
-            vec![format!("[cli] {missed} messages not shown: this client was not keeping up")]
+            vec![format!("[cli] {} not shown: this client was not keeping up", messages(*missed))]
         }
         _ => Vec::new(),
     }

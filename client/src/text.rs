@@ -20,6 +20,11 @@ pub fn printable_lines(bytes: &[u8]) -> String {
     escaped(bytes, true)
 }
 
+/// "1 message", "2 messages": a count as the apps say it.
+pub fn messages(count: u64) -> String {
+    if count == 1 { "1 message".into() } else { format!("{count} messages") }
+}
+
 fn escaped(bytes: &[u8], keep_lines: bool) -> String {
     let text = String::from_utf8_lossy(bytes);
     let text = if keep_lines { text.replace("\r\n", "\n").into() } else { text };
@@ -72,6 +77,14 @@ pub fn name_hash(name: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_message_is_said_without_an_s() {
+        assert_eq!(
+            [messages(0), messages(1), messages(2)],
+            ["0 messages", "1 message", "2 messages"]
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -1,6 +1,6 @@
 //! What each row's client reports, applied to the window's state.
 
-use udprelay_client::text::printable_lines;
+use udprelay_client::text::{messages, printable_lines};
 use udprelay_client::{Error, ErrorReply, Event, GroupId, Reachability};
 
 use crate::app::{App, EntryKind, Place, Stage};
@@ -53,7 +53,8 @@ impl App {
             }
             Event::Undecryptable { count, .. } => {
                 let text = format!(
-                    "{count} messages in this group could not be decrypted (sent with another key, or damaged): whoever sent them needs the invite link."
+                    "{} in this group could not be decrypted (sent with another key, or damaged): whoever sent them needs the invite link.",
+                    messages(count)
                 );
                 self.record(link, EntryKind::Event, text);
             }
@@ -62,7 +63,7 @@ impl App {
                 self.record(
                     link,
                     EntryKind::Event,
-                    format!("{count} messages from {from} did not arrive."),
+                    format!("{} from {from} did not arrive.", messages(count)),
                 );
             }
             Event::Unreachable { server, .. } => {

@@ -57,7 +57,7 @@ fn two_windows_chat_sealed_through_an_invite() {
         log.iter().any(|e| e.text == "eve: hi (not encrypted)")
             && log
                 .iter()
-                .any(|e| e.text.starts_with("1 messages in this group could not be decrypted"))
+                .any(|e| e.text.starts_with("1 message in this group could not be decrypted"))
     });
     // Both see the same key fingerprint under the group.
     let key =
