@@ -6,6 +6,7 @@ mod asking;
 mod events;
 pub mod fonts;
 mod history;
+pub mod instance;
 pub mod log;
 mod log_view;
 pub mod net;

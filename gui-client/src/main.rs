@@ -4,6 +4,7 @@ use clap::{CommandFactory, Parser};
 use udprelay_client::GroupId;
 use udprelay_client::e2e::Invite;
 use udprelay_gui::app::App;
+use udprelay_gui::instance::{self, Handed, Listener, Served};
 use udprelay_gui::store::{HISTORY_LIMIT, Store};
 use udprelay_gui::view;
 
@@ -24,6 +25,11 @@ struct Args {
     /// (udprelay://HOST:PORT/ID#SECRET: its server, and for a private group its secret)
     #[arg(long = "join", value_name = "ID", value_parser = parse_join)]
     join: Vec<Join>,
+
+    /// Invite links (or ids) to join, as --join: what a clicked udprelay:// link passes. With
+    /// the window already open (on the same history store), they go to it, and this exits
+    #[arg(value_name = "INVITE", value_parser = parse_join)]
+    links: Vec<Join>,
 
     /// The history store: groups and messages kept across runs (default: history.sqlite3 in
     /// the platform's data directory, on Linux ~/.local/share/udprelay)
@@ -59,6 +65,22 @@ enum Join {
     Invite(Invite),
 }
 
+impl Join {
+    fn text(&self) -> String {
+        match self {
+            Join::Id(id) => id.to_string(),
+            Join::Invite(invite) => invite.to_string(),
+        }
+    }
+
+    fn apply(&self, app: &mut App) {
+        match self {
+            Join::Id(id) => app.join_group(*id),
+            Join::Invite(invite) => app.join_invite(invite.clone()),
+        }
+    }
+}
+
 fn parse_join(text: &str) -> Result<Join, String> {
     if text.trim().to_ascii_lowercase().starts_with("udprelay://") {
         return text.parse().map(Join::Invite).map_err(|why| format!("not an invite: {why}"));
@@ -68,10 +90,23 @@ fn parse_join(text: &str) -> Result<Join, String> {
 
 struct Window {
     app: App,
+    /// What later launches handed over (`None`: another window has the store, or no file
+    /// could be written for them to find this one).
+    handed: Option<Handed>,
+    _served: Option<Served>,
 }
 
 impl eframe::App for Window {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        while let Some(groups) = self.handed.as_ref().and_then(|handed| handed.try_recv().ok()) {
+            // Checked by the launch that sent them, as its own flags are.
+            groups
+                .iter()
+                .filter_map(|text| parse_join(text).ok())
+                .for_each(|j| j.apply(&mut self.app));
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Minimized(false));
+            ui.ctx().send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
         view::show(ui, &mut self.app);
     }
 
@@ -105,7 +140,20 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(args: Args) -> eframe::Result {
+fn run(mut args: Args) -> eframe::Result {
+    args.join.append(&mut args.links);
+    let store_path = args.history.clone().or_else(Store::default_path);
+    let window_file = store_path.as_deref().map(instance::file_for);
+    if let Some(file) = &window_file {
+        let groups: Vec<String> = args.join.iter().map(Join::text).collect();
+        match instance::hand_off(file, &groups) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) => {
+                eprintln!("warning: the open window did not answer ({error}); opening another")
+            }
+        }
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("udprelay")
@@ -124,19 +172,21 @@ fn run(args: Args) -> eframe::Result {
             let stored = |key| cc.storage.and_then(|s| s.get_string(key));
             let last = stored("server").unwrap_or_else(|| "127.0.0.1:5000".into());
             let server = server_field(args.host.as_deref(), args.port, &last);
-            let store = match args.history.clone().or_else(Store::default_path) {
-                Some(path) => Store::open(&path, args.history_limit),
+            let store = match &store_path {
+                Some(path) => Store::open(path, args.history_limit),
                 None => Err("this system has no data directory for it".to_string()),
+            };
+            // The first window on a store takes later launches' groups (instance.rs).
+            let listener = match (&store, &window_file) {
+                (Ok(_), Some(file)) => Listener::bind(file).ok(),
+                _ => None,
             };
             let name = stored("name").unwrap_or_default();
             let mut app = App::with_history(server, name, store);
-            for join in &args.join {
-                match join {
-                    Join::Id(id) => app.join_group(*id),
-                    Join::Invite(invite) => app.join_invite(invite.clone()),
-                }
-            }
-            Ok(Box::new(Window { app }))
+            args.join.iter().for_each(|join| join.apply(&mut app));
+            let ctx = cc.egui_ctx.clone();
+            let (handed, served) = listener.map(|l| l.serve(move || ctx.request_repaint())).unzip();
+            Ok(Box::new(Window { app, handed, _served: served }))
         }),
     )
 }
