@@ -63,6 +63,10 @@ pub fn run(args: &ClientArgs, server_bin: &Path) -> Result<(), String> {
     println!("{:<28}{seal:>12.1}µs", "seal 100 bytes");
     println!("{:<28}{open:>12.1}µs", "open 100 bytes");
     println!("{:<28}{:>12.1}µs", "seal + open", seal + open);
+    let (sign, verify) = ed25519_alone(args.round_trips.max(100) * 5);
+    println!("{:<28}{sign:>12.1}µs", "Ed25519 sign alone");
+    println!("{:<28}{verify:>12.1}µs", "Ed25519 verify_strict alone");
+    println!("{:<28}{:>13.2}×", "(seal + open)/Ed25519", (seal + open) / (sign + verify));
     Ok(())
 }
 
@@ -84,11 +88,35 @@ fn seal_and_open(count: usize) -> (f64, f64) {
         opening.push(started.elapsed());
         assert_eq!(opened.counter, counter);
     }
-    let median = |mut times: Vec<Duration>| {
-        times.sort();
-        micros(times[times.len() / 2])
-    };
     (median(sealing), median(opening))
+}
+
+/// The median time of an Ed25519 signature, and of its strict check, over the same bytes as
+/// a sealed 100-byte message signs: the floor under [`seal_and_open`] (docs/performance.md).
+fn ed25519_alone(count: usize) -> (f64, f64) {
+    use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let public = key.verifying_key().to_bytes();
+    let message = [0x5a; 200];
+    let (mut signing, mut verifying) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for _ in 0..count {
+        let started = Instant::now();
+        let signature = key.sign(&message);
+        signing.push(started.elapsed());
+        let started = Instant::now();
+        // As `open` does: the signer's key arrives as bytes in each message.
+        let checked = VerifyingKey::from_bytes(&public)
+            .and_then(|signer| signer.verify_strict(&message, &signature));
+        verifying.push(started.elapsed());
+        assert!(checked.is_ok());
+    }
+    (median(signing), median(verifying))
+}
+
+/// The median of some durations, in microseconds.
+fn median(mut times: Vec<Duration>) -> f64 {
+    times.sort();
+    micros(times[times.len() / 2])
 }
 
 /// The median CPU per message (µs) of several runs, and the fewest messages a run received.

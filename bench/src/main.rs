@@ -7,6 +7,7 @@ mod client;
 mod cluster;
 mod report;
 mod scenario;
+mod seal;
 mod target;
 
 use std::path::PathBuf;
@@ -98,6 +99,9 @@ enum Mode {
     /// The client library against a bare recv loop (CPU per message received) and raw
     /// sockets (an echo bot's round trip); see docs/performance.md, "Client library"
     Client(client::ClientArgs),
+    /// Print envelopes of an encrypted group, one per line, for a load generator that cannot
+    /// seal them itself (gui-client/benches/window_cpu.py)
+    Seal(seal::SealArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
         Some(Mode::Cluster(mode)) => return finish(cluster::run(mode, &server_bin())),
         Some(Mode::Client(mode)) => return finish(client::run(mode, &server_bin())),
         Some(Mode::Abuse(mode)) => return finish(abuse::run(mode, &server_bin())),
+        Some(Mode::Seal(mode)) => return finish(seal::run(mode)),
         Some(Mode::BareLoop) | None => {}
     }
     if args.smoke {

@@ -4,17 +4,23 @@ sending 200 messages a second into the selected group, then its memory after 1 0
 100 000 messages. Prints figures; run by hand:
 
     apt-get install -y xvfb            # once
-    cargo build --release -p udprelay-server -p udprelay-gui
+    cargo build --release -p udprelay-server -p udprelay-gui -p udprelay-bench
     python3 gui-client/benches/window_cpu.py
+    ENCRYPTED=1 python3 gui-client/benches/window_cpu.py
+
+With ENCRYPTED=1 the group is an encrypted one, joined by its invite, and the bot's messages
+are envelopes sealed beforehand by `udprelay-bench seal` (one sender's, in order, each opened
+and checked by the window as any member's).
 
 CPU is read from /proc/<pid>/stat (user + system time of the window's process); memory is its
 VmRSS. The window keeps its history in a scratch store, as it would in use.
 """
-import os, socket, subprocess, sys, tempfile, time
+import base64, os, socket, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVER = os.path.join(ROOT, 'target/release/udprelay-server')
 GUI = os.path.join(ROOT, 'target/release/udprelay-gui')
+BENCH = os.path.join(ROOT, 'target/release/udprelay-bench')
 DISPLAY = ':97'
 IDLE_SECONDS, BUSY_SECONDS, RATE = 15, 20, 200
 
@@ -33,9 +39,16 @@ def main():
     group = bot.recv(100).split()[-1].decode()
     bot.sendto(f'!JOIN {group}'.encode(), relay)
     bot.recv(100)
+    join, payloads = group, None
+    if os.environ.get('ENCRYPTED'):
+        secret = base64.b32encode(os.urandom(32)).decode().rstrip('=')
+        join = f'udprelay://127.0.0.1:{port}/{group}#{secret}'
+        sealed = subprocess.run([BENCH, 'seal', join, '--count', '100000'], check=True,
+                                stdout=subprocess.PIPE, text=True).stdout
+        payloads = [line.encode() for line in sealed.splitlines()]
     env = dict(os.environ, DISPLAY=DISPLAY)
     env.pop('WAYLAND_DISPLAY', None)
-    window = subprocess.Popen([GUI, '--host', '127.0.0.1', '--port', str(port), '--join', group,
+    window = subprocess.Popen([GUI, '--host', '127.0.0.1', '--port', str(port), '--join', join,
                                '--history', os.environ.get('HISTORY', os.path.join(scratch, 'history.sqlite3'))],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -57,11 +70,16 @@ def main():
         bot.setblocking(False)
         sent = 0
 
+        def payload(n):
+            if payloads:
+                return payloads[n]
+            return f'bot: message {n}, with some words to show'.encode()
+
         def send(count, rate):
             nonlocal sent
             began = time.time()
             for n in range(count):
-                bot.sendto(f'bot: message {sent}, with some words to show'.encode(), relay)
+                bot.sendto(payload(sent), relay)
                 sent += 1
                 time.sleep(max(0.0, (n + 1) / rate - (time.time() - began)))
             time.sleep(3)
@@ -78,7 +96,7 @@ def main():
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         start, began, first = cpu_seconds(), time.time(), sent
         while time.time() - began < BUSY_SECONDS:
-            bot.sendto(f'bot: message {sent}, with some words to show'.encode(), relay)
+            bot.sendto(payload(sent), relay)
             sent += 1
             try:
                 while True:
@@ -93,8 +111,9 @@ def main():
         after = cpu_seconds()
         time.sleep(IDLE_SECONDS)
         idle_after = (cpu_seconds() - after) / IDLE_SECONDS
-        print(f'idle with one group:            {100 * idle:5.1f}% of a core, RSS {idle_rss:.1f} MiB')
-        print(f'under {RATE} messages/s ({sent - first} sent): {100 * busy:5.1f}% of a core')
+        kind = 'encrypted ' if payloads else ''
+        print(f'idle with one {kind}group:            {100 * idle:5.1f}% of a core, RSS {idle_rss:.1f} MiB')
+        print(f'under {RATE} {kind}messages/s ({sent - first} sent): {100 * busy:5.1f}% of a core')
         print(f'idle again afterwards:          {100 * idle_after:5.1f}% of a core')
 
         send(100_000 - sent, 5000)
