@@ -221,7 +221,7 @@ fn restore(path: &Path, relay: &mut Relay) {
 /// keeps the settings in force.
 async fn reload_on_sighup(
     argv: Vec<String>,
-    mut current: Args,
+    #[cfg_attr(not(unix), allow(unused_mut))] mut current: Args,
     logging: Logging,
     reload: mpsc::UnboundedSender<Reload>,
 ) {
@@ -264,6 +264,7 @@ async fn reload_on_sighup(
             current = new;
         }
     }
+    // Windows has no SIGHUP: the configuration is read at start only.
     #[cfg(not(unix))]
     let _ = (argv, current, logging, reload);
 }

@@ -7,38 +7,61 @@
 //! the last ping and it could take the relay's lock. A worker stuck in a call, or a lock never
 //! released, stops the pings, and systemd restarts the service (`WatchdogSec=`).
 
+//! Elsewhere than Unix (Windows) there is no such service manager: every call does nothing.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sd_notify::NotifyState;
-use tracing::debug;
+/// What the service manager is told.
+#[cfg_attr(not(unix), allow(dead_code))]
+enum State<'a> {
+    Ready(&'a str),
+    Reloading,
+    Stopping,
+    Watchdog,
+}
 
-fn tell(states: &[NotifyState]) {
-    if let Err(error) = sd_notify::notify(states) {
-        debug!(%error, "cannot notify the service manager");
+#[cfg(unix)]
+fn tell(state: State) {
+    use sd_notify::NotifyState;
+    let states = match state {
+        State::Ready(status) => vec![NotifyState::Ready, NotifyState::Status(status)],
+        // systemd 253 and later want the time with it.
+        State::Reloading => match NotifyState::monotonic_usec_now() {
+            Ok(now) => vec![NotifyState::Reloading, now],
+            Err(_) => vec![NotifyState::Reloading],
+        },
+        State::Stopping => vec![NotifyState::Stopping],
+        State::Watchdog => vec![NotifyState::Watchdog],
+    };
+    if let Err(error) = sd_notify::notify(&states) {
+        tracing::debug!(%error, "cannot notify the service manager");
     }
 }
+
+#[cfg(not(unix))]
+fn tell(_: State) {}
 
 /// Bound and serving.
 pub fn ready(status: &str) {
-    tell(&[NotifyState::Ready, NotifyState::Status(status)]);
+    tell(State::Ready(status));
 }
 
-/// Reading the configuration again (systemd 253 and later want the time with it).
+/// Reading the configuration again.
 pub fn reloading() {
-    match NotifyState::monotonic_usec_now() {
-        Ok(now) => tell(&[NotifyState::Reloading, now]),
-        Err(_) => tell(&[NotifyState::Reloading]),
-    }
+    tell(State::Reloading);
 }
 
 pub fn stopping() {
-    tell(&[NotifyState::Stopping]);
+    tell(State::Stopping);
 }
 
 /// How often the watchdog must be fed (half of `WatchdogSec`), when it is on.
 pub fn watchdog_every() -> Option<Duration> {
-    sd_notify::watchdog_enabled().map(|limit| limit / 2)
+    #[cfg(unix)]
+    return sd_notify::watchdog_enabled().map(|limit| limit / 2);
+    #[cfg(not(unix))]
+    None
 }
 
 /// How often a worker beats when the watchdog is on.
@@ -99,7 +122,7 @@ impl Heart {
 
 /// Feeds the watchdog.
 pub fn watchdog() {
-    tell(&[NotifyState::Watchdog]);
+    tell(State::Watchdog);
 }
 
 #[cfg(test)]
