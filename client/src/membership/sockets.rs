@@ -109,11 +109,14 @@ impl Sockets {
     }
 }
 
-/// Whether a socket error means the server cannot be reached.
+/// Whether a socket error means the server cannot be reached. Windows reports an ICMP "port
+/// unreachable" on a UDP socket as WSAECONNRESET (`ConnectionReset`), where Linux says
+/// `ConnectionRefused`; a UDP socket has no connection to reset otherwise.
 pub(crate) fn is_unreachable(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::NetworkUnreachable
     )
