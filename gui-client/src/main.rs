@@ -1,5 +1,8 @@
 //! `udprelay-gui`: the desktop window.
 
+// A window program on Windows: no console window opens beside it when it is clicked.
+#![cfg_attr(windows, windows_subsystem = "windows")]
+
 use clap::{CommandFactory, Parser};
 use udprelay_client::GroupId;
 use udprelay_client::e2e::Invite;
@@ -117,6 +120,7 @@ impl eframe::App for Window {
 }
 
 fn main() -> std::process::ExitCode {
+    attach_console();
     let args = Args::parse();
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
@@ -140,6 +144,18 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// On Windows, a window program started from a console (`udprelay-gui --help` typed in one)
+/// writes to that console; output sent to a file or a pipe goes there as before.
+#[cfg(windows)]
+fn attach_console() {
+    use windows_sys::Win32::System::Console::{ATTACH_PARENT_PROCESS, AttachConsole};
+    // SAFETY: no arguments but a constant; it fails harmlessly when there is no such console.
+    unsafe { AttachConsole(ATTACH_PARENT_PROCESS) };
+}
+
+#[cfg(not(windows))]
+fn attach_console() {}
+
 fn run(mut args: Args) -> eframe::Result {
     args.join.append(&mut args.links);
     let store_path = args.history.clone().or_else(Store::default_path);
@@ -157,6 +173,9 @@ fn run(mut args: Args) -> eframe::Result {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("udprelay")
+            // The desktop entry's name, so that the desktop shows its icon for the window
+            // (gui-client/packaging/invalid.example.udprelay.desktop).
+            .with_app_id("invalid.example.udprelay")
             .with_inner_size([960.0, 640.0])
             .with_min_inner_size([560.0, 360.0]),
         renderer: eframe::Renderer::Glow,
