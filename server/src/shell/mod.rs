@@ -336,6 +336,7 @@ fn sweep(relay: &Mutex<Relay>, freed: &mut usize) {
 /// Watches for Ctrl-C and, on Unix, SIGTERM from the moment it is called (call it before
 /// announcing the address, so that a signal sent right after is never the default kill);
 /// the future completes on either.
+#[cfg_attr(not(unix), allow(clippy::manual_async_fn))] // one signature for both
 pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
