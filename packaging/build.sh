@@ -4,21 +4,21 @@
 #   udprelay_<version>_amd64.deb          the terminal client
 #   udprelay-gui_<version>_amd64.deb      the window, its menu entry, icons and link handler
 #   udprelay-<version>-x86_64-linux.tar.gz    the three binaries, README and licences
-#   udprelay-<version>-x86_64-windows.zip     the same for Windows (with --windows)
+#   udprelay-<version>-x86_64-windows.zip     the same for Windows (not with --linux-only)
 # Each binary is built once, in the `packaged` profile (release, optimised across crates,
 # stripped: Cargo.toml). Man pages and completions are made from each binary's own flags.
 #
 # Needs cargo-deb (`cargo install cargo-deb --locked`) and rsvg-convert (Debian:
-# librsvg2-bin); with --windows, the x86_64-pc-windows-gnu target (`rustup target add
+# librsvg2-bin); for Windows, the x86_64-pc-windows-gnu target (`rustup target add
 # x86_64-pc-windows-gnu`), mingw-w64 (gcc-mingw-w64-x86-64) and zip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-windows=no
+windows=yes
 for arg in "$@"; do
     case "$arg" in
-        --windows) windows=yes ;;
-        *) echo "usage: bash packaging/build.sh [--windows]" >&2; exit 2 ;;
+        --linux-only) windows=no ;;
+        *) echo "usage: bash packaging/build.sh [--linux-only]" >&2; exit 2 ;;
     esac
 done
 

@@ -5,7 +5,8 @@
 # person would: the installed server with its unit, the installed terminal client chatting
 # through it, and the installed window opened by a clicked invite (xdg-open under Xvfb), a
 # second click handed to the same window. Removed afterwards. Every wait is bounded.
-# Arguments go to build.sh (--windows: the Windows archive too, and its smoke test under Wine).
+# Arguments go to build.sh; without --linux-only, the Windows archive is checked too, and its
+# programs smoke-tested under Wine (packaging/wine-smoke.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,9 @@ for tool in rsvg-convert:librsvg2-bin desktop-file-validate:desktop-file-utils \
     appstreamcli:appstream xdg-mime:xdg-utils Xvfb:xvfb python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
-if [[ " $* " == *" --windows "* ]]; then
+windows=yes
+[[ " $* " == *" --linux-only "* ]] && windows=no
+if [ "$windows" = yes ]; then
     rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
         || rustup target add x86_64-pc-windows-gnu
     for tool in x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64 wine:wine64 zip:zip unzip:unzip; do
@@ -92,7 +95,13 @@ for path in udprelay-server udprelay udprelay-gui README.md LICENSE LICENSE-Noto
 done
 echo "packages and archives: contents, desktop entry and metainfo ok"
 
-if [[ " $* " == *" --windows "* ]]; then
+if [ "$windows" = yes ]; then
+    win="udprelay-$version-x86_64-windows"
+    listing="$(unzip -Z1 "$dist/$win.zip")"
+    for path in udprelay-server.exe udprelay.exe udprelay-gui.exe README.md LICENSE \
+        LICENSE-NotoColorEmoji-OFL.txt; do
+        grep -qx "$win/$path" <<<"$listing" || fail "$win.zip lacks $path"
+    done
     bash packaging/wine-smoke.sh
 fi
 
