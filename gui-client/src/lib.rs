@@ -7,6 +7,7 @@ mod events;
 pub mod fonts;
 mod history;
 pub mod instance;
+pub mod links;
 pub mod log;
 mod log_view;
 pub mod net;

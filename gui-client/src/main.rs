@@ -44,6 +44,11 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     history_limit: u64,
 
+    /// Make udprelay:// links open this copy of the window, and exit (for a copy unpacked from
+    /// an archive: the Debian package registers itself)
+    #[arg(long)]
+    register_links: bool,
+
     /// Print a man page or a shell completion script, and exit
     #[arg(long, hide = true, value_name = "WHAT")]
     generate: Option<udprelay_generate::Output>,
@@ -125,6 +130,21 @@ fn main() -> std::process::ExitCode {
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
     }
+    if args.register_links {
+        let registered = std::env::current_exe()
+            .map_err(|error| format!("cannot tell where this program is: {error}"))
+            .and_then(|binary| udprelay_gui::links::register(&binary));
+        return match registered {
+            Ok(said) => {
+                println!("{said}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if cfg!(target_os = "linux")
         && ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
             .iter()
@@ -179,6 +199,9 @@ fn run(mut args: Args) -> eframe::Result {
             .with_inner_size([960.0, 640.0])
             .with_min_inner_size([560.0, 360.0]),
         renderer: eframe::Renderer::Glow,
+        // Where the last server and name have always been kept: eframe would otherwise name
+        // the folder after the app id above, and a window updated to it would forget them.
+        persistence_path: eframe::storage_dir("udprelay").map(|dir| dir.join("app.ron")),
         // fonts::install gives the window its fallback for scripts it does not bundle.
         system_font_fallback: false,
         ..Default::default()
