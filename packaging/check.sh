@@ -93,7 +93,20 @@ listing="$(tar -tzf "$dist/$linux.tar.gz")"
 for path in udprelay-server udprelay udprelay-gui README.md LICENSE LICENSE-NotoColorEmoji-OFL.txt; do
     grep -qx "$linux/$path" <<<"$listing" || fail "$linux.tar.gz lacks $path"
 done
-echo "packages and archives: contents, desktop entry and metainfo ok"
+# The archive's window registers itself for links, as whoever unpacked it would ask it to.
+unpacked="$(mktemp -d)"
+tar -C "$unpacked" -xzf "$dist/$linux.tar.gz"
+(
+    export HOME="$unpacked/home" XDG_DATA_HOME="$unpacked/home/data" XDG_CONFIG_HOME="$unpacked/home/config"
+    "$unpacked/$linux/udprelay-gui" --register-links
+    entry="$XDG_DATA_HOME/applications/$id.desktop"
+    desktop-file-validate "$entry"
+    grep -qx "Exec=\"$unpacked/$linux/udprelay-gui\" %u" "$entry" || fail "$entry: $(grep Exec= "$entry")"
+    [ "$(xdg-mime query default x-scheme-handler/udprelay)" = "$id.desktop" ] \
+        || fail "after --register-links, xdg-mime names '$(xdg-mime query default x-scheme-handler/udprelay)'"
+)
+rm -rf "$unpacked"
+echo "packages and archives: contents, desktop entry and metainfo ok; the archive's window registered for links"
 
 if [ "$windows" = yes ]; then
     win="udprelay-$version-x86_64-windows"

@@ -2,8 +2,11 @@
 # The Windows build's smoke test, under Wine (Debian's wine64), run by packaging/check.sh
 # --windows after packaging/build.sh --windows: the Windows server and two Windows terminal
 # clients in pipe mode chat through it; the Windows window prints its --help and exits 0, and
-# refuses a bad flag with exit 2. Not tested on Windows this way: a real desktop (the window
-# drawing, clicked links), the clipboard, Windows' own network stack (docs/install.md).
+# refuses a bad flag with exit 2; `--register-links` registers the scheme in the registry,
+# and the command it registers, run with a link as a click runs it, opens the window (on
+# Xvfb) in the group; a second launch is handed to it. Not tested on Windows this way: a real
+# desktop, the click itself (Wine 8's ShellExecute does not read HKEY_CURRENT_USER's
+# classes), the clipboard, Windows' own network stack (docs/install.md).
 #
 # Debian's Wine 8.0 lacks bcryptprimitives.dll, whose ProcessPrng Rust's standard library
 # imports on Windows, so no Rust .exe starts under it; the stand-in in packaging/wine/ is
@@ -14,11 +17,13 @@ repo="$PWD"
 # The build build.sh --windows made (another folder of .exe files: the first argument).
 release="${1:-target/x86_64-pc-windows-gnu/packaged}"
 scratch="$(mktemp -d)"
-export WINEPREFIX="$scratch/prefix" WINEDEBUG=-all
+# Every Wine process gets the display: Wine keeps the first one's, for the window later.
+export WINEPREFIX="$scratch/prefix" WINEDEBUG=-all DISPLAY=:79
 fail() { echo "error: $*" >&2; exit 1; }
 cleanup() {
     [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
     wineserver -k 2>/dev/null || true
+    [ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2>/dev/null || true
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -27,6 +32,9 @@ cp "$release/udprelay-server.exe" "$release/udprelay.exe" "$release/udprelay-gui
 x86_64-w64-mingw32-gcc -O2 -shared -o "$scratch/bcryptprimitives.dll" \
     "$repo/packaging/wine/bcryptprimitives.c" -ladvapi32
 cd "$scratch"
+Xvfb :79 -screen 0 1024x768x24 >/dev/null 2>&1 &
+xvfb_pid=$!
+sleep 1
 timeout 120 wine udprelay.exe --version # the first run makes the Wine prefix
 
 timeout 120 wine udprelay-server.exe --host 127.0.0.1 --port 0 >server.out 2>server.err &
@@ -55,3 +63,19 @@ status=0
 timeout 60 wine udprelay-gui.exe --no-such-flag >gui.out 2>&1 || status=$?
 [ "$status" = 2 ] || fail "udprelay-gui.exe --no-such-flag exited $status, not 2"
 echo "Wine: the Windows window printed its help and refused a bad flag"
+
+# Links: registered for this user, as Windows documents URL schemes.
+timeout 60 wine udprelay-gui.exe --register-links
+classes='HKCU\Software\Classes\udprelay'
+registered="$(wine reg query "$classes\shell\open\command" /ve | tr -d '\r' | sed -n 's/.*REG_SZ *//p')"
+exe="$(winepath -w "$scratch/udprelay-gui.exe" | tr -d '\r')"
+[ "$registered" = "\"$exe\" \"%1\"" ] || fail "registered command: $registered"
+wine reg query "$classes" /v "URL Protocol" >/dev/null || fail "no URL Protocol value under $classes"
+# What a click runs: the window with the link; it joins the group (ben and ana have left).
+link="udprelay://127.0.0.1:$port/$group"
+timeout 120 wine udprelay-gui.exe "$link" >window.out 2>&1 &
+for _ in $(seq 150); do [ "$(udp members "$group")" = 1 ] && break; sleep 0.4; done
+[ "$(udp members "$group")" = 1 ] || fail "the Windows window did not join $group from the link"
+timeout 60 wine udprelay-gui.exe "$link" || fail "a second Windows launch did not exit 0"
+[ "$(udp members "$group")" = 1 ] || fail "$(udp members "$group") members after a second launch"
+echo "Wine: links registered; the window opened by a link joined the group; a second launch was handed over"
