@@ -81,7 +81,11 @@ fn the_client_library_measurement_runs() {
     {
         assert!(table.lines().any(|l| l.starts_with(row)), "no row {row:?} in\n{table}");
     }
-    // Everything sent was received, by both (loopback, 6 000 messages).
-    let received: Vec<&str> = table.lines().filter(|l| l.ends_with("6000")).collect();
-    assert_eq!(received.len(), 2, "{table}");
+    // Both received what was sent (6 000 messages on loopback): nearly all, as a busy machine
+    // may overflow a socket's buffer now and then.
+    for row in ["bare recv loop", "udprelay-client "] {
+        let line = table.lines().find(|l| l.starts_with(row)).unwrap();
+        let received: usize = line.split_whitespace().last().unwrap().parse().unwrap();
+        assert!((5_700..=6_000).contains(&received), "{row}: {received} of 6000\n{table}");
+    }
 }
