@@ -74,10 +74,19 @@ enum Join {
 }
 
 impl Join {
-    fn text(&self) -> String {
-        match self {
-            Join::Id(id) => id.to_string(),
-            Join::Invite(invite) => invite.to_string(),
+    /// How it is handed to the open window: an id given with `--host` (one server) goes as
+    /// that server's invite, so the window joins it there, not on its own server field.
+    fn handed(&self, host: Option<&str>, port: Option<u16>) -> String {
+        match (self, host) {
+            (Join::Id(id), Some(host)) => {
+                let server = server_field(Some(host), port, "127.0.0.1:5000");
+                if server.contains(',') {
+                    return id.to_string(); // a cluster's list is no invite's server
+                }
+                Invite { server, group: *id, secret: None }.to_string()
+            }
+            (Join::Id(id), None) => id.to_string(),
+            (Join::Invite(invite), _) => invite.to_string(),
         }
     }
 
@@ -181,7 +190,8 @@ fn run(mut args: Args) -> eframe::Result {
     let store_path = args.history.clone().or_else(Store::default_path);
     let window_file = store_path.as_deref().map(instance::file_for);
     if let Some(file) = &window_file {
-        let groups: Vec<String> = args.join.iter().map(Join::text).collect();
+        let (host, port) = (args.host.as_deref(), args.port);
+        let groups: Vec<String> = args.join.iter().map(|join| join.handed(host, port)).collect();
         match instance::hand_off(file, &groups) {
             Ok(true) => return Ok(()),
             Ok(false) => {}
@@ -235,7 +245,22 @@ fn run(mut args: Args) -> eframe::Result {
 
 #[cfg(test)]
 mod tests {
-    use super::server_field;
+    use super::{Join, parse_join, server_field};
+
+    #[test]
+    fn an_id_is_handed_over_with_the_server_it_was_given_with() {
+        let id = parse_join("abcd1234").unwrap();
+        assert_eq!(id.handed(None, None), "ABCD1234");
+        assert_eq!(
+            id.handed(Some("relay.example.org"), None),
+            "udprelay://relay.example.org:5000/ABCD1234"
+        );
+        assert_eq!(id.handed(Some("::1"), Some(6000)), "udprelay://[::1]:6000/ABCD1234");
+        assert_eq!(id.handed(Some("a,b"), None), "ABCD1234");
+        let invite = "udprelay://relay.example.org:5000/ABCD1234";
+        assert!(matches!(parse_join(invite).unwrap(), Join::Invite(_)));
+        assert_eq!(parse_join(invite).unwrap().handed(Some("other"), None), invite);
+    }
 
     #[test]
     fn the_server_field_from_the_flags_and_the_last_one_used() {
