@@ -39,9 +39,15 @@ impl App {
     }
 
     fn apply_event(&mut self, link: LinkId, event: Event) {
+        // The top bar's word is about the server in its field; a group joined from an invite
+        // on another server has its own dot (and its own errors in its log).
+        let on_the_field =
+            self.groups.iter().any(|g| g.link == link && g.server.trim() == self.server.trim());
         let Some(group) = self.group_mut(link) else { return };
         match event {
-            Event::Reachability { reachability, .. } => self.connection = reachability,
+            Event::Reachability { reachability, .. } if on_the_field => {
+                self.connection = reachability;
+            }
             Event::Status { status, .. } => group.state = Some(status),
             Event::Members { count, .. } => group.members = Some(count),
             Event::Message(message) => {
@@ -67,7 +73,9 @@ impl App {
                 );
             }
             Event::Unreachable { server, .. } => {
-                self.connection = Reachability::Unreachable;
+                if on_the_field {
+                    self.connection = Reachability::Unreachable;
+                }
                 let text = format!("The server at {server} is not answering (its port is closed).");
                 self.record(link, EntryKind::Error, text);
             }

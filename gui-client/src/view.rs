@@ -70,7 +70,11 @@ pub fn show(ui: &mut Ui, app: &mut App) {
 fn top_bar(ui: &mut Ui, app: &mut App) {
     ui.horizontal(|ui| {
         let label = ui.label("Server");
-        ui.add(TextEdit::singleline(&mut app.server).desired_width(180.0)).labelled_by(label.id);
+        let field = ui.add(TextEdit::singleline(&mut app.server).desired_width(180.0));
+        if field.labelled_by(label.id).changed() {
+            // Another server: nothing is known of it until it is asked something.
+            app.connection = Reachability::Unknown;
+        }
         let label = ui.label("Name");
         ui.add(TextEdit::singleline(&mut app.name).hint_text("optional").desired_width(120.0))
             .labelled_by(label.id);

@@ -542,6 +542,33 @@ fn rows_say_their_server_when_there_are_several() {
     harness.get_by_label(&two.addr.to_string());
 }
 
+/// A group joined from a link on another server does not make the top bar say that the
+/// server in the field answers (the field still names one nobody has asked).
+#[test]
+fn the_top_bar_speaks_only_of_the_server_in_its_field() {
+    let (one, two) = (ServerProcess::start(&[]), ServerProcess::start(&[]));
+    let mut harness = window(&one, "");
+    harness.get_by_label("Server: not contacted yet");
+    let id = Peer::new(two.addr).create();
+    type_into(&mut harness, "Group id", &format!("udprelay://{}/{id}", two.addr));
+    click(&mut harness, "Join");
+    // The member count comes after the join's answer: every event of the join is in by then.
+    wait_until(&mut harness, "the group on the other server, with its count", |app| {
+        app.groups.first().is_some_and(|g| g.stage == Stage::Joined && g.members.is_some())
+    });
+    assert_eq!(harness.state().groups[0].server, two.addr.to_string());
+    harness.get_by_label("Server: not contacted yet");
+
+    create(&mut harness);
+    wait_until(&mut harness, "the field's server answering", |app| {
+        app.connection == udprelay_client::Reachability::Reachable
+    });
+    harness.get_by_label("Server: answering");
+    // Another server typed: nothing is known of it yet.
+    type_into(&mut harness, "Server", "0");
+    harness.get_by_label("Server: not contacted yet");
+}
+
 #[test]
 fn double_clicking_a_group_renames_it() {
     let server = ServerProcess::start(&[]);
