@@ -1,6 +1,7 @@
 //! The desktop client's state, and the plain methods that change it. Nothing here draws: the
 //! window (`view`) is a function of this state, and tests drive these methods directly.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -59,7 +60,9 @@ pub struct App {
     pub server: String,
     /// Sent before each message as `NAME: text` when not empty.
     pub name: String,
-    pub connection: Reachability,
+    /// Whether each server answered last, by the server as typed: the top bar shows the
+    /// field's (a group joined from a link may be on another).
+    pub reachability: HashMap<String, Reachability>,
     pub groups: Vec<Group>,
     pub selected: Option<LinkId>,
     pub join_text: String,
@@ -101,7 +104,7 @@ impl App {
         App {
             server: server.into(),
             name: name.into(),
-            connection: Reachability::Unknown,
+            reachability: HashMap::new(),
             groups: Vec::new(),
             selected: None,
             join_text: String::new(),
@@ -133,6 +136,11 @@ impl App {
 
     pub fn selected_group(&self) -> Option<&Group> {
         self.groups.iter().find(|g| Some(g.link) == self.selected)
+    }
+
+    /// Whether the server in the field answers, as far as the window knows.
+    pub fn field_reachability(&self) -> Reachability {
+        self.reachability.get(self.server.trim()).copied().unwrap_or(Reachability::Unknown)
     }
 
     pub(crate) fn group_mut(&mut self, link: LinkId) -> Option<&mut Group> {

@@ -39,14 +39,11 @@ impl App {
     }
 
     fn apply_event(&mut self, link: LinkId, event: Event) {
-        // The top bar's word is about the server in its field; a group joined from an invite
-        // on another server has its own dot (and its own errors in its log).
-        let on_the_field =
-            self.groups.iter().any(|g| g.link == link && g.server.trim() == self.server.trim());
         let Some(group) = self.group_mut(link) else { return };
         match event {
-            Event::Reachability { reachability, .. } if on_the_field => {
-                self.connection = reachability;
+            Event::Reachability { reachability, .. } => {
+                let typed = group.server.trim().to_string();
+                self.reachability.insert(typed, reachability);
             }
             Event::Status { status, .. } => group.state = Some(status),
             Event::Members { count, .. } => group.members = Some(count),
@@ -73,9 +70,8 @@ impl App {
                 );
             }
             Event::Unreachable { server, .. } => {
-                if on_the_field {
-                    self.connection = Reachability::Unreachable;
-                }
+                let typed = group.server.trim().to_string();
+                self.reachability.insert(typed, Reachability::Unreachable);
                 let text = format!("The server at {server} is not answering (its port is closed).");
                 self.record(link, EntryKind::Error, text);
             }

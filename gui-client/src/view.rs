@@ -70,16 +70,12 @@ pub fn show(ui: &mut Ui, app: &mut App) {
 fn top_bar(ui: &mut Ui, app: &mut App) {
     ui.horizontal(|ui| {
         let label = ui.label("Server");
-        let field = ui.add(TextEdit::singleline(&mut app.server).desired_width(180.0));
-        if field.labelled_by(label.id).changed() {
-            // Another server: nothing is known of it until it is asked something.
-            app.connection = Reachability::Unknown;
-        }
+        ui.add(TextEdit::singleline(&mut app.server).desired_width(180.0)).labelled_by(label.id);
         let label = ui.label("Name");
         ui.add(TextEdit::singleline(&mut app.name).hint_text("optional").desired_width(120.0))
             .labelled_by(label.id);
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            let (text, color) = match app.connection {
+            let (text, color) = match app.field_reachability() {
                 Reachability::Unknown => {
                     ("Server: not contacted yet", ui.visuals().weak_text_color())
                 }

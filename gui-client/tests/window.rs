@@ -561,12 +561,15 @@ fn the_top_bar_speaks_only_of_the_server_in_its_field() {
 
     create(&mut harness);
     wait_until(&mut harness, "the field's server answering", |app| {
-        app.connection == udprelay_client::Reachability::Reachable
+        app.field_reachability() == udprelay_client::Reachability::Reachable
     });
     harness.get_by_label("Server: answering");
-    // Another server typed: nothing is known of it yet.
+    // Another server typed: nothing is known of it yet; the link's server: it answered.
     type_into(&mut harness, "Server", "0");
     harness.get_by_label("Server: not contacted yet");
+    harness.state_mut().server = two.addr.to_string();
+    harness.step();
+    harness.get_by_label("Server: answering");
 }
 
 #[test]
