@@ -116,7 +116,7 @@ fn helper(word: &str, typed: &str, rest: &str) -> Option<Input> {
     Some(match word {
         "create" => parse_create(&args),
         "join" => match args[..] {
-            [link] if link.to_ascii_lowercase().starts_with("udprelay://") => link
+            [link] if Invite::is_meant(link) => link
                 .parse::<Invite>()
                 .map_or_else(|why| Input::Refused(format!("[cli] {why}")), Input::JoinInvite),
             [id] => group_id(id).map_or_else(Input::Refused, Input::Join),

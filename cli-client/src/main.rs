@@ -56,7 +56,7 @@ struct Args {
 
 /// What `--join` (or the link given alone) asks to join at start.
 fn start_join(text: &str) -> Result<Input, String> {
-    if text.trim().to_ascii_lowercase().starts_with("udprelay://") {
+    if Invite::is_meant(text) {
         let invite = text.parse::<Invite>().map_err(|why| format!("invalid invite: {why}"))?;
         return Ok(Input::JoinInvite(invite));
     }

@@ -34,7 +34,7 @@ impl App {
     /// anything else is refused here, with the reason.
     pub fn join(&mut self) {
         let text = self.join_text.trim();
-        if text.to_ascii_lowercase().starts_with("udprelay://") {
+        if Invite::is_meant(text) {
             return match text.parse::<Invite>() {
                 Ok(invite) => self.join_invite(invite),
                 Err(why) => self.tell(Place::Join, &format!("Not an invite: {why}.")),

@@ -99,7 +99,7 @@ impl Join {
 }
 
 fn parse_join(text: &str) -> Result<Join, String> {
-    if text.trim().to_ascii_lowercase().starts_with("udprelay://") {
+    if Invite::is_meant(text) {
         return text.parse().map(Join::Invite).map_err(|why| format!("not an invite: {why}"));
     }
     GroupId::parse_lenient(text).map(Join::Id).map_err(|why| format!("not a group id: {why}"))

@@ -45,15 +45,24 @@ pub enum InvalidInvite {
     Secret,
 }
 
+impl Invite {
+    /// Whether `text` is meant as an invite: it starts with `udprelay://` (any case, after
+    /// white space). What users type to join is read as an invite then, and as a group id
+    /// otherwise, so that a damaged link is refused as a link.
+    pub fn is_meant(text: &str) -> bool {
+        text.trim_start().get(..SCHEME.len()).is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
+    }
+}
+
 impl FromStr for Invite {
     type Err = InvalidInvite;
 
     fn from_str(text: &str) -> Result<Invite, InvalidInvite> {
         let text = text.trim();
-        let rest = match text.get(..SCHEME.len()) {
-            Some(scheme) if scheme.eq_ignore_ascii_case(SCHEME) => &text[SCHEME.len()..],
-            _ => return Err(InvalidInvite::Scheme),
-        };
+        if !Invite::is_meant(text) {
+            return Err(InvalidInvite::Scheme);
+        }
+        let rest = &text[SCHEME.len()..];
         let (rest, secret) = match rest.split_once('#') {
             Some((rest, secret)) => {
                 (rest, Some(Secret::parse(secret).ok_or(InvalidInvite::Secret)?))

@@ -191,6 +191,13 @@ fn invites() {
         InvalidInvite::Secret.to_string(),
         "the invite's secret is damaged (copy the whole link)"
     );
+    // What is read as an invite (and refused as one when damaged) rather than as an id.
+    for meant in [" udprelay://x", "UdpRelay://", "udprelay://host:5000/ABCD12"] {
+        assert!(Invite::is_meant(meant), "{meant}");
+    }
+    for not in ["ABCD1234", "udprelay:/x", "udprelay", "", "é udprelay://x"] {
+        assert!(!Invite::is_meant(not), "{not}");
+    }
 }
 
 proptest! {
