@@ -2,12 +2,11 @@
 //! one socket), running on a runtime on a thread of its own. What a client reports is passed
 //! to the UI over a channel, and wakes the window.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use std::path::PathBuf;
-
 use udprelay_client::e2e::{Invite, Secret};
 use udprelay_client::{Client, Config, Error, Event, GroupId, Name, Server};
 

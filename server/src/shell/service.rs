@@ -6,7 +6,7 @@
 //! own, and the serving loop pings the service manager only when every worker has beaten since
 //! the last ping and it could take the relay's lock. A worker stuck in a call, or a lock never
 //! released, stops the pings, and systemd restarts the service (`WatchdogSec=`).
-
+//!
 //! Elsewhere than Unix (Windows) there is no such service manager: every call does nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
