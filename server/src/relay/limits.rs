@@ -62,6 +62,18 @@ impl Rate {
         *tat = arrival + nanos(self.interval);
         true
     }
+
+    /// As [`Rate::allow`] for `cost` events at once: the first must conform, and the rest are
+    /// charged to the arrival time, so that what follows waits for them.
+    pub fn allow_many(&self, tat: &mut u64, epoch: Instant, now: Instant, cost: u32) -> bool {
+        let now = nanos(now.saturating_duration_since(epoch));
+        let arrival = (*tat).max(now);
+        if arrival - now > nanos(self.tolerance) {
+            return false;
+        }
+        *tat = arrival.saturating_add(nanos(self.interval).saturating_mul(u64::from(cost)));
+        true
+    }
 }
 
 fn nanos(duration: Duration) -> u64 {

@@ -19,9 +19,12 @@ pub enum Line {
     Expired,
     /// A limit refused something.
     Refused,
+    /// What the cluster's NATS input made happen (nodes coming and going, records set right,
+    /// forged input dropped): a NATS client can cause these as fast as a UDP sender.
+    Cluster,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl Line {
     fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Line {
             Line::Removed => "removed",
             Line::Expired => "expired",
             Line::Refused => "refused",
+            Line::Cluster => "cluster",
         }
     }
 }
@@ -103,8 +107,15 @@ impl LogLimiter {
     }
 }
 
-const KINDS_IN_ORDER: [Line; KINDS] =
-    [Line::Create, Line::Join, Line::Leave, Line::Removed, Line::Expired, Line::Refused];
+const KINDS_IN_ORDER: [Line; KINDS] = [
+    Line::Create,
+    Line::Join,
+    Line::Leave,
+    Line::Removed,
+    Line::Expired,
+    Line::Refused,
+    Line::Cluster,
+];
 
 #[cfg(test)]
 mod tests {
@@ -125,7 +136,7 @@ mod tests {
         logs.flush(next + Duration::from_secs(5));
         assert_eq!(
             KINDS_IN_ORDER.iter().map(|k| *k as usize).collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4, 5]
+            [0, 1, 2, 3, 4, 5, 6]
         );
     }
 }

@@ -47,6 +47,10 @@ pub struct Bus {
     inboxes: Vec<VecDeque<Response>>,
     /// The directory's change feed held back from a node (`Some`), as a slow watch would.
     held: Vec<Option<VecDeque<Response>>>,
+    /// A hostile writer rewrites this group's record before every node's write (a
+    /// compare-and-set that never succeeds); its writes are counted in `forged_writes`.
+    pub rewritten: Option<GroupId>,
+    pub forged_writes: u64,
 }
 
 pub fn addr(n: u16) -> SocketAddr {
@@ -93,6 +97,8 @@ impl Bus {
             sent: Vec::new(),
             inboxes: vec![VecDeque::new(); count],
             held: vec![None; count],
+            rewritten: None,
+            forged_writes: 0,
         };
         for i in 0..count {
             bus.connect(i, true);
@@ -174,7 +180,9 @@ impl Bus {
         if !self.nodes[j].connected {
             return;
         }
-        let to: Vec<SocketAddr> = self.nodes[j].relay.deliver(group, payload).collect();
+        let (now, sender) = (self.now, self.nodes[from].name.clone());
+        let to: Vec<SocketAddr> =
+            self.nodes[j].relay.deliver(now, &sender, group, payload).collect();
         self.sent.extend(to.into_iter().map(|to| (j, to, payload.to_vec())));
     }
 
@@ -228,13 +236,14 @@ impl Bus {
                     self.send_to_others(i, Response::Heartbeat(heartbeat));
                 }
             }
-            Request::Announce { op, group, record, revision, to } => {
+            Request::Announce { op, group, to } => {
                 for node in to {
                     if let Some(j) =
                         self.index(&node).filter(|&j| reachable && self.nodes[j].connected)
                     {
-                        let changed =
-                            Response::Changed { group, current: Some(record.clone()), revision };
+                        // The shell reads the record from the directory, as the receiver does.
+                        let (current, revision) = self.current(group);
+                        let changed = Response::Changed { group, current, revision };
                         let now = self.now;
                         self.nodes[j].relay.cluster_receive(now, changed);
                         self.collect_replies(j);
@@ -275,6 +284,13 @@ impl Bus {
         expect: Expect,
         ttl: Option<Duration>,
     ) -> Response {
+        if self.rewritten == Some(group)
+            && let Some(stored) = self.directory.get(&group)
+        {
+            self.forged_writes += 1;
+            let record = stored.record.clone();
+            self.forge(group, Some(record), None);
+        }
         let held = self.directory.get(&group).map(|stored| stored.revision);
         let fits = match expect {
             Expect::Absent => held.is_none(),
@@ -293,6 +309,41 @@ impl Bus {
         self.last.insert(group, revision);
         self.feed(Response::Changed { group, current: Some(record), revision });
         Response::Written { op, revision }
+    }
+
+    /// Someone other than a node writes `group`'s key (a NATS client with a node's
+    /// permissions): `Some` record, or `None` for a value that is no record (a forged one the
+    /// shell cannot decode: it reads as no group); with `ttl`, or without.
+    pub fn forge(&mut self, group: GroupId, record: Option<Record>, ttl: Option<Duration>) {
+        self.sequence += 1;
+        let revision = self.sequence;
+        let expires = ttl.map(|ttl| self.now + ttl);
+        match &record {
+            Some(record) => {
+                let stored = Stored { record: record.clone(), revision, expires };
+                self.directory.insert(group, stored);
+            }
+            None => {
+                self.directory.remove(&group);
+            }
+        }
+        self.last.insert(group, revision);
+        self.feed(Response::Changed { group, current: record, revision });
+    }
+
+    /// A payload from a NATS client posing as node `from`, straight to node `j`'s core; the
+    /// addresses it was sent to.
+    pub fn deliver_as(
+        &mut self,
+        j: usize,
+        from: &str,
+        group: GroupId,
+        payload: &[u8],
+    ) -> Vec<SocketAddr> {
+        let (now, from) = (self.now, from.parse().expect("a node name"));
+        let to: Vec<SocketAddr> = self.nodes[j].relay.deliver(now, &from, group, payload).collect();
+        self.sent.extend(to.iter().map(|&to| (j, to, payload.to_vec())));
+        to
     }
 
     /// The directory's change feed, to every connected node.

@@ -1,24 +1,78 @@
-//! What relay nodes send each other over NATS (docs/cluster.md, "Between the nodes"):
+//! What relay nodes send each other over NATS (docs/cluster.md, "Between the nodes"). Every
+//! subject ends with the sending node's name, so that NATS's per-user permissions can let a
+//! node's credentials publish as that node only ([`Subject`]):
 //!
-//! - `<prefix>.node.<name>`: payloads for that node's members, many in one NATS message (a
-//!   message costs far more than its bytes, see ../shared/research/cluster-nats.md):
-//!   `0x01`, then for each payload its group id (8 bytes), its length (2 bytes, big-endian)
-//!   and its bytes.
-//! - `<prefix>.ctl.<name>`: a request that tells a node a group's new record before a join on
-//!   another node is answered (JSON [`Announcement`]); the answer is an empty message.
-//! - `<prefix>.alive`: every node's heartbeat (JSON [`Heartbeat`]).
+//! - `<prefix>.node.<to>.<from>`: payloads for that node's members, many in one NATS message (a
+//!   message costs far more than its bytes, docs/performance.md "Cluster"): `0x01`, then for
+//!   each payload its group id (8 bytes), its length (2 bytes, big-endian) and its bytes; at
+//!   most [`MAX_FRAMES`] payloads a message.
+//! - `<prefix>.ctl.<to>.<from>`: a request that asks a node to read a group's record from the
+//!   directory before a join on the sender is answered (JSON [`Announcement`]); the answer is
+//!   an empty message once it has read it. The record and its revision come from the directory
+//!   itself, never from the message.
+//! - `<prefix>.alive.<from>`: every node's heartbeat (JSON [`Heartbeat`]).
+//!
+//! All of it is hostile input: a NATS client with a node's permissions can send anything, so
+//! the core checks every payload ([`crate::relay::Relay::deliver`]) as it checks UDP.
 
 use serde::{Deserialize, Serialize};
 use udprelay_shared::GroupId;
 use udprelay_shared::limits::MAX_DATAGRAM;
 
-use super::record::{NodeId, Record};
+use super::record::NodeId;
 
 /// The first byte of a batch: its format.
 const BATCH_VERSION: u8 = 1;
 
 /// Bytes a batch spends on each payload besides the payload itself.
 pub const FRAME_OVERHEAD: usize = 8 + 2;
+
+/// Most payloads in one NATS message: a sender closes a batch there, and a receiver reads no
+/// more of one (so that one message of tiny frames cannot make a hundred thousand payloads).
+pub const MAX_FRAMES: usize = 1024;
+
+/// The three kinds of subject, by what they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// Payloads for the receiver's members.
+    Payloads,
+    /// An [`Announcement`] (a request).
+    Announcement,
+    /// A [`Heartbeat`] (to every node).
+    Heartbeat,
+}
+
+impl Subject {
+    fn token(self) -> &'static str {
+        match self {
+            Subject::Payloads => "node",
+            Subject::Announcement => "ctl",
+            Subject::Heartbeat => "alive",
+        }
+    }
+
+    /// The subject `from` publishes on for `to` (`to` is not part of a heartbeat's).
+    pub fn to(self, prefix: &str, to: &NodeId, from: &NodeId) -> String {
+        match self {
+            Subject::Heartbeat => format!("{prefix}.alive.{from}"),
+            kind => format!("{prefix}.{}.{to}.{from}", kind.token()),
+        }
+    }
+
+    /// What `me` subscribes to for this kind: every sender's.
+    pub fn wildcard(self, prefix: &str, me: &NodeId) -> String {
+        match self {
+            Subject::Heartbeat => format!("{prefix}.alive.*"),
+            kind => format!("{prefix}.{}.{me}.*", kind.token()),
+        }
+    }
+
+    /// The sending node of a subject received on, as its last token says (`None`: not a node
+    /// name, which no node sends).
+    pub fn sender(subject: &str) -> Option<NodeId> {
+        subject.rsplit('.').next()?.parse().ok()
+    }
+}
 
 /// Payloads for one node, being put together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,6 +122,11 @@ impl Batch {
         self.payloads == 0
     }
 
+    /// Whether another batch can be appended without passing [`MAX_FRAMES`] or `bytes`.
+    pub fn has_room_for(&self, other: &Batch, bytes: usize) -> bool {
+        self.payloads + other.payloads <= MAX_FRAMES && self.len() + other.len() <= bytes
+    }
+
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
@@ -78,17 +137,18 @@ impl Batch {
 pub struct Frames<'a> {
     rest: &'a [u8],
     damaged: bool,
+    read: usize,
 }
 
 impl<'a> Frames<'a> {
     pub fn new(bytes: &'a [u8]) -> Frames<'a> {
         match bytes.split_first() {
-            Some((&BATCH_VERSION, rest)) => Frames { rest, damaged: false },
-            _ => Frames { rest: &[], damaged: true },
+            Some((&BATCH_VERSION, rest)) => Frames { rest, damaged: false, read: 0 },
+            _ => Frames { rest: &[], damaged: true, read: 0 },
         }
     }
 
-    /// Whether the batch was not entirely readable.
+    /// Whether the batch was not entirely readable (or held more than [`MAX_FRAMES`]).
     pub fn damaged(&self) -> bool {
         self.damaged
     }
@@ -101,6 +161,12 @@ impl<'a> Iterator for Frames<'a> {
         if self.rest.is_empty() {
             return None;
         }
+        if self.read == MAX_FRAMES {
+            self.rest = &[];
+            self.damaged = true;
+            return None;
+        }
+        self.read += 1;
         let frame = (|| {
             let (id, rest) = self.rest.split_first_chunk::<8>()?;
             let (len, rest) = rest.split_first_chunk::<2>()?;
@@ -126,23 +192,24 @@ impl<'a> Iterator for Frames<'a> {
     }
 }
 
-/// A group's record as just written by the sender, which waits for the answer before it tells
-/// its new member `OK JOINED`: the receiver then sends the group's payloads to the sender too.
+/// "Read this group's record": the sender has just written it, and waits for the answer
+/// before it tells its new member `OK JOINED`; the receiver reads the record from the
+/// directory (never trusting a record in a message) and then sends the group's payloads to the
+/// sender too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcement {
     pub group: String,
-    pub revision: u64,
-    pub record: Record,
 }
 
 impl Announcement {
-    pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("an announcement always encodes")
+    pub fn encode(group: GroupId) -> Vec<u8> {
+        serde_json::to_vec(&Announcement { group: group.to_string() })
+            .expect("an announcement always encodes")
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<(GroupId, u64, Record)> {
+    pub fn decode(bytes: &[u8]) -> Option<GroupId> {
         let announcement: Announcement = serde_json::from_slice(bytes).ok()?;
-        Some((announcement.group.parse().ok()?, announcement.revision, announcement.record))
+        announcement.group.parse().ok()
     }
 }
 
@@ -239,15 +306,44 @@ mod tests {
         let heartbeat = Heartbeat { node: "n1".parse().unwrap(), instance: 7, leaving: false };
         assert_eq!(Heartbeat::decode(&heartbeat.encode()), Some(heartbeat));
         assert_eq!(Heartbeat::decode(b"{}"), None);
-        let record = Record {
-            node: "n1".parse().unwrap(),
-            creator: "127.0.0.1:9".parse().unwrap(),
-            cap: None,
-            members: Default::default(),
-        };
-        let announcement =
-            Announcement { group: "ABCD1234".into(), revision: 3, record: record.clone() };
-        assert_eq!(Announcement::decode(&announcement.encode()), Some((id("ABCD1234"), 3, record)));
+        let announcement = Announcement::encode(id("ABCD1234"));
+        assert_eq!(String::from_utf8_lossy(&announcement), r#"{"group":"ABCD1234"}"#);
+        assert_eq!(Announcement::decode(&announcement), Some(id("ABCD1234")));
         assert_eq!(Announcement::decode(b"[]"), None);
+        assert_eq!(Announcement::decode(br#"{"group":"abc"}"#), None);
+    }
+
+    #[test]
+    fn subjects_name_their_sender_last() {
+        let (a, b): (NodeId, NodeId) = ("relay-1".parse().unwrap(), "relay-2".parse().unwrap());
+        assert_eq!(Subject::Payloads.to("udprelay", &b, &a), "udprelay.node.relay-2.relay-1");
+        assert_eq!(Subject::Announcement.to("c", &b, &a), "c.ctl.relay-2.relay-1");
+        assert_eq!(Subject::Heartbeat.to("c", &b, &a), "c.alive.relay-1");
+        assert_eq!(Subject::Payloads.wildcard("c", &b), "c.node.relay-2.*");
+        assert_eq!(Subject::Heartbeat.wildcard("c", &b), "c.alive.*");
+        assert_eq!(Subject::sender("c.node.relay-2.relay-1"), Some(a));
+        assert_eq!(Subject::sender("c.node.relay-2.bad*"), None);
+        assert_eq!(Subject::sender(""), None);
+    }
+
+    #[test]
+    fn a_message_of_more_than_max_frames_is_read_no_further() {
+        let mut batch = Batch::new();
+        for _ in 0..MAX_FRAMES + 5 {
+            batch.push(id("ABCD1234"), b"x");
+        }
+        let bytes = batch.into_bytes();
+        let mut frames = Frames::new(&bytes);
+        assert_eq!(frames.by_ref().count(), MAX_FRAMES);
+        assert!(frames.damaged());
+        let (mut one, mut two) = (Batch::new(), Batch::new());
+        for _ in 0..MAX_FRAMES - 1 {
+            one.push(id("ABCD1234"), b"x");
+        }
+        two.push(id("ABCD1234"), b"y");
+        assert!(one.has_room_for(&two, usize::MAX));
+        one.append(&two);
+        assert!(!one.has_room_for(&two, usize::MAX));
+        assert!(!Batch::new().has_room_for(&two, 0));
     }
 }

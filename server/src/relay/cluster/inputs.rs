@@ -5,13 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use udprelay_shared::{ErrorReply, GroupId, Reply};
 
+use super::super::logs::Line;
 use super::super::members::MemberKey;
 use super::super::{Outgoing, Recipients};
 use super::replica::Heard;
-use super::{Heartbeat, NodeId, Record, Request, Response};
+use super::{ABANDONED_GRACE, Heartbeat, NodeId, Record, Request, Response};
 use crate::relay::Relay;
 
 impl Relay {
@@ -38,12 +39,17 @@ impl Relay {
         let dead = cluster.replica.expire(now, silence);
         for node in &dead {
             cluster.stats.nodes_dead += 1;
-            warn!(node = %node, "node dead: no heartbeat for {silence:?}; its members are counted out");
+            if self.logs.admit(now, Line::Cluster) {
+                warn!(node = %node, "node dead: no heartbeat for {silence:?}; its members are counted out");
+            }
         }
         // Newly dead nodes at once; what is left of earlier ones (a write that failed) at each
         // heartbeat, not at every tick: it reads every group of the directory.
         if beat || !dead.is_empty() {
             self.clear_dead_nodes(now);
+        }
+        if beat {
+            self.expire_abandoned(now);
         }
         let due: Vec<GroupId> = self
             .cluster
@@ -97,17 +103,24 @@ impl Relay {
                 }
             }
             Response::Heartbeat(heartbeat) if heartbeat.leaving => {
-                if heartbeat.node != *cluster.me() {
-                    info!(node = %heartbeat.node, "node left the cluster");
+                let Heartbeat { node, instance, .. } = heartbeat;
+                if node != *cluster.me() && cluster.replica.left(now, &node, instance) {
+                    if self.logs.admit(now, Line::Cluster) {
+                        info!(node = %node, "node left the cluster");
+                    }
                     cluster.stats.nodes_dead += 1;
-                    cluster.replica.left(&heartbeat.node);
                     self.clear_dead_nodes(now);
                 }
             }
             Response::Heartbeat(heartbeat) => {
-                match cluster.replica.heard(now, &heartbeat.node, heartbeat.instance) {
+                let gap = cluster.config.heartbeat;
+                match cluster.replica.heard(now, &heartbeat.node, heartbeat.instance, gap) {
                     Heard::Known => {}
-                    Heard::Arrived => info!(node = %heartbeat.node, "node joined the cluster"),
+                    Heard::Arrived => {
+                        if self.logs.admit(now, Line::Cluster) {
+                            info!(node = %heartbeat.node, "node joined the cluster");
+                        }
+                    }
                     Heard::Impostor if !cluster.impostor_seen => {
                         cluster.impostor_seen = true;
                         error!(
@@ -116,6 +129,17 @@ impl Relay {
                         );
                     }
                     Heard::Impostor => {}
+                    Heard::Ignored => {
+                        cluster.stats.ignored_heartbeats += 1;
+                        if !cluster.ignored_seen {
+                            cluster.ignored_seen = true;
+                            warn!(
+                                node = %heartbeat.node,
+                                "heartbeats not taken: a node restarting over and over, or more \
+                                 than 256 node names (counted in udprelay_cluster_ignored_heartbeats_total; said once)"
+                            );
+                        }
+                    }
                 }
             }
             Response::Changed { group, current, revision } => {
@@ -125,16 +149,39 @@ impl Relay {
         }
     }
 
-    /// A payload another node sent for `group`: to every member here. Members are not
+    /// A payload that node `from` sent for `group`: to every member here. Members are not
     /// touched by it (the sender is elsewhere).
-    pub fn deliver(&mut self, group: GroupId, payload: &[u8]) -> Recipients<'_> {
+    ///
+    /// NATS input is hostile input: a payload goes nowhere unless UDP could have carried it (1
+    /// to 4096 bytes, not starting with `!`), `from` has members in the group by this node's
+    /// copy of the directory, and `from` is within its delivery budget
+    /// ([`super::NODE_DELIVERY_RATE`]). What is refused is counted (`refused_payloads`).
+    pub fn deliver(
+        &mut self,
+        now: Instant,
+        from: &NodeId,
+        group: GroupId,
+        payload: &[u8],
+    ) -> Recipients<'_> {
         const NOBODY: MemberKey = MemberKey::MAX;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += payload.len() as u64;
-        if let Some(cluster) = self.cluster.as_mut() {
-            cluster.stats.received += 1;
-        }
-        let keys = self.tables.groups.get(&group).map_or(&[][..], |g| &g.members[..]);
+        let members = self.tables.groups.get(&group).map_or(&[][..], |g| &g.members[..]);
+        let allowed = match self.cluster.as_mut() {
+            Some(cluster) => {
+                cluster.stats.received += 1;
+                let refusal = cluster.refusal(now, from, group, payload, members.len());
+                if let Some(why) = refusal {
+                    cluster.stats.refused_payloads += 1;
+                    if self.logs.admit(now, Line::Cluster) {
+                        debug!(node = %from, %group, why, "payload from another node dropped");
+                    }
+                }
+                refusal.is_none()
+            }
+            None => false,
+        };
+        let keys = if allowed { members } else { &[][..] };
         Recipients {
             keys: keys.iter(),
             members: &mut self.tables.members,
@@ -163,7 +210,12 @@ impl Relay {
     /// When a node is dead, the janitor writes every group that still counts members there.
     pub(super) fn clear_dead_nodes(&mut self, now: Instant) {
         let Some(cluster) = self.cluster.as_mut() else { return };
-        if cluster.replica.dead().next().is_none() || !cluster.replica.is_janitor() {
+        // The janitor clears at once; if dead nodes' counts are still there two heartbeats on
+        // (the janitor's name heartbeats but does not do its work), every node does.
+        let overdue = now
+            .checked_sub(cluster.config.heartbeat * 2)
+            .is_some_and(|since| cluster.replica.dead_before(since));
+        if cluster.replica.dead().next().is_none() || !(cluster.replica.is_janitor() || overdue) {
             return;
         }
         let dead: Vec<NodeId> = cluster.replica.dead().cloned().collect();
@@ -179,6 +231,32 @@ impl Relay {
         }
         if let Some(cluster) = self.cluster.as_mut() {
             cluster.replica.forget_cleared();
+        }
+    }
+
+    /// A record that has counted no members for twice `--empty-ttl` and more is one that was
+    /// written without a time to live (nodes write an empty group's record with one): the
+    /// janitor writes it again with a short one, so that it expires. Groups this node holds
+    /// are its own business.
+    fn expire_abandoned(&mut self, now: Instant) {
+        let grace = self.config.empty_ttl.saturating_mul(2) + ABANDONED_GRACE;
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let Some(since) = now.checked_sub(grace) else { return };
+        if !cluster.replica.is_janitor() {
+            return;
+        }
+        let abandoned = cluster.replica.empty_before(since);
+        for (group, revision) in abandoned {
+            let held = self.tables.groups.contains_key(&group);
+            let Some(cluster) = self.cluster.as_mut() else { return };
+            if held || cluster.pending.contains_key(&group) {
+                continue;
+            }
+            let record = cluster.replica.get(&group).expect("listed above").record.clone();
+            if self.logs.admit(now, Line::Cluster) {
+                warn!(%group, "empty group's record has no time to live: made to expire");
+            }
+            self.expire_record(group, record, revision);
         }
     }
 

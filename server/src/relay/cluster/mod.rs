@@ -23,6 +23,8 @@ mod writer;
 #[cfg(test)]
 mod bus;
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
@@ -32,12 +34,15 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use udprelay_shared::limits::MAX_DATAGRAM;
 use udprelay_shared::{GroupId, Reply};
 
-pub use frames::{Announcement, Batch, FRAME_OVERHEAD, Frames, Heartbeat};
-pub use record::{InvalidNodeId, NodeId, Record};
+pub use frames::{Announcement, Batch, FRAME_OVERHEAD, Frames, Heartbeat, MAX_FRAMES, Subject};
+pub use record::{InvalidNodeId, MAX_RECORD_BYTES, MAX_RECORD_NODES, NodeId, Record};
+pub use replica::MAX_NODES;
 
 use super::Relay;
+use super::limits::Rate;
 use replica::Replica;
 use writer::Pending;
 
@@ -47,6 +52,14 @@ pub const DEFAULT_NODE_HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Most joins waiting for the directory at once on one node; more get `ERR BUSY TryAgain`.
 pub const MAX_WAITING_JOINS: usize = 10_000;
+
+/// Deliveries (one payload to one member) a second that one other node's payloads may make
+/// here, with bursts of twice that: about what this node's own UDP output can be, so that a
+/// NATS client with a node's permissions makes no more sends than a full UDP link would.
+pub const NODE_DELIVERY_RATE: u32 = 1_000_000;
+
+/// Added to twice `--empty-ttl` before an empty record with no time to live is expired anyway.
+pub const ABANDONED_GRACE: Duration = Duration::from_secs(10);
 
 /// How this node takes part.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,10 +91,11 @@ pub enum Request {
     Write { op: OpId, group: GroupId, record: Record, expect: Expect, ttl: Option<Duration> },
     /// Read a group's record.
     Read { op: OpId, group: GroupId },
-    /// Give these nodes the record just written (and wait, within a bound, for each to have
-    /// it): then they send this node the group's payloads before its new member hears
-    /// `OK JOINED`.
-    Announce { op: OpId, group: GroupId, record: Record, revision: u64, to: Vec<NodeId> },
+    /// Ask these nodes to read the group's record just written (and wait, within a bound, for
+    /// each to have read it): then they send this node the group's payloads before its new
+    /// member hears `OK JOINED`. They read it from the directory, so that no node takes a
+    /// record, or a revision, from another's word.
+    Announce { op: OpId, group: GroupId, to: Vec<NodeId> },
     /// Publish this node's heartbeat.
     Heartbeat(Heartbeat),
 }
@@ -101,9 +115,10 @@ pub enum Response {
     Failed { op: OpId },
     /// A [`Request::Announce`] is over (each node answered, or the time allowed ran out).
     Announced { op: OpId },
-    /// The directory changed (its change feed), or another node announced a record.
+    /// The directory changed (its change feed), or a record read from it because another node
+    /// announced a change.
     Changed { group: GroupId, current: Option<Record>, revision: u64 },
-    /// Another node's heartbeat.
+    /// Another node's heartbeat (the shell has checked that its subject names `node`).
     Heartbeat(Heartbeat),
     /// The shell's connection to the cluster came up or went down.
     Connection { up: bool },
@@ -128,6 +143,13 @@ pub struct ClusterStats {
     /// Local members removed because the cluster had filled their group while this node was
     /// cut off (see [`Relay::cluster_receive`]).
     pub evicted: u64,
+    /// Payloads from other nodes dropped: not a payload UDP could carry, from a node with no
+    /// members in the group, or over the node's budget ([`Relay::deliver`]).
+    pub refused_payloads: u64,
+    /// Heartbeats not taken (a node's restarts too close together, or too many node names).
+    pub ignored_heartbeats: u64,
+    /// Directory writes given up after too many compare-and-set conflicts in a row.
+    pub unsettled: u64,
 }
 
 impl fmt::Display for ClusterStats {
@@ -136,7 +158,7 @@ impl fmt::Display for ClusterStats {
             f,
             "directory_writes={} directory_reads={} directory_conflicts={} directory_failures={} \
              announcements={} forwarded={} received={} busy={} \
-             nodes_dead={} evicted={}",
+             nodes_dead={} evicted={} refused_payloads={} ignored_heartbeats={} unsettled={}",
             self.directory_writes,
             self.directory_reads,
             self.directory_conflicts,
@@ -147,6 +169,9 @@ impl fmt::Display for ClusterStats {
             self.busy,
             self.nodes_dead,
             self.evicted,
+            self.refused_payloads,
+            self.ignored_heartbeats,
+            self.unsettled,
         )
     }
 }
@@ -171,6 +196,13 @@ pub(super) struct Cluster {
     connected: bool,
     next_heartbeat: Option<Instant>,
     impostor_seen: bool,
+    /// Whether the log has said that heartbeats were ignored.
+    ignored_seen: bool,
+    /// Each other node's delivery budget (a GCRA arrival time, [`NODE_DELIVERY_RATE`]); only
+    /// nodes with members in some group here get one, so it is as bounded as the directory.
+    budgets: HashMap<NodeId, u64>,
+    budget_rate: Rate,
+    epoch: Option<Instant>,
     stats: ClusterStats,
 }
 
@@ -190,6 +222,10 @@ impl Cluster {
             connected: false,
             next_heartbeat: None,
             impostor_seen: false,
+            ignored_seen: false,
+            budgets: HashMap::new(),
+            budget_rate: Rate::per_second(NODE_DELIVERY_RATE).expect("a rate above 0"),
+            epoch: None,
             stats: ClusterStats::default(),
         }
     }
@@ -207,6 +243,38 @@ impl Cluster {
 
     fn waiting_joins(&self) -> usize {
         self.joining.len()
+    }
+
+    /// Why a payload from node `from` for `group`, going to `members` here, is not delivered
+    /// (`None`: it is). See [`Relay::deliver`].
+    fn refusal(
+        &mut self,
+        now: Instant,
+        from: &NodeId,
+        group: GroupId,
+        payload: &[u8],
+        members: usize,
+    ) -> Option<&'static str> {
+        if payload.is_empty() || payload.len() > MAX_DATAGRAM {
+            return Some("not 1 to 4096 bytes");
+        }
+        if payload[0] == b'!' {
+            return Some("starts with '!', which UDP never relays");
+        }
+        if *from == *self.me() || self.replica.get(&group).is_none_or(|e| e.record.count(from) == 0)
+        {
+            return Some("the sending node has no members in the group");
+        }
+        let epoch = *self.epoch.get_or_insert(now);
+        if self.budgets.len() >= replica::MAX_NODES && !self.budgets.contains_key(from) {
+            self.budgets.clear(); // names long gone; each starts again with a full budget
+        }
+        let tat = self.budgets.entry(from.clone()).or_insert(0);
+        let cost = u32::try_from(members.max(1)).unwrap_or(u32::MAX);
+        if !self.budget_rate.allow_many(tat, epoch, now, cost) {
+            return Some("over the node's delivery budget");
+        }
+        None
     }
 
     /// The other live nodes to send one of `group`'s payloads to (counted as forwarded).

@@ -79,6 +79,14 @@ impl fmt::Debug for NodeId {
     }
 }
 
+/// Most nodes one record may give members to (a cluster of more nodes than this is not
+/// supported; docs/cluster.md "Capacity").
+pub const MAX_RECORD_NODES: usize = 256;
+
+/// Longest record read from the directory: [`MAX_RECORD_NODES`] nodes of 64-byte names and
+/// their counts fit with room to spare. The bucket is made with a matching message size limit.
+pub const MAX_RECORD_BYTES: usize = 32 * 1024;
+
 /// A group as the directory knows it. The members are counted per node: each node writes its
 /// own count (compare-and-set on the whole record, so that two joins racing on two nodes can
 /// never together pass the cap), and the node that finds another dead removes that one's.
@@ -120,15 +128,28 @@ impl Record {
         }
     }
 
+    /// Whether it could have been written by a node: a cap of at least 1 (`!CREATE` takes no
+    /// less), at most [`MAX_RECORD_NODES`] nodes with members, each with some.
+    fn is_plausible(&self) -> bool {
+        self.cap != Some(0)
+            && self.members.len() <= MAX_RECORD_NODES
+            && self.members.values().all(|&count| count > 0)
+    }
+
     /// The bytes stored in the directory.
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a record always encodes")
     }
 
-    /// A record from the directory; `None` for anything else (another program's key, or a
-    /// damaged value), which is then treated as no group.
+    /// A record from the directory; `None` for anything else (another program's key, a
+    /// damaged or forged value: over [`MAX_RECORD_BYTES`], a cap of 0, too many nodes), which
+    /// is then treated as no group. The nodes write such a group's record again from what they
+    /// hold.
     pub fn decode(bytes: &[u8]) -> Option<Record> {
-        serde_json::from_slice(bytes).ok()
+        if bytes.len() > MAX_RECORD_BYTES {
+            return None;
+        }
+        serde_json::from_slice(bytes).ok().filter(Record::is_plausible)
     }
 }
 
@@ -174,10 +195,24 @@ mod tests {
             String::from_utf8(bytes.clone()).unwrap(),
             r#"{"node":"a","creator":"127.0.0.1:4000","cap":4,"members":{"a":2,"b":1}}"#
         );
-        assert_eq!(Record::decode(&bytes), Some(record));
-        for bad in
-            [&b""[..], b"{}", b"null", br#"{"node":"a.b","creator":"127.0.0.1:1","cap":null}"#]
-        {
+        assert_eq!(Record::decode(&bytes), Some(record.clone()));
+        let too_many: BTreeMap<NodeId, u32> =
+            (0..=MAX_RECORD_NODES).map(|i| (node(&format!("n{i}")), 1)).collect();
+        let crowded = Record { members: too_many, ..record.clone() }.encode();
+        let padded = format!(
+            r#"{{"node":"a","creator":"127.0.0.1:1","cap":null,"pad":"{}"}}"#,
+            "x".repeat(MAX_RECORD_BYTES)
+        );
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"null",
+            br#"{"node":"a.b","creator":"127.0.0.1:1","cap":null}"#,
+            br#"{"node":"a","creator":"127.0.0.1:1","cap":0}"#,
+            br#"{"node":"a","creator":"127.0.0.1:1","cap":2,"members":{"b":0}}"#,
+            &crowded,
+            padded.as_bytes(),
+        ] {
             assert_eq!(Record::decode(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -10,6 +10,10 @@ use udprelay_shared::GroupId;
 
 use super::record::{NodeId, Record};
 
+/// Most other nodes known at once: heartbeats from more names than this are not taken (a
+/// NATS client with a node's permissions could otherwise grow the table without bound).
+pub const MAX_NODES: usize = 256;
+
 /// A group's record as last seen, at its revision in the directory.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -17,6 +21,8 @@ pub(super) struct Entry {
     pub revision: u64,
     /// The other live nodes with members in the group.
     pub routes: Vec<NodeId>,
+    /// Since when the record has counted no members (`None`: it counts some).
+    pub empty_since: Option<Instant>,
 }
 
 /// What is known of another node.
@@ -24,7 +30,11 @@ pub(super) struct Entry {
 struct Seen {
     last: Instant,
     instance: u64,
-    dead: bool,
+    /// When it was counted dead (`None`: alive).
+    died: Option<Instant>,
+    /// When its instance last changed (a restart), so that a flood of changes is not a flood of
+    /// rescans.
+    restarted: Option<Instant>,
 }
 
 /// What a heartbeat told.
@@ -32,10 +42,13 @@ struct Seen {
 pub(super) enum Heard {
     /// Nothing new.
     Known,
-    /// A node not heard before, or back after being counted dead.
+    /// A node not heard before, or back after being counted dead, or restarted.
     Arrived,
     /// Another process with this node's own name.
     Impostor,
+    /// Not taken: a new name while [`MAX_NODES`] are known, or a second restart within the
+    /// time given.
+    Ignored,
 }
 
 #[derive(Debug)]
@@ -57,6 +70,12 @@ impl Replica {
 
     pub fn len(&self) -> usize {
         self.groups.len()
+    }
+
+    /// Other nodes known (alive, or dead and still named in a record).
+    #[cfg(test)]
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     pub fn groups(&self) -> impl Iterator<Item = (&GroupId, &Entry)> {
@@ -85,13 +104,18 @@ impl Replica {
         match current {
             Some(record) => {
                 for node in record.members.keys() {
-                    if *node != self.me && !self.nodes.contains_key(node) {
-                        self.nodes
-                            .insert(node.clone(), Seen { last: now, instance: 0, dead: false });
+                    let room = self.nodes.len() < MAX_NODES;
+                    if *node != self.me && room && !self.nodes.contains_key(node) {
+                        let seen = Seen { last: now, instance: 0, died: None, restarted: None };
+                        self.nodes.insert(node.clone(), seen);
                     }
                 }
                 let routes = self.routes_of(&record);
-                self.groups.insert(group, Entry { record, revision, routes });
+                let empty_since = (record.total() == 0).then(|| {
+                    let held = self.groups.get(&group).and_then(|entry| entry.empty_since);
+                    held.unwrap_or(now)
+                });
+                self.groups.insert(group, Entry { record, revision, routes, empty_since });
             }
             None => {
                 self.groups.remove(&group);
@@ -115,42 +139,86 @@ impl Replica {
     }
 
     pub fn is_alive(&self, node: &NodeId) -> bool {
-        *node == self.me || self.nodes.get(node).is_some_and(|seen| !seen.dead)
+        *node == self.me || self.nodes.get(node).is_some_and(|seen| seen.died.is_none())
     }
 
     /// Nodes counted dead that the directory still gives members to.
     pub fn dead(&self) -> impl Iterator<Item = &NodeId> {
-        self.nodes.iter().filter(|(_, seen)| seen.dead).map(|(node, _)| node)
+        self.nodes.iter().filter(|(_, seen)| seen.died.is_some()).map(|(node, _)| node)
+    }
+
+    /// Whether a node has been counted dead since before `since` (and the directory may still
+    /// give it members): then every node clears it, not only the janitor, in case the janitor's
+    /// name belongs to a node that heartbeats but does not do its work.
+    pub fn dead_before(&self, since: Instant) -> bool {
+        self.nodes.values().any(|seen| seen.died.is_some_and(|died| died < since))
     }
 
     /// The node that removes dead nodes' members from the directory: the live node with the
     /// smallest name (each node works it out alike; two at once would only repeat a write).
     pub fn is_janitor(&self) -> bool {
-        let live = self.nodes.iter().filter(|(_, seen)| !seen.dead).map(|(node, _)| node);
+        let live = self.nodes.iter().filter(|(_, seen)| seen.died.is_none()).map(|(n, _)| n);
         live.min().is_none_or(|smallest| self.me < *smallest)
     }
 
-    /// A heartbeat from `node` at `now`.
-    pub fn heard(&mut self, now: Instant, node: &NodeId, instance: u64) -> Heard {
+    /// A heartbeat from `node` at `now`. A change of `instance` (a restart) is taken at most
+    /// once per `restart_gap`: each is a rescan of the groups the node is in.
+    pub fn heard(
+        &mut self,
+        now: Instant,
+        node: &NodeId,
+        instance: u64,
+        restart_gap: Duration,
+    ) -> Heard {
         if *node == self.me {
             return if instance == self.instance { Heard::Known } else { Heard::Impostor };
         }
-        let seen = Seen { last: now, instance, dead: false };
-        match self.nodes.insert(node.clone(), seen) {
-            Some(before) if !before.dead && before.instance == instance => Heard::Known,
-            _ => {
-                self.reroute(node);
+        let fresh = Seen { last: now, instance, died: None, restarted: None };
+        let full = self.nodes.len() >= MAX_NODES;
+        let heard = match self.nodes.get_mut(node) {
+            None if full => return Heard::Ignored,
+            None => {
+                self.nodes.insert(node.clone(), fresh);
                 Heard::Arrived
             }
+            Some(seen) if seen.instance == instance || seen.instance == 0 => {
+                // Back from the dead, or heard for the first time (known only from a record).
+                let back = seen.died.is_some() || seen.instance == 0;
+                *seen = Seen { restarted: seen.restarted, ..fresh };
+                if back { Heard::Arrived } else { Heard::Known }
+            }
+            Some(seen) => {
+                let recent = seen.restarted.is_some_and(|at| now < at + restart_gap);
+                if recent {
+                    return Heard::Ignored;
+                }
+                *seen = Seen { restarted: Some(now), ..fresh };
+                Heard::Arrived
+            }
+        };
+        if heard == Heard::Arrived {
+            self.reroute(node);
+        }
+        heard
+    }
+
+    /// `node` said it is leaving, as the process it is known as (`instance`): it is dead at
+    /// once. A farewell naming another instance, or a node not known, changes nothing.
+    pub fn left(&mut self, now: Instant, node: &NodeId, instance: u64) -> bool {
+        match self.nodes.get(node) {
+            Some(seen) if seen.instance == instance && seen.died.is_none() => {
+                self.count_dead(now, node);
+                true
+            }
+            _ => false,
         }
     }
 
-    /// `node` said it is leaving: it is dead at once.
-    pub fn left(&mut self, node: &NodeId) {
+    fn count_dead(&mut self, now: Instant, node: &NodeId) {
         if let Some(seen) = self.nodes.get_mut(node)
-            && !seen.dead
+            && seen.died.is_none()
         {
-            seen.dead = true;
+            seen.died = Some(now);
             self.reroute(node);
         }
     }
@@ -160,11 +228,13 @@ impl Replica {
         let due: Vec<NodeId> = self
             .nodes
             .iter()
-            .filter(|(_, seen)| !seen.dead && now.saturating_duration_since(seen.last) > silence)
+            .filter(|(_, seen)| {
+                seen.died.is_none() && now.saturating_duration_since(seen.last) > silence
+            })
             .map(|(node, _)| node.clone())
             .collect();
         for node in &due {
-            self.left(node);
+            self.count_dead(now, node);
         }
         due
     }
@@ -173,8 +243,19 @@ impl Replica {
     pub fn forget_cleared(&mut self) {
         let groups = &self.groups;
         self.nodes.retain(|node, seen| {
-            !seen.dead || groups.values().any(|entry| entry.record.members.contains_key(node))
+            seen.died.is_none()
+                || groups.values().any(|entry| entry.record.members.contains_key(node))
         });
+    }
+
+    /// Groups whose record has counted no members since before `since`, and their revisions:
+    /// a record left empty without a time to live (which no node writes) is expired anyway.
+    pub fn empty_before(&self, since: Instant) -> Vec<(GroupId, u64)> {
+        self.groups
+            .iter()
+            .filter(|(_, entry)| entry.empty_since.is_some_and(|at| at < since))
+            .map(|(group, entry)| (*group, entry.revision))
+            .collect()
     }
 
     /// Shrinks the copy of the directory when under a quarter of its room is used.

@@ -24,6 +24,16 @@ use crate::relay::Relay;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MOST_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Compare-and-set conflicts in a row on one group that are retried at once (two nodes racing
+/// is ordinary); after that each retry waits a jittered [`CONFLICT_BACKOFF`] times the count.
+const FREE_CONFLICTS: u32 = 2;
+const CONFLICT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Conflicts in a row after which the group's waiting joins are told `ERR BUSY TryAgain`
+/// rather than kept waiting for a directory that will not settle (someone writes the record
+/// over and over); the work is tried again after a backoff.
+pub const MAX_CONFLICTS: u32 = 8;
+
 /// A `!JOIN` waiting for the directory.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Joiner {
@@ -58,6 +68,9 @@ pub(super) enum Kind {
     Create { creator: SocketAddr, attempt: u32 },
     /// The group vanished from the directory while this node still had members in it.
     Recreate,
+    /// An empty record with no time to live, written again with one (see
+    /// `Relay::expire_abandoned`).
+    Expire,
 }
 
 /// One group's directory work.
@@ -71,6 +84,8 @@ pub(super) struct Pending {
     /// `NoSuchGroup`); a copy from the change feed may lag, and is read again first.
     fresh: bool,
     failures: u32,
+    /// Compare-and-set conflicts in a row.
+    conflicts: u32,
     pub retry_at: Option<Instant>,
 }
 
@@ -82,6 +97,7 @@ impl Default for Pending {
             dirty: false,
             fresh: false,
             failures: 0,
+            conflicts: 0,
             retry_at: None,
         }
     }
@@ -323,7 +339,16 @@ impl Relay {
             ) => {
                 cluster.replica.apply(now, group, Some(written.clone()), revision);
                 pending.failures = 0;
-                self.written(now, group, admitted, written, revision, kind, routed);
+                pending.conflicts = 0;
+                self.written(now, group, admitted, written, kind, routed);
+            }
+            (
+                Step::Writing { kind: Kind::Expire, .. },
+                Response::Conflict { current, revision, .. },
+            ) => {
+                // Written meanwhile: whoever wrote it looks after it.
+                cluster.stats.directory_conflicts += 1;
+                cluster.replica.apply(now, group, current, revision);
             }
             (
                 Step::Writing { admitted, written, kind, .. },
@@ -333,6 +358,7 @@ impl Relay {
                 cluster.replica.apply(now, group, current, revision);
                 pending.fresh = true;
                 pending.dirty = true;
+                pending.conflicts += 1;
                 for joiner in admitted.into_iter().rev() {
                     pending.waiting.push_front(joiner);
                 }
@@ -341,6 +367,22 @@ impl Relay {
                     cluster.pending.remove(&group);
                     self.stop_creating(creator);
                     self.retry_create(now, creator, written.cap, attempt);
+                } else if pending.conflicts > FREE_CONFLICTS {
+                    let conflicts = pending.conflicts;
+                    let wait =
+                        CONFLICT_BACKOFF.saturating_mul(conflicts) + jitter(group, conflicts);
+                    pending.retry_at = Some(now + wait.min(MOST_BACKOFF));
+                    if conflicts >= MAX_CONFLICTS {
+                        pending.conflicts = 0;
+                        cluster.stats.unsettled += 1;
+                        let busy: Vec<Joiner> = pending.waiting.drain(..).collect();
+                        if self.logs.admit(now, Line::Cluster) {
+                            warn!(%group, conflicts, "the directory will not settle on this group: joins told to try again");
+                        }
+                        for joiner in busy {
+                            self.refuse(now, joiner, ErrorReply::Busy);
+                        }
+                    }
                 }
             }
             (Step::Announcing { admitted, .. }, Response::Announced { .. }) => {
@@ -375,19 +417,20 @@ impl Relay {
         self.advance(now, group);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn written(
         &mut self,
         now: Instant,
         group: GroupId,
         admitted: Vec<Joiner>,
         written: Record,
-        revision: u64,
         kind: Kind,
         routed: bool,
     ) {
         if let Kind::Create { creator, .. } = kind {
             return self.created(now, group, creator, written.cap);
+        }
+        if let Kind::Expire = kind {
+            return;
         }
         if admitted.is_empty() {
             return;
@@ -399,9 +442,44 @@ impl Relay {
         }
         let op = cluster.op(group);
         cluster.stats.announcements += 1;
-        cluster.requests.push_back(Request::Announce { op, group, record: written, revision, to });
+        cluster.requests.push_back(Request::Announce { op, group, to });
         self.pending_or_new(group).step = Step::Announcing { op, admitted };
     }
+}
+
+impl Relay {
+    /// Writes an abandoned empty record again, unchanged, with a short time to live.
+    pub(super) fn expire_record(&mut self, group: GroupId, record: Record, revision: u64) {
+        let cluster = self.cluster.as_mut().expect("clustered");
+        let op = cluster.op(group);
+        cluster.stats.directory_writes += 1;
+        let expect = Expect::Revision(revision);
+        let ttl = Some(Duration::from_secs(1));
+        cluster.requests.push_back(Request::Write {
+            op,
+            group,
+            record: record.clone(),
+            expect,
+            ttl,
+        });
+        let step = Step::Writing {
+            op,
+            admitted: Vec::new(),
+            written: record,
+            kind: Kind::Expire,
+            routed: true,
+        };
+        self.pending_or_new(group).step = step;
+    }
+}
+
+/// A wait of 0 to 15 ms that differs between groups, tries and processes, so that nodes
+/// racing on one record do not retry in step (the core draws no random numbers of its own).
+fn jitter(group: GroupId, attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    thread_local! { static KEY: RandomState = RandomState::new(); }
+    let hash = KEY.with(|key| key.hash_one((group, attempt)));
+    Duration::from_millis(hash % 16)
 }
 
 fn count(n: usize) -> u32 {

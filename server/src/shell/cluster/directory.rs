@@ -12,12 +12,16 @@ use async_nats::jetstream::kv::{self, Operation, Store};
 use tracing::debug;
 use udprelay_shared::GroupId;
 
-use crate::relay::cluster::{Expect, Record, Response};
+use crate::relay::cluster::{Expect, MAX_RECORD_BYTES, Record, Response};
 
 /// How long a request to the directory may take before it counts as failed (a KV leader
 /// election stops writes for about 5 s: joins meanwhile are told to try again, not kept
 /// waiting).
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most bytes the bucket holds: about a million groups' records. Past it, writes fail (creates
+/// and joins get `ERR BUSY TryAgain`) rather than the NATS servers' disks filling.
+pub const MAX_BUCKET_BYTES: i64 = 256 * 1024 * 1024;
 
 /// How long a deleted or expired key's marker stays, so that watches see the deletion.
 const MARKER_TTL: Duration = Duration::from_secs(600);
@@ -42,6 +46,9 @@ pub async fn open_bucket(
         description: "udprelay: one record per group (docs/cluster.md)".into(),
         history: 1,
         num_replicas: replicas,
+        // Bounded, whatever a writer with a node's permissions puts there (docs/security.md).
+        max_value_size: MAX_RECORD_BYTES as i32,
+        max_bytes: MAX_BUCKET_BYTES,
         limit_markers: Some(MARKER_TTL),
         ..Default::default()
     };
@@ -167,10 +174,15 @@ pub async fn write(
 
 /// Carries out a read.
 pub async fn read(store: &Store, op: u64, group: GroupId) -> Response {
-    match tokio::time::timeout(OP_TIMEOUT, current(store, group)).await {
-        Ok(Ok((current, revision))) => Response::Read { op, current, revision },
-        _ => Response::Failed { op },
+    match read_current(store, group).await {
+        Some((current, revision)) => Response::Read { op, current, revision },
+        None => Response::Failed { op },
     }
+}
+
+/// A group's record and revision from the directory, within [`OP_TIMEOUT`] (`None`: failed).
+pub async fn read_current(store: &Store, group: GroupId) -> Option<(Option<Record>, u64)> {
+    tokio::time::timeout(OP_TIMEOUT, current(store, group)).await.ok()?.ok()
 }
 
 /// What a watch entry tells the core (`None` for a key that is no group id).

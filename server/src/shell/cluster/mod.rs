@@ -145,6 +145,7 @@ pub fn start(
             watch: None,
             catching_up: None,
             up: false,
+            announcement_reads: Arc::new(tokio::sync::Semaphore::new(node::MAX_ANNOUNCEMENT_READS)),
         };
         runtime.block_on(node_loop.run(queued, wake, stopped));
     })?;

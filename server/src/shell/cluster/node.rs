@@ -18,7 +18,9 @@ use udprelay_shared::Reply;
 use super::transmit::Transmitter;
 use super::{Counters, Options, directory, publisher};
 use crate::relay::Relay;
-use crate::relay::cluster::{Announcement, Batch, Frames, Heartbeat, NodeId, Request, Response};
+use crate::relay::cluster::{
+    Announcement, Batch, Frames, Heartbeat, NodeId, Request, Response, Subject,
+};
 use crate::shell::lock;
 
 /// How often the core's clock work runs (heartbeats, dead nodes, retries).
@@ -42,7 +44,12 @@ pub(super) struct Node {
     pub(super) catching_up: Option<Instant>,
     /// What the core was last told of the connection.
     pub(super) up: bool,
+    /// Announcements being read from the directory (at most [`MAX_ANNOUNCEMENT_READS`]).
+    pub(super) announcement_reads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most announcements read from the directory at once.
+pub(super) const MAX_ANNOUNCEMENT_READS: usize = 64;
 
 /// Longest a node waits for its copy of the directory before it counts as connected anyway.
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -52,6 +59,8 @@ struct Wires {
     client: Client,
     jetstream: async_nats::jetstream::Context,
     responses: mpsc::UnboundedSender<Response>,
+    /// Wakes the loop to carry out what the core queued from off the loop.
+    wake: Arc<Notify>,
 }
 
 /// A watch of the directory, set up off the loop (each step can wait for JetStream).
@@ -88,8 +97,12 @@ async fn next_change(
 }
 
 impl Node {
-    fn subject(&self, kind: &str, node: &NodeId) -> String {
-        format!("{}.{kind}.{node}", self.options.name)
+    fn subject(&self, kind: Subject, to: &NodeId) -> String {
+        kind.to(&self.options.name, to, &self.node)
+    }
+
+    fn wildcard(&self, kind: Subject) -> String {
+        kind.wildcard(&self.options.name, &self.node)
     }
 
     pub(super) async fn run(
@@ -121,6 +134,7 @@ impl Node {
         tokio::spawn(publisher::run(
             client.clone(),
             self.options.name.clone(),
+            self.node.clone(),
             queued,
             Arc::clone(&self.counters),
         ));
@@ -130,9 +144,9 @@ impl Node {
         };
         let subscriptions = async {
             Ok::<_, async_nats::SubscribeError>((
-                subscribe(self.subject("node", &self.node)).await?,
-                subscribe(self.subject("ctl", &self.node)).await?,
-                subscribe(format!("{}.alive", self.options.name)).await?,
+                subscribe(self.wildcard(Subject::Payloads)).await?,
+                subscribe(self.wildcard(Subject::Announcement)).await?,
+                subscribe(self.wildcard(Subject::Heartbeat)).await?,
             ))
         };
         let (mut payloads, mut announcements, mut heartbeats): (
@@ -144,8 +158,12 @@ impl Node {
             Err(error) => return error!(%error, "cannot subscribe to the cluster's subjects"),
         };
         let (responses_tx, mut responses) = mpsc::unbounded_channel::<Response>();
-        let wires =
-            Wires { client: client.clone(), jetstream: jetstream.clone(), responses: responses_tx };
+        let wires = Wires {
+            client: client.clone(),
+            jetstream: jetstream.clone(),
+            responses: responses_tx,
+            wake: Arc::clone(&wake),
+        };
         let (watches_tx, mut watches) = mpsc::unbounded_channel::<Result<Watching, String>>();
         let mut ticks = tokio::time::interval(TICK);
         // A watch of the directory is wanted (at start, and afresh after each reconnection, to
@@ -206,20 +224,16 @@ impl Node {
                         watch_wanted = true;
                     }
                 },
-                Some(message) = payloads.next() => self.delivered(&message.payload),
-                Some(message) = announcements.next() => {
-                    if let Some((group, revision, record)) = Announcement::decode(&message.payload) {
-                        let changed = Response::Changed { group, current: Some(record), revision };
-                        self.tell(changed, &wires).await;
-                    }
-                    if let Some(reply) = message.reply {
-                        let _ = client.publish(reply, bytes::Bytes::new()).await;
-                    }
-                }
+                Some(message) = payloads.next() => self.delivered(&message),
+                Some(message) = announcements.next() => self.announced(message, &wires),
                 Some(message) = heartbeats.next() => {
-                    if let Some(heartbeat) = Heartbeat::decode(&message.payload) {
-                        let heard = Response::Heartbeat(heartbeat);
-                        self.tell(heard, &wires).await;
+                    // The subject names the sender (and NATS's permissions can make it true).
+                    let sender = Subject::sender(&message.subject);
+                    match Heartbeat::decode(&message.payload) {
+                        Some(heartbeat) if sender.as_ref() == Some(&heartbeat.node) => {
+                            self.tell(Response::Heartbeat(heartbeat), &wires).await;
+                        }
+                        _ => self.damaged("a heartbeat"),
                     }
                 }
                 Some(response) = responses.recv() => {
@@ -287,11 +301,11 @@ impl Node {
     }
 
     async fn carry_out(&mut self, request: Request, wires: &Wires) {
-        let Wires { client, jetstream, responses } = wires;
+        let Wires { client, jetstream, responses, .. } = wires;
         let responses = responses.clone();
         match request {
             Request::Heartbeat(heartbeat) => {
-                let subject = format!("{}.alive", self.options.name);
+                let subject = self.subject(Subject::Heartbeat, &self.node);
                 let _ = client.publish(subject, heartbeat.encode().into()).await;
             }
             Request::Write { op, group, record, expect, ttl } => {
@@ -315,14 +329,16 @@ impl Node {
                     let _ = responses.send(directory::read(&store, op, group).await);
                 });
             }
-            Request::Announce { op, group, record, revision, to } => {
-                let body: bytes::Bytes =
-                    Announcement { group: group.to_string(), revision, record }.encode().into();
+            Request::Announce { op, group, to } => {
+                let body: bytes::Bytes = Announcement::encode(group).into();
                 let asks: Vec<_> = to
                     .iter()
                     .map(|node| {
-                        let (client, subject, body) =
-                            (client.clone(), self.subject("ctl", node), body.clone());
+                        let (client, subject, body) = (
+                            client.clone(),
+                            self.subject(Subject::Announcement, node),
+                            body.clone(),
+                        );
                         async move {
                             let _ = tokio::time::timeout(
                                 ANNOUNCE_TIMEOUT,
@@ -340,25 +356,64 @@ impl Node {
         }
     }
 
-    /// Payloads another node sent for members here.
-    fn delivered(&mut self, message: &[u8]) {
+    /// Payloads another node sent for members here (the core decides what goes anywhere).
+    fn delivered(&mut self, message: &async_nats::Message) {
         self.counters.received_messages.fetch_add(1, Ordering::Relaxed);
-        let mut frames = Frames::new(message);
+        let Some(from) = Subject::sender(&message.subject) else {
+            return self.damaged("payloads");
+        };
+        let mut frames = Frames::new(&message.payload);
         let mut out: Vec<(&[u8], SocketAddr)> = Vec::new();
         let mut count = 0;
         {
+            let now = Instant::now();
             let mut relay = lock(&self.relay);
             for (group, payload) in frames.by_ref() {
                 count += 1;
-                out.extend(relay.deliver(group, payload).map(|to| (payload, to)));
+                out.extend(relay.deliver(now, &from, group, payload).map(|to| (payload, to)));
             }
         }
         self.counters.received_payloads.fetch_add(count, Ordering::Relaxed);
         if frames.damaged() {
-            self.counters.damaged_messages.fetch_add(1, Ordering::Relaxed);
-            debug!("a message from another node did not read whole");
+            self.damaged("payloads");
         }
         self.transmitter.send(&out);
+    }
+
+    /// A message from another node that did not read (counted; logged at debug level only,
+    /// since anyone who can publish can send them).
+    fn damaged(&self, what: &str) {
+        self.counters.damaged_messages.fetch_add(1, Ordering::Relaxed);
+        debug!(what, "a message from another node did not read whole");
+    }
+
+    /// Another node asks this one to read a group's record before it answers a join: read
+    /// from the directory off the loop, given to the core, and then answered. At most
+    /// [`MAX_ANNOUNCEMENT_READS`] at once; more are left unanswered (their senders wait 500 ms
+    /// and answer their joins anyway, as for a node that is slow).
+    fn announced(&mut self, message: async_nats::Message, wires: &Wires) {
+        let (Some(_), Some(group)) =
+            (Subject::sender(&message.subject), Announcement::decode(&message.payload))
+        else {
+            return self.damaged("an announcement");
+        };
+        let Some(store) = self.store.clone() else { return };
+        let Ok(permit) = Arc::clone(&self.announcement_reads).try_acquire_owned() else {
+            return self.damaged("an announcement (too many at once)");
+        };
+        let (client, relay, wake) =
+            (wires.client.clone(), Arc::clone(&self.relay), Arc::clone(&wires.wake));
+        tokio::spawn(async move {
+            if let Some((current, revision)) = directory::read_current(&store, group).await {
+                let changed = Response::Changed { group, current, revision };
+                lock(&relay).cluster_receive(Instant::now(), changed);
+                wake.notify_one(); // what the core asks as a result goes out from the loop
+            }
+            if let Some(reply) = message.reply {
+                let _ = client.publish(reply, bytes::Bytes::new()).await;
+            }
+            drop(permit);
+        });
     }
 
     /// Tells the other nodes this one is leaving, so they need not wait for its silence.

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::Counters;
-use crate::relay::cluster::{Batch, NodeId};
+use crate::relay::cluster::{Batch, NodeId, Subject};
 
 /// Batches waiting at most, between the workers and the publishing task.
 pub const QUEUE: usize = 4096;
 
-/// A message for one node is closed at about this size (NATS takes 1 MiB by default).
+/// A message for one node is closed at about this size (NATS takes 1 MiB by default), or at
+/// [`MAX_FRAMES`](crate::relay::cluster::MAX_FRAMES) payloads.
 const MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Batches taken off the queue at once.
@@ -41,6 +42,7 @@ const RATE_WINDOW: Duration = Duration::from_millis(100);
 pub async fn run(
     client: async_nats::Client,
     prefix: String,
+    me: NodeId,
     mut queue: mpsc::Receiver<(NodeId, Batch)>,
     counters: Arc<Counters>,
 ) {
@@ -63,7 +65,10 @@ pub async fn run(
         }
         in_window += taken.iter().map(|(_, batch)| batch.payloads() as u64).sum::<u64>();
         for (node, batch) in taken.drain(..) {
-            match out.iter_mut().find(|(to, open)| *to == node && open.len() < MESSAGE_BYTES) {
+            let open = out
+                .iter_mut()
+                .find(|(to, open)| *to == node && open.has_room_for(&batch, MESSAGE_BYTES));
+            match open {
                 Some((_, open)) => open.append(&batch),
                 None => out.push((node, batch)),
             }
@@ -71,7 +76,7 @@ pub async fn run(
         for (node, batch) in out.drain(..) {
             let subject = subjects
                 .entry(node.clone())
-                .or_insert_with(|| format!("{prefix}.node.{node}"))
+                .or_insert_with(|| Subject::Payloads.to(&prefix, &node, &me))
                 .clone();
             let payloads = batch.payloads() as u64;
             match client.publish(subject, batch.into_bytes().into()).await {
