@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod nats;
+
+pub use nats::{NatsFlags, NatsSecurity, Secret, SignIn, Tls, redacted, split_credentials};
+
 use crate::relay::Config;
 use crate::relay::cluster::NodeId;
 use crate::relay::limits::{
@@ -173,6 +177,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub cluster_replicas: u8,
 
+    #[command(flatten)]
+    pub nats: NatsFlags,
+
     /// With several threads, when to spread the load over them: `auto` hands every datagram
     /// to one worker while it keeps up (less CPU) and spreads senders over all of them when it
     /// gets busy (Linux; elsewhere always); `always` spreads from the start
@@ -201,24 +208,63 @@ pub enum Spread {
     Always,
 }
 
-/// The `--cluster` value: NATS server URLs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The `--cluster` value: NATS server URLs, as given (credentials in them included, so it
+/// never prints them: see [`ClusterUrls::shown`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClusterUrls(pub Vec<String>);
 
+impl ClusterUrls {
+    /// The URLs to connect to, without credentials (those go to the client apart).
+    pub fn bare(&self) -> Vec<String> {
+        self.0.iter().map(|url| split_credentials(url).0).collect()
+    }
+
+    /// The URLs as they may be shown: credentials replaced by `***`.
+    pub fn shown(&self) -> String {
+        self.0.iter().map(|url| redacted(url)).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl std::fmt::Debug for ClusterUrls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClusterUrls({})", self.shown())
+    }
+}
+
+/// Splits `--cluster` into URLs; they are checked by [`ClusterUrls::check`], after parsing,
+/// because clap's own errors repeat the value, and a URL may carry a password.
 fn parse_cluster_urls(text: &str) -> Result<ClusterUrls, String> {
     let urls: Vec<String> =
         text.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_string).collect();
     if urls.is_empty() {
         return Err("give at least one NATS URL, e.g. nats://127.0.0.1:4222".into());
     }
-    for url in &urls {
-        let scheme = ["nats://", "tls://", "ws://", "wss://"].iter().any(|s| url.starts_with(s));
-        let parsed = url.parse::<async_nats::ServerAddr>();
-        if !scheme || parsed.is_err() {
-            return Err(format!("{url:?} is not a NATS URL, such as nats://127.0.0.1:4222"));
-        }
-    }
     Ok(ClusterUrls(urls))
+}
+
+impl ClusterUrls {
+    /// That every URL is a NATS one; the error shows them without credentials.
+    fn check(&self) -> Result<(), String> {
+        for url in &self.0 {
+            if url.starts_with("ws://") || url.starts_with("wss://") {
+                return Err(format!(
+                    "--cluster: {} is a WebSocket URL: use the NATS port, nats:// or tls://",
+                    redacted(url)
+                ));
+            }
+            let scheme = ["nats://", "tls://"].iter().any(|s| url.starts_with(s));
+            let bare = split_credentials(url).0;
+            let host = bare.split_once("://").map_or("", |(_, rest)| rest);
+            let has_host = !host.is_empty() && !host.starts_with(':') && !host.starts_with('/');
+            if !scheme || !has_host || bare.parse::<async_nats::ServerAddr>().is_err() {
+                return Err(format!(
+                    "--cluster: {} is not a NATS URL, such as nats://127.0.0.1:4222",
+                    redacted(url)
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn parse_cluster_name(text: &str) -> Result<String, String> {
@@ -275,6 +321,14 @@ impl Args {
         check("cluster-name", self.cluster_name != other.cluster_name);
         check("cluster-heartbeat", self.cluster_heartbeat != other.cluster_heartbeat);
         check("cluster-replicas", self.cluster_replicas != other.cluster_replicas);
+        check("cluster-creds", self.nats.cluster_creds != other.nats.cluster_creds);
+        check("cluster-nkey", self.nats.cluster_nkey != other.nats.cluster_nkey);
+        check("cluster-user", self.nats.cluster_user != other.nats.cluster_user);
+        let password_file = self.nats.cluster_password_file != other.nats.cluster_password_file;
+        check("cluster-password-file", password_file);
+        check("cluster-tls-ca", self.nats.cluster_tls_ca != other.nats.cluster_tls_ca);
+        check("cluster-tls-cert", self.nats.cluster_tls_cert != other.nats.cluster_tls_cert);
+        check("cluster-tls-key", self.nats.cluster_tls_key != other.nats.cluster_tls_key);
         changed
     }
 
@@ -289,6 +343,14 @@ impl Args {
             NodeId::sanitized(&format!("{}-{}-{}", host_name(), bound.ip(), bound.port()))
         });
         Some(crate::relay::cluster::ClusterConfig { node, heartbeat: self.cluster_heartbeat })
+    }
+
+    /// How the node signs in to NATS and which servers it trusts, read from the files the
+    /// flags name (`None` without `--cluster`); the error is one line, for exit 2.
+    pub fn nats_security(&self) -> Result<Option<NatsSecurity>, String> {
+        let Some(urls) = &self.cluster else { return Ok(None) };
+        urls.check()?;
+        self.nats.read(&urls.0).map(Some)
     }
 
     pub fn threads(&self) -> usize {

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
-use udprelay_server::args::{Args, Spread};
+use udprelay_server::args::{Args, NatsSecurity, Spread};
 use udprelay_server::config;
 use udprelay_server::logging::{self, Logging};
 use udprelay_server::relay::Relay;
@@ -33,6 +33,14 @@ async fn main() -> ExitCode {
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, <Args as clap::CommandFactory>::command());
     }
+    // The NATS credentials and certificates are read now, so that a bad one is one line.
+    let nats_security = match args.nats_security() {
+        Ok(security) => security,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     if args.check_config {
         match &args.config {
             Some(path) => println!("{}: the configuration is good", path.display()),
@@ -81,7 +89,7 @@ async fn main() -> ExitCode {
         threads,
         batching,
         spread = %if balancing { "auto" } else { "always" },
-        cluster = %cluster_text(&args, cluster.as_ref()),
+        cluster = %cluster_text(&args, cluster.as_ref(), nats_security.as_ref()),
         "relay started"
     );
     let snapshots = args.state_file.clone().zip(args.snapshot_interval());
@@ -99,13 +107,14 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
-    let cluster_options = args.cluster.as_ref().map(|urls| {
+    let cluster_options = args.cluster.as_ref().zip(nats_security).map(|(urls, security)| {
         let counters = Arc::new(shell::cluster::Counters::default());
         if let Some(board) = &board {
             board.set_cluster(Arc::clone(&counters));
         }
         let options = shell::cluster::Options {
-            urls: urls.0.clone(),
+            urls: urls.bare(),
+            security,
             name: args.cluster_name.clone(),
             replicas: usize::from(args.cluster_replicas),
             farewell: args.state_file.is_none(),
@@ -176,13 +185,15 @@ fn limits_text(args: &Args) -> String {
 fn cluster_text(
     args: &Args,
     cluster: Option<&udprelay_server::relay::cluster::ClusterConfig>,
+    security: Option<&NatsSecurity>,
 ) -> String {
     match (cluster, &args.cluster) {
         (Some(cluster), Some(urls)) => format!(
-            "node={} cluster-name={} nats={} heartbeat={:?} replicas={}",
+            "node={} cluster-name={} nats={} sign-in={} heartbeat={:?} replicas={}",
             cluster.node,
             args.cluster_name,
-            urls.0.join(","),
+            urls.shown(),
+            security.map_or_else(String::new, NatsSecurity::summary),
             cluster.heartbeat,
             args.cluster_replicas
         ),

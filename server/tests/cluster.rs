@@ -239,6 +239,42 @@ fn bad_cluster_flags_are_refused_with_a_reason() {
         (&["--cluster", "nats://127.0.0.1:4222", "--node-name", "a.b"], "node name"),
         (&["--cluster", "nats://127.0.0.1:4222", "--cluster-replicas", "0"], "cluster-replicas"),
         (&["--cluster", "nats://127.0.0.1:4222", "--cluster-name", "x y"], "cluster-name"),
+        // async-nats here has no WebSocket transport: refused, not tried as plain TCP.
+        (
+            &["--cluster", "wss://ana:hunter2@127.0.0.1:443"],
+            "wss://***@127.0.0.1:443 is a WebSocket URL",
+        ),
+        (&["--cluster", "nats://ana:hunter2@"], "nats://***@ is not a NATS URL"),
+        (
+            &[
+                "--cluster",
+                "nats://ana:hunter2@h:1",
+                "--cluster-user",
+                "ana",
+                "--cluster-password-file",
+                "/dev/null",
+            ],
+            "is empty",
+        ),
+        (
+            &[
+                "--cluster",
+                "nats://h:1",
+                "--cluster-user",
+                "ana",
+                "--cluster-password-file",
+                "/nonexistent",
+            ],
+            "--cluster-password-file: cannot read /nonexistent",
+        ),
+        (&["--cluster", "nats://h:1", "--cluster-user", "ana"], "--cluster-password-file"),
+        (
+            &["--cluster", "nats://h:1", "--cluster-nkey", "/dev/null"],
+            "does not hold a user NKey seed",
+        ),
+        (&["--cluster", "nats://h:1", "--cluster-tls-cert", "/dev/null"], "--cluster-tls-key"),
+        (&["--cluster", "nats://h:1", "--cluster-tls-ca", "/dev/null"], "holds no PEM CERTIFICATE"),
+        (&["--cluster-tls-ca", "/dev/null"], "--cluster"),
     ] {
         let mut child = std::process::Command::new(udprelay_testkit::server_binary())
             .args(args)
@@ -251,6 +287,7 @@ fn bad_cluster_flags_are_refused_with_a_reason() {
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "a password shown: {stderr}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The directory in JetStream KV: the bucket, and the core's writes and reads carried out on
-//! it. Facts this relies on are in ../shared/research/cluster-nats.md: per-key TTLs need
+//! it. The facts this relies on are in docs/cluster.md ("How it works"): per-key TTLs need
 //! nats-server 2.11 or newer (`limit_markers`), and a write with a TTL goes through the
 //! JetStream context with the `Nats-TTL` and `Nats-Expected-Last-Subject-Sequence` headers,
 //! since the KV API has no update with a TTL.

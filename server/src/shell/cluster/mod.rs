@@ -9,6 +9,7 @@
 mod directory;
 mod node;
 mod publisher;
+mod sign_in;
 mod transmit;
 
 use std::io;
@@ -22,6 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::error;
 
 use super::lock;
+use crate::args::NatsSecurity;
 use crate::relay::Relay;
 use crate::relay::cluster::{Batch, NodeId};
 use node::Node;
@@ -32,8 +34,11 @@ pub use directory::bucket_name;
 /// How the node reaches the cluster.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// Every NATS server's URL (the client moves to another when one is lost).
+    /// Every NATS server's URL, without credentials (the client moves to another when one is
+    /// lost).
     pub urls: Vec<String>,
+    /// Who the node signs in as, and TLS.
+    pub security: NatsSecurity,
     /// The cluster's name: the first token of every subject, and the bucket's name.
     pub name: String,
     /// Copies JetStream keeps of the directory.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::kv::{Store, Watch};
-use async_nats::{Client, ConnectOptions, Event, Subscriber};
+use async_nats::{Client, Event, Subscriber};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
@@ -112,7 +112,11 @@ impl Node {
         mut stopped: oneshot::Receiver<()>,
     ) {
         let (events_tx, mut events) = mpsc::unbounded_channel();
-        let connecting = ConnectOptions::new()
+        let connecting = match super::sign_in::options(&self.options.security) {
+            Ok(connecting) => connecting,
+            Err(error) => return error!(%error, "cannot use the --cluster credentials"),
+        };
+        let connecting = connecting
             .name(format!("udprelay {}", self.node))
             .no_echo()
             // The --cluster order is a preference: each relay lists its nearest server first.
@@ -169,12 +173,14 @@ impl Node {
         // A watch of the directory is wanted (at start, and afresh after each reconnection, to
         // catch up on what was missed), and whether one is being set up.
         let (mut watch_wanted, mut watch_pending, mut warned) = (true, false, false);
+        let mut told_refusal = false;
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 Some(event) = events.recv() => match event {
                     Event::Connected => {
                         info!("connected to NATS");
+                        told_refusal = false;
                         watch_wanted = true;
                         if self.store.is_some() {
                             // Back after a disconnection: serve at once (writes check what they
@@ -185,6 +191,12 @@ impl Node {
                     Event::Disconnected => {
                         warn!("lost the connection to NATS; trying the others");
                         self.set_up(false);
+                    }
+                    // Refused credentials, a certificate not trusted, a subject the node may
+                    // not use: the operator's to fix, so it is said once until connected.
+                    Event::ServerError(_) | Event::ClientError(_) if !told_refusal => {
+                        told_refusal = true;
+                        warn!(error = %event, "NATS refused this node, or could not be reached (check its --cluster-* credentials and certificates, and the server's permissions)");
                     }
                     other => debug!(event = %other, "NATS"),
                 },
@@ -420,7 +432,7 @@ impl Node {
     async fn farewell(&self, client: &Client) {
         let farewell = lock(&self.relay).farewell().filter(|_| self.options.farewell);
         if let Some(farewell) = farewell {
-            let subject = format!("{}.alive", self.options.name);
+            let subject = self.subject(Subject::Heartbeat, &self.node);
             let _ = client.publish(subject, farewell.encode().into()).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), client.flush()).await;
