@@ -6,11 +6,13 @@ mod nats;
 mod proxy;
 mod relays;
 mod scratch;
+mod secure_nats;
 
 pub use nats::{NATS_VERSION, NatsCluster, free_tcp_port, nats_server_binary};
 pub use proxy::DelayProxy;
 pub use relays::RelayCluster;
 pub use scratch::ScratchDir;
+pub use secure_nats::{NatsSecrets, OTHER_PASSWORD, node_permissions};
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};

