@@ -313,6 +313,14 @@ impl Relay {
         self.cluster.as_ref().map(|cluster| cluster.stats).unwrap_or_default()
     }
 
+    /// Whether this node's copy of the directory already has members of `group` on `node`:
+    /// then an announcement from `node` needs no read of the directory (the change feed was
+    /// there first), and nothing in the announcement is taken on trust.
+    pub fn knows_members(&self, group: GroupId, node: &NodeId) -> bool {
+        let cluster = self.cluster.as_ref();
+        cluster.and_then(|c| c.replica.get(&group)).is_some_and(|e| e.record.count(node) > 0)
+    }
+
     /// Groups in the cluster's directory, as this node knows it (`None` when not clustered).
     pub fn cluster_groups(&self) -> Option<usize> {
         self.cluster.as_ref().map(|cluster| cluster.replica.len())

@@ -150,6 +150,7 @@ pub fn start(
             watch: None,
             catching_up: None,
             up: false,
+            announcements: Arc::new(tokio::sync::Semaphore::new(node::MAX_ANNOUNCEMENTS)),
             announcement_reads: Arc::new(tokio::sync::Semaphore::new(node::MAX_ANNOUNCEMENT_READS)),
         };
         runtime.block_on(node_loop.run(queued, wake, stopped));

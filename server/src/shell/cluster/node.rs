@@ -44,11 +44,18 @@ pub(super) struct Node {
     pub(super) catching_up: Option<Instant>,
     /// What the core was last told of the connection.
     pub(super) up: bool,
-    /// Announcements being read from the directory (at most [`MAX_ANNOUNCEMENT_READS`]).
+    /// Announcements taken and not yet answered (at most [`MAX_ANNOUNCEMENTS`]), and those
+    /// being read from the directory (at most [`MAX_ANNOUNCEMENT_READS`]).
+    pub(super) announcements: Arc<tokio::sync::Semaphore>,
     pub(super) announcement_reads: Arc<tokio::sync::Semaphore>,
 }
 
-/// Most announcements read from the directory at once.
+/// Most announcements waiting at once: the other nodes' joins in flight, with room to spare
+/// (a node's joins waiting for the directory are bounded at 10 000, most of them sharing
+/// writes); only a flood passes it.
+pub(super) const MAX_ANNOUNCEMENTS: usize = 4096;
+
+/// Most announcements read from the directory at once; the others wait their turn.
 pub(super) const MAX_ANNOUNCEMENT_READS: usize = 64;
 
 /// Longest a node waits for its copy of the directory before it counts as connected anyway.
@@ -399,24 +406,37 @@ impl Node {
         debug!(what, "a message from another node did not read whole");
     }
 
-    /// Another node asks this one to read a group's record before it answers a join: read
+    /// Another node asks this one to read a group's record before it answers a join: answered
+    /// at once when the change feed already told this node of the sender's members, else read
     /// from the directory off the loop, given to the core, and then answered. At most
-    /// [`MAX_ANNOUNCEMENT_READS`] at once; more are left unanswered (their senders wait 500 ms
-    /// and answer their joins anyway, as for a node that is slow).
+    /// [`MAX_ANNOUNCEMENT_READS`] are read at once and [`MAX_ANNOUNCEMENTS`] wait; more are
+    /// left unanswered (their senders wait 500 ms and answer their joins anyway, as for a
+    /// node that is slow).
     fn announced(&mut self, message: async_nats::Message, wires: &Wires) {
-        let (Some(_), Some(group)) =
+        let (Some(from), Some(group)) =
             (Subject::sender(&message.subject), Announcement::decode(&message.payload))
         else {
             return self.damaged("an announcement");
         };
+        if lock(&self.relay).knows_members(group, &from) {
+            if let Some(reply) = message.reply {
+                let client = wires.client.clone();
+                tokio::spawn(async move { client.publish(reply, bytes::Bytes::new()).await });
+            }
+            return;
+        }
         let Some(store) = self.store.clone() else { return };
-        let Ok(permit) = Arc::clone(&self.announcement_reads).try_acquire_owned() else {
+        let Ok(waiting) = Arc::clone(&self.announcements).try_acquire_owned() else {
             return self.damaged("an announcement (too many at once)");
         };
+        let reads = Arc::clone(&self.announcement_reads);
         let (client, relay, wake) =
             (wires.client.clone(), Arc::clone(&self.relay), Arc::clone(&wires.wake));
         tokio::spawn(async move {
-            if let Some((current, revision)) = directory::read_current(&store, group).await {
+            let Ok(reading) = reads.acquire_owned().await else { return };
+            let read = directory::read_current(&store, group).await;
+            drop(reading);
+            if let Some((current, revision)) = read {
                 let changed = Response::Changed { group, current, revision };
                 lock(&relay).cluster_receive(Instant::now(), changed);
                 wake.notify_one(); // what the core asks as a result goes out from the loop
@@ -424,7 +444,7 @@ impl Node {
             if let Some(reply) = message.reply {
                 let _ = client.publish(reply, bytes::Bytes::new()).await;
             }
-            drop(permit);
+            drop(waiting);
         });
     }
 
