@@ -7,7 +7,9 @@
 //! - the relay latency at 5 000/s, of the deliveries that crossed nodes against one relay's;
 //! - joins a second over the cluster with caps enforced;
 //! - a node's death as the others see it, and a terminal client moving to another node, for
-//!   a node killed and for one gone silent.
+//!   a node killed and for one gone silent;
+//! - with `--tls`, the two payload runs again on NATS secured as docs/cluster.md says (TLS,
+//!   per-node users with their permissions), beside the plain cluster's.
 
 mod failover;
 mod joins;
@@ -20,7 +22,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use udprelay_testkit::{NATS_VERSION, NatsCluster, poll_for};
+use udprelay_testkit::{NATS_VERSION, NatsCluster, NatsSecrets, poll_for};
 
 use crate::scenario::{ask, client};
 use crate::target::{Kind, Setup, Target};
@@ -71,6 +73,11 @@ pub struct ClusterArgs {
     /// A quick check that every part runs: 1 s of load, small numbers, a 1 s heartbeat
     #[arg(long)]
     smoke: bool,
+
+    /// Also run the payload runs on a secured NATS (TLS, per-node users), to say what TLS
+    /// costs
+    #[arg(long)]
+    tls: bool,
 }
 
 /// The relays of a cluster, node i on 127.0.0.(i+1), all on one port, each with its metrics.
@@ -85,6 +92,7 @@ impl Relays {
         name: &str,
         heartbeat: &str,
         shared: bool,
+        secrets: Option<&NatsSecrets>,
     ) -> Result<Relays, String> {
         let mut relays: Vec<(Target, SocketAddr)> = Vec::new();
         for i in 0..3 {
@@ -110,7 +118,11 @@ impl Relays {
                 "--cluster-heartbeat",
                 heartbeat,
             ];
-            let kind = Kind::Ours(flags.iter().map(|f| f.to_string()).collect());
+            let mut flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+            if let Some(secrets) = secrets {
+                flags.extend(secrets.password_args(&format!("r{}", i + 1)));
+            }
+            let kind = Kind::Ours(flags);
             relays.push((Target::start(&kind, server_bin, Setup::default())?, metrics));
         }
         let relays = Relays(relays);
@@ -188,7 +200,7 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
 
     eprintln!("three nats-server {NATS_VERSION} and three relays");
     let nats = NatsCluster::start(3);
-    let relays = Relays::start(&nats, server_bin, "bench", "100000", args.shared_nats)?;
+    let relays = Relays::start(&nats, server_bin, "bench", "100000", args.shared_nats, None)?;
     let nodes = relays.addrs();
     let (relay_pids, nats_pids): (Vec<u32>, Vec<u32>) =
         (relays.pids(), (0..3).filter_map(|i| nats.pid(i)).collect());
@@ -214,10 +226,16 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
     );
     let joins = joins::run(&nodes, join_groups, args.cap).map_err(io)?;
     drop(relays);
+    let tls = if args.tls {
+        let runs = Runs { rate, latency_rate, bytes: args.bytes, seconds, groups };
+        Some(over_tls(server_bin, args.shared_nats, &runs)?)
+    } else {
+        None
+    };
 
     eprintln!("failover, heartbeat {heartbeat} s");
     let heartbeat_text = heartbeat.to_string();
-    let relays = Relays::start(&nats, server_bin, "failover", &heartbeat_text, false)?;
+    let relays = Relays::start(&nats, server_bin, "failover", &heartbeat_text, false, None)?;
     let [r1, r2, r3] = [relays.addrs()[0], relays.addrs()[1], relays.addrs()[2]];
     let port = r1.port();
     let pids = relays.pids();
@@ -251,9 +269,52 @@ pub fn run(args: &ClusterArgs, server_bin: &Path) -> Result<(), String> {
         killed,
         silent,
         batched,
+        tls,
     };
     print!("{}", report::table(&figures));
     Ok(())
+}
+
+/// The payload runs' settings.
+struct Runs {
+    rate: u64,
+    latency_rate: u64,
+    bytes: usize,
+    seconds: f64,
+    groups: usize,
+}
+
+/// The two payload runs on three NATS servers secured as docs/cluster.md says.
+fn over_tls(server_bin: &Path, shared: bool, runs: &Runs) -> Result<report::OverTls, String> {
+    let io = |error: std::io::Error| error.to_string();
+    let Runs { rate, latency_rate, bytes, seconds, groups } = *runs;
+    eprintln!("three nats-server {NATS_VERSION} on TLS, per-node users, and three relays");
+    let secrets = NatsSecrets::new("bench", &["r1", "r2", "r3"]);
+    let nats = NatsCluster::start_secured(3, &secrets);
+    let relays = Relays::start(&nats, server_bin, "bench", "100000", shared, Some(&secrets))?;
+    let nodes = relays.addrs();
+    let (relay_pids, nats_pids): (Vec<u32>, Vec<u32>) =
+        (relays.pids(), (0..3).filter_map(|i| nats.pid(i)).collect());
+    eprintln!("cluster on TLS: {rate}/s, then {latency_rate}/s");
+    let busy = load::run(
+        load::set_up(&nodes, groups).map_err(io)?,
+        rate,
+        bytes,
+        seconds,
+        &relay_pids,
+        &nats_pids,
+    )
+    .map_err(io)?;
+    let quiet = load::run(
+        load::set_up(&nodes, groups).map_err(io)?,
+        latency_rate,
+        bytes,
+        seconds,
+        &relay_pids,
+        &nats_pids,
+    )
+    .map_err(io)?;
+    Ok(report::OverTls { busy, quiet })
 }
 
 /// How long a terminal client given `hosts` takes to say it moved, once `die` ran on its node.

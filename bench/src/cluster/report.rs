@@ -24,6 +24,14 @@ pub struct Figures {
     pub silent: Option<Duration>,
     /// Payloads per NATS message in the throughput run.
     pub batched: f64,
+    /// The payload runs again on a secured NATS (`--tls`).
+    pub tls: Option<OverTls>,
+}
+
+/// The throughput and latency runs on NATS with TLS and per-node users.
+pub struct OverTls {
+    pub busy: load::Measured,
+    pub quiet: load::Measured,
 }
 
 pub fn table(figures: &Figures) -> String {
@@ -43,6 +51,7 @@ pub fn table(figures: &Figures) -> String {
         killed,
         silent,
         batched,
+        tls,
     } = figures;
     let (noticed, killed, silent) = (*noticed, *killed, *silent);
     let number = |value: Option<f64>, decimals: usize| {
@@ -56,7 +65,7 @@ pub fn table(figures: &Figures) -> String {
         d.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
     };
     let h = *heartbeat;
-    let mut rows = vec![
+    let rows = vec![
         [
             "figure".to_string(),
             "one relay".into(),
@@ -173,6 +182,60 @@ pub fn table(figures: &Figures) -> String {
             format!("≤ {:.0} s", 3.0 * h + 2.0),
         ],
     ];
+    let mut text = aligned(rows);
+    if let Some(OverTls { busy: tls_busy, quiet: tls_quiet }) = tls {
+        let rows = vec![
+            [
+                "figure".to_string(),
+                "cluster".into(),
+                "cluster on TLS".into(),
+                "TLS / plain".into(),
+                "TLS / one relay (target ≤ 3 ×)".into(),
+            ],
+            [
+                format!("{rate}/s × 4: loss %"),
+                number(Some(busy.loss_pct), 3),
+                number(Some(tls_busy.loss_pct), 3),
+                "".into(),
+                "".into(),
+            ],
+            [
+                "  CPU ns per delivery (all processes)".into(),
+                number(busy.cpu_ns_per_delivery, 0),
+                number(tls_busy.cpu_ns_per_delivery, 0),
+                ratio(tls_busy.cpu_ns_per_delivery, busy.cpu_ns_per_delivery),
+                ratio(tls_busy.cpu_ns_per_delivery, one_busy.cpu_ns_per_delivery),
+            ],
+            [
+                "  of which the NATS servers".into(),
+                number(busy.nats_ns_per_delivery, 0),
+                number(tls_busy.nats_ns_per_delivery, 0),
+                ratio(tls_busy.nats_ns_per_delivery, busy.nats_ns_per_delivery),
+                "".into(),
+            ],
+            [
+                format!("{latency_rate}/s: p99 µs across nodes"),
+                number(quiet.remote_p99_us, 0),
+                number(tls_quiet.remote_p99_us, 0),
+                ratio(tls_quiet.remote_p99_us, quiet.remote_p99_us),
+                ratio(tls_quiet.remote_p99_us, one_quiet.p99_us),
+            ],
+            [
+                "  p50 µs across nodes".into(),
+                number(quiet.remote_p50_us, 0),
+                number(tls_quiet.remote_p50_us, 0),
+                ratio(tls_quiet.remote_p50_us, quiet.remote_p50_us),
+                "".into(),
+            ],
+        ];
+        text.push('\n');
+        text.push_str(&aligned(rows));
+    }
+    text
+}
+
+/// Rows of five cells, in columns as wide as their widest cell.
+fn aligned(mut rows: Vec<[String; 5]>) -> String {
     let widths: Vec<usize> =
         (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
