@@ -296,25 +296,11 @@ fn over_tls(server_bin: &Path, shared: bool, runs: &Runs) -> Result<report::Over
     let (relay_pids, nats_pids): (Vec<u32>, Vec<u32>) =
         (relays.pids(), (0..3).filter_map(|i| nats.pid(i)).collect());
     eprintln!("cluster on TLS: {rate}/s, then {latency_rate}/s");
-    let busy = load::run(
-        load::set_up(&nodes, groups).map_err(io)?,
-        rate,
-        bytes,
-        seconds,
-        &relay_pids,
-        &nats_pids,
-    )
-    .map_err(io)?;
-    let quiet = load::run(
-        load::set_up(&nodes, groups).map_err(io)?,
-        latency_rate,
-        bytes,
-        seconds,
-        &relay_pids,
-        &nats_pids,
-    )
-    .map_err(io)?;
-    Ok(report::OverTls { busy, quiet })
+    let at = |rate: u64| {
+        let groups = load::set_up(&nodes, groups).map_err(io)?;
+        load::run(groups, rate, bytes, seconds, &relay_pids, &nats_pids).map_err(io)
+    };
+    Ok(report::OverTls { busy: at(rate)?, quiet: at(latency_rate)? })
 }
 
 /// How long a terminal client given `hosts` takes to say it moved, once `die` ran on its node.

@@ -299,18 +299,28 @@ impl Relay {
             return self.advance(now, group);
         }
         let ttl = (record.total() == 0).then_some(self.config.empty_ttl);
+        self.write(group, record, revision, ttl, admitted, Kind::Update, routed);
+    }
+
+    /// Asks the shell to write `record` over `revision`, and waits for the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        group: GroupId,
+        record: Record,
+        revision: u64,
+        ttl: Option<Duration>,
+        admitted: Vec<Joiner>,
+        kind: Kind,
+        routed: bool,
+    ) {
+        let cluster = self.cluster.as_mut().expect("clustered");
         let op = cluster.op(group);
         cluster.stats.directory_writes += 1;
         let expect = Expect::Revision(revision);
-        cluster.requests.push_back(Request::Write {
-            op,
-            group,
-            record: record.clone(),
-            expect,
-            ttl,
-        });
-        let step = Step::Writing { op, admitted, written: record, kind: Kind::Update, routed };
-        self.pending_or_new(group).step = step;
+        let written = record.clone();
+        cluster.requests.push_back(Request::Write { op, group, record, expect, ttl });
+        self.pending_or_new(group).step = Step::Writing { op, admitted, written, kind, routed };
     }
 
     /// What the shell reports about a request.
@@ -453,26 +463,8 @@ impl Relay {
 impl Relay {
     /// Writes an abandoned empty record again, unchanged, with a short time to live.
     pub(super) fn expire_record(&mut self, group: GroupId, record: Record, revision: u64) {
-        let cluster = self.cluster.as_mut().expect("clustered");
-        let op = cluster.op(group);
-        cluster.stats.directory_writes += 1;
-        let expect = Expect::Revision(revision);
         let ttl = Some(Duration::from_secs(1));
-        cluster.requests.push_back(Request::Write {
-            op,
-            group,
-            record: record.clone(),
-            expect,
-            ttl,
-        });
-        let step = Step::Writing {
-            op,
-            admitted: Vec::new(),
-            written: record,
-            kind: Kind::Expire,
-            routed: true,
-        };
-        self.pending_or_new(group).step = step;
+        self.write(group, record, revision, ttl, Vec::new(), Kind::Expire, true);
     }
 }
 
