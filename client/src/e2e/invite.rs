@@ -37,6 +37,11 @@ pub enum InvalidInvite {
     /// An IPv6 address without its closing `]`.
     #[error("the invite's IPv6 address has no closing ']'")]
     Bracket,
+    /// The host has a character no host name or address has: a `,` (which a client's
+    /// `--host` would take as a second server), an `@`, white space, a control character.
+    /// The text is shown with such characters escaped.
+    #[error("the invite's server {0:?} is not a host name or address")]
+    Host(String),
     /// The group id is not one.
     #[error("the invite's group id is not one: {0}")]
     Group(InvalidGroupId),
@@ -90,6 +95,14 @@ fn server(authority: &str) -> Result<String, InvalidInvite> {
     };
     if host.is_empty() || host == "[]" || host.contains(':') && !host.starts_with('[') {
         return Err(InvalidInvite::Server);
+    }
+    let fits = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => ipv6.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.'),
+        // Letters and digits of any script (internationalised names), '-', '.' and '_'.
+        None => host.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_')),
+    };
+    if !fits {
+        return Err(InvalidInvite::Host(host));
     }
     match port.parse::<u16>() {
         Ok(port) if port > 0 => Ok(format!("{host}:{port}")),

@@ -184,6 +184,24 @@ fn invites() {
         ("udprelay://host:http/ABCD1234", InvalidInvite::Port("http".into())),
         ("udprelay://host:5000/ABCD12", InvalidInvite::Group(InvalidGroupId::Length(6))),
         ("udprelay://host:5000/ABCD1234#A4DQOBYH", InvalidInvite::Secret),
+        // A host a client would read as two servers, or as something else than a host.
+        (
+            "udprelay://evil.example,relay.example.org:5000/ABCD1234",
+            InvalidInvite::Host("evil.example,relay.example.org".into()),
+        ),
+        (
+            "udprelay://me@relay.example.org:5000/ABCD1234",
+            InvalidInvite::Host("me@relay.example.org".into()),
+        ),
+        (
+            "udprelay://relay example.org:5000/ABCD1234",
+            InvalidInvite::Host("relay example.org".into()),
+        ),
+        (
+            "udprelay://relay\u{1b}[2J.org:5000/ABCD1234",
+            InvalidInvite::Host("relay\u{1b}[2J.org".into()),
+        ),
+        ("udprelay://[::1 ]:5000/ABCD1234", InvalidInvite::Host("[::1 ]".into())),
     ] {
         assert_eq!(text.parse::<Invite>(), Err(why), "{text}");
     }
@@ -191,6 +209,13 @@ fn invites() {
         InvalidInvite::Secret.to_string(),
         "the invite's secret is damaged (copy the whole link)"
     );
+    // Escaped where it is shown: no control character reaches a terminal from a link.
+    assert_eq!(
+        InvalidInvite::Host("relay\u{1b}[2J.org".into()).to_string(),
+        "the invite's server \"relay\\u{1b}[2J.org\" is not a host name or address"
+    );
+    let international: Invite = "udprelay://relé.example:5000/ABCD1234".parse().unwrap();
+    assert_eq!(international.server, "relé.example:5000");
     // What is read as an invite (and refused as one when damaged) rather than as an id.
     for meant in [" udprelay://x", "UdpRelay://", "udprelay://host:5000/ABCD12"] {
         assert!(Invite::is_meant(meant), "{meant}");
