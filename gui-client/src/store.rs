@@ -145,6 +145,9 @@ impl Store {
         self.db.pragma_update(None, "journal_mode", "WAL")?;
         self.db.pragma_update(None, "synchronous", "NORMAL")?;
         self.db.pragma_update(None, "foreign_keys", true)?;
+        // What is deleted or overwritten (a left group's secret, deleted messages) is zeroed in
+        // the file, not left in free pages.
+        self.db.pragma_update(None, "secure_delete", true)?;
         self.db.execute_batch(SCHEMA)?;
         // Version 1 had no secrets.
         let has_secret: bool = self.db.query_row(
@@ -217,14 +220,18 @@ impl Store {
     }
 
     /// The user left the group: not rejoined at start; its history kept for a later join, or
-    /// deleted.
+    /// deleted. A private group's secret is forgotten either way (joining again takes its
+    /// invite), and the log is folded into the file at once, so that the secret is left
+    /// neither in the write-ahead log nor, with `secure_delete`, in free pages.
     pub fn leave(&self, key: GroupKey, keep_history: bool) -> rusqlite::Result<()> {
         if keep_history {
-            self.db.execute("UPDATE groups SET member = 0 WHERE key = ?1", [key])?;
+            let forget = "UPDATE groups SET member = 0, secret = NULL WHERE key = ?1";
+            self.db.execute(forget, [key])?;
         } else {
             // Messages go with the row (ON DELETE CASCADE).
             self.db.execute("DELETE FROM groups WHERE key = ?1", [key])?;
         }
+        self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 

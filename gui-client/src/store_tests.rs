@@ -191,3 +191,32 @@ fn a_private_groups_secret_is_kept_and_a_version_1_store_takes_it_too() {
     assert_eq!(groups[0].secret, Some(secret));
     assert_eq!(groups[1].secret, None, "a plain group");
 }
+
+#[test]
+fn a_left_groups_secret_is_in_no_file_of_the_store() {
+    let (dir, path) = temp();
+    let secret = Secret::from_bytes([0x5a; 32]);
+    let text = secret.to_string();
+    for keep_history in [true, false] {
+        {
+            let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+            let key = store.join("127.0.0.1:5000", id("AAAA2222"), None).unwrap();
+            store.set_secret(key, Some(&secret)).unwrap();
+            store.append(key, &message("ana: hi")).unwrap();
+            store.leave(key, keep_history).unwrap();
+            // Still open, as a window that goes on running: nothing on disk holds it.
+            for entry in std::fs::read_dir(dir.path()).unwrap() {
+                let file = entry.unwrap().path();
+                let bytes = std::fs::read(&file).unwrap();
+                let found = bytes.windows(text.len()).any(|w| w == text.as_bytes());
+                assert!(
+                    !found,
+                    "the secret is in {} (keep_history {keep_history})",
+                    file.display()
+                );
+            }
+        }
+        let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+        assert!(store.groups().unwrap().iter().all(|g| g.secret.is_none()));
+    }
+}

@@ -25,6 +25,7 @@ use hkdf::Hkdf;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use udprelay_shared::GroupId;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::files;
 
@@ -59,8 +60,16 @@ impl Secret {
 
     /// Reads the base32 form (either case); `None` when it is not 32 bytes of base32.
     pub fn parse(text: &str) -> Option<Secret> {
-        let bytes = BASE32_NOPAD.decode(text.trim().to_ascii_uppercase().as_bytes()).ok()?;
-        Some(Secret(bytes.try_into().ok()?))
+        let upper = Zeroizing::new(text.trim().to_ascii_uppercase());
+        let bytes = Zeroizing::new(BASE32_NOPAD.decode(upper.as_bytes()).ok()?);
+        Some(Secret(bytes.as_slice().try_into().ok()?))
+    }
+}
+
+/// Wiped when dropped, so that a left group's secret does not linger in freed memory.
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -106,6 +115,12 @@ impl GroupKey {
     }
 }
 
+impl Drop for GroupKey {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
 impl fmt::Debug for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "GroupKey({} {})", self.group, self.fingerprint())
@@ -119,9 +134,9 @@ pub struct Identity(SigningKey);
 impl Identity {
     /// A new identity from the system's secure random source.
     pub fn generate() -> Identity {
-        let mut seed = [0u8; 32];
-        rand::rng().fill_bytes(&mut seed);
-        Identity(SigningKey::from_bytes(&seed))
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(seed.as_mut());
+        Identity(SigningKey::from_bytes(&seed)) // which wipes itself when dropped
     }
 
     /// An identity from its 32-byte seed (as kept in a key file).
