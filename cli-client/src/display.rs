@@ -13,7 +13,7 @@ pub fn event_lines(event: &Event) -> Vec<String> {
     match event {
         Event::Message(message) => vec![message_line(message)],
         Event::Undecryptable { count, .. } => vec![format!(
-            "[cli] {} in this group could not be decrypted (sent with another key, or damaged); whoever sent them needs the invite link ('invite' shows it)",
+            "[cli] {} in this group could not be decrypted (sent with another key, by an older udprelay, or damaged); whoever sent them needs the invite link ('invite' shows it) and this version",
             messages(*count)
         )],
         Event::Missed { from, count, .. } => {
@@ -151,6 +151,7 @@ fn advice(error: &ErrorReply) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use udprelay_client::e2e::Doubt;
     use udprelay_client::message::Encryption;
 
     fn id() -> GroupId {
@@ -294,14 +295,19 @@ mod tests {
 
     #[test]
     fn private_groups_read_as_chat_with_their_marks() {
-        let sealed = |new_key| {
-            let mut message = Message::parse(id(), b"~E1 AAAA".to_vec());
+        let sealed = |doubt| {
+            let mut message = Message::parse(id(), b"~E2 AAAA".to_vec());
             (message.from, message.text) = (Some("ana".into()), "hello\x1b[2J".into());
-            message.encryption = Encryption::Signed { signer: "O3GO-AMSZ".into(), new_key };
+            let signer = "A6JT-ZXU7-25FQ-XSDZ-4245".into();
+            message.encryption = Encryption::Signed { signer, doubt };
             event_lines(&Event::Message(message))
         };
-        assert_eq!(sealed(false), ["[payload] ana: hello\\u{1b}[2J"]);
-        assert_eq!(sealed(true), ["[payload] ana: hello\\u{1b}[2J (new key)"]);
+        assert_eq!(sealed(None), ["[payload] ana: hello\\u{1b}[2J"]);
+        assert_eq!(sealed(Some(Doubt::NewKey)), ["[payload] ana: hello\\u{1b}[2J (new key)"]);
+        let alike = Some(Doubt::LooksLike("an\u{202e}a".into()));
+        assert_eq!(sealed(alike), ["[payload] ana: hello\\u{1b}[2J (looks like an\\u{202e}a)"]);
+        let bad = sealed(Some(Doubt::BadName));
+        assert_eq!(bad, ["[payload] ana: hello\\u{1b}[2J (not a valid name)"]);
         let mut clear = Message::parse(id(), b"eve: hi".to_vec());
         clear.encryption = Encryption::NotEncrypted;
         assert_eq!(event_lines(&Event::Message(clear)), ["[payload] eve: hi (not encrypted)"]);

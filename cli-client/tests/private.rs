@@ -41,11 +41,11 @@ fn two_terminals_chat_sealed_and_the_id_alone_reads_nothing() {
     ana.type_line("hello ben");
     assert_eq!(ben.expect("[payload]"), "[payload] ana: hello ben");
     let seen = eve.recv_text();
-    assert!(seen.starts_with("~E1 ") && !seen.contains("hello") && !seen.contains("ana"), "{seen}");
+    assert!(seen.starts_with("~E2 ") && !seen.contains("hello") && !seen.contains("ana"), "{seen}");
 
     eve.send(b"eve: hi all");
     assert_eq!(ben.expect("[payload]"), "[payload] eve: hi all (not encrypted)");
-    eve.send(b"~E1 AAAA");
+    eve.send(b"~E2 AAAA");
     let said = ben.expect("[cli] 1 message in this group");
     assert!(said.contains("could not be decrypted") && said.contains("invite"), "{said}");
 
@@ -53,7 +53,7 @@ fn two_terminals_chat_sealed_and_the_id_alone_reads_nothing() {
     let ana_status = ana.expect("[cli] server=");
     ben.type_line("status");
     let ben_status = ben.expect("[cli] server=");
-    let key = |status: &str| status.split(" key=").nth(1).map(|rest| rest[..9].to_string());
+    let key = |status: &str| status.split(" key=").nth(1).map(|rest| rest[..24].to_string());
     assert!(ana_status.contains(" encrypted=yes key="), "{ana_status}");
     assert_eq!(key(&ana_status), key(&ben_status));
     assert_ne!(ana_status.split(" me=").nth(1), ben_status.split(" me=").nth(1));
@@ -98,6 +98,48 @@ fn lost_messages_and_a_known_name_with_another_key_are_said() {
     assert_eq!(ben.expect("[payload]"), "[payload] ana: it is me, ana (new key)");
     let (status, _) = ben.finish();
     assert!(status.success());
+}
+
+#[test]
+fn names_and_counters_are_remembered_across_a_restart() {
+    let server = ServerProcess::start(&[]);
+    let ben_key = key_file("ben3");
+    let mut ben = Cli::for_server(&server, &["--name", "ben", "--identity", &ben_key]);
+    ben.type_line("create --join --encrypted");
+    let id = ben.created_id();
+    let link = ben.expect("[cli] invite: ").trim_start_matches("[cli] invite: ").to_string();
+    let invite: Invite = link.parse().unwrap();
+    let key = GroupKey::derive(invite.secret.as_ref().unwrap(), invite.group);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let now_ms = now.as_millis() as u64;
+    let name: Name = "ana".parse().unwrap();
+    let mut ana = Reader::new(key.clone(), Identity::generate(), now.as_secs());
+    let hello = ana.seal(Some(&name), "hello", now_ms).unwrap();
+    let member = Peer::new(server.addr);
+    member.join(&id);
+    member.send(hello.as_bytes());
+    assert_eq!(ben.expect("[payload]"), "[payload] ana: hello");
+    let (status, _) = ben.finish();
+    assert!(status.success());
+
+    // Ben starts again (from the link, as a click would). The relay, or anyone in the path,
+    // sends ana's message again; then someone else calls themselves ana, and then "аna".
+    let mut ben = Cli::for_server(&server, &["--name", "ben", "--identity", &ben_key, &link]);
+    ben.expect("[server] OK JOINED");
+    member.send(hello.as_bytes());
+    let mut other = Reader::new(key, Identity::generate(), now.as_secs());
+    member.send(other.seal(Some(&name), "it is me, ana", now_ms).unwrap().as_bytes());
+    assert_eq!(ben.expect("[payload]"), "[payload] ana: it is me, ana (new key)", "no replay");
+    let alike: Name = "\u{430}na".parse().unwrap();
+    member.send(other.seal(Some(&alike), "really", now_ms).unwrap().as_bytes());
+    assert_eq!(ben.expect("[payload]"), "[payload] \u{430}na: really (looks like ana)");
+    member.send(ana.seal(Some(&name), "that was not me", now_ms).unwrap().as_bytes());
+    assert_eq!(ben.expect("[payload]"), "[payload] ana: that was not me");
+    let (status, _) = ben.finish();
+    assert!(status.success());
+    let pins = std::path::Path::new(&ben_key).with_file_name("pins");
+    let kept: Vec<_> = std::fs::read_dir(&pins).unwrap().collect();
+    assert_eq!(kept.len(), 1, "one group, one file, in {}", pins.display());
 }
 
 #[test]

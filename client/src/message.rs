@@ -14,6 +14,7 @@ use udprelay_shared::GroupId;
 use udprelay_shared::limits::MAX_DATAGRAM;
 
 use crate::Error;
+use crate::e2e::Doubt;
 
 /// Longest name, in characters; a longer text before `: ` is not taken as a name.
 pub const MAX_NAME: usize = 32;
@@ -136,9 +137,9 @@ pub enum Encryption {
     Signed {
         /// The signer's key fingerprint (compare it with what the sender's client shows).
         signer: String,
-        /// The name came before with another key in this group: not necessarily the same
-        /// person.
-        new_key: bool,
+        /// Why the name may not be who it seems: it came before with another key, it looks
+        /// like another member's, or it breaks the name rule.
+        doubt: Option<Doubt>,
     },
     /// In a private group, but sent in the clear: anyone who knows the group id could have.
     NotEncrypted,
@@ -169,12 +170,18 @@ impl Message {
     }
 
     /// What to say after it: ` (new key)` when the name came with another key before,
-    /// ` (not encrypted)` for a payload in the clear in a private group, else nothing.
-    pub fn mark(&self) -> &'static str {
-        match self.encryption {
-            Encryption::Signed { new_key: true, .. } => " (new key)",
-            Encryption::NotEncrypted => " (not encrypted)",
-            _ => "",
+    /// ` (looks like NAME)` when it looks like another member's, ` (not a valid name)` when it
+    /// breaks the name rule, ` (not encrypted)` for a payload in the clear in a private group,
+    /// else nothing. Escaped, ready to show.
+    pub fn mark(&self) -> Cow<'static, str> {
+        match &self.encryption {
+            Encryption::Signed { doubt: Some(Doubt::NewKey), .. } => " (new key)".into(),
+            Encryption::Signed { doubt: Some(Doubt::LooksLike(other)), .. } => {
+                format!(" (looks like {})", crate::text::printable(other.as_bytes())).into()
+            }
+            Encryption::Signed { doubt: Some(Doubt::BadName), .. } => " (not a valid name)".into(),
+            Encryption::NotEncrypted => " (not encrypted)".into(),
+            _ => "".into(),
         }
     }
 }

@@ -35,11 +35,11 @@ fn members_read_each_other_and_the_id_alone_reads_nothing() {
         ana.send(invite.group, "the plan is secret").await.unwrap();
         let heard = message(&mut ben_events).await;
         assert_eq!((heard.from.as_deref(), heard.text.as_str()), (Some("ana"), "the plan is secret"));
-        let Encryption::Signed { signer, new_key } = &heard.encryption else { panic!("{heard:?}") };
-        assert_eq!((signer.as_str(), *new_key), (ana.identity().unwrap().fingerprint().as_str(), false));
+        let Encryption::Signed { signer, doubt } = &heard.encryption else { panic!("{heard:?}") };
+        assert_eq!((signer.as_str(), doubt), (ana.identity().unwrap().fingerprint().as_str(), &None));
         let captured = eve.recv();
         let seen = String::from_utf8_lossy(&captured).to_string();
-        assert!(seen.starts_with("~E1 ") && !seen.contains("secret") && !seen.contains("ana"), "{seen}");
+        assert!(seen.starts_with("~E2 ") && !seen.contains("secret") && !seen.contains("ana"), "{seen}");
         let fingerprint = |client: &Client| client.status(Some(invite.group)).unwrap().private;
         assert_eq!(fingerprint(&ana), fingerprint(&ben));
         assert!(fingerprint(&ana).is_some());
@@ -49,8 +49,8 @@ fn members_read_each_other_and_the_id_alone_reads_nothing() {
         let mut flipped = captured.clone();
         flipped[40] ^= 0x01;
         eve.send(&flipped);
-        eve.send(b"~E1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-        eve.send(b"~E1 not even base64");
+        eve.send(b"~E2 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        eve.send(b"~E2 not even base64");
         eve.send(b"eve: trust me");
         let clear = message(&mut ben_events).await;
         assert_eq!((clear.text.as_str(), &clear.encryption), ("trust me", &Encryption::NotEncrypted));
@@ -70,7 +70,7 @@ fn members_read_each_other_and_the_id_alone_reads_nothing() {
         });
         let answer = answer.await;
         assert_eq!((answer.from.as_deref(), answer.text.as_str()), (Some("ben"), "agreed"));
-        assert!(String::from_utf8_lossy(&eve.recv()).starts_with("~E1 "));
+        assert!(String::from_utf8_lossy(&eve.recv()).starts_with("~E2 "));
     });
 }
 

@@ -56,7 +56,7 @@ impl App {
             }
             Event::Undecryptable { count, .. } => {
                 let text = format!(
-                    "{} in this group could not be decrypted (sent with another key, or damaged): whoever sent them needs the invite link.",
+                    "{} in this group could not be decrypted (sent with another key, by an older udprelay, or damaged): whoever sent them needs the invite link and this version.",
                     messages(count)
                 );
                 self.record(link, EntryKind::Event, text);

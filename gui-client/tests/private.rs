@@ -48,10 +48,10 @@ fn two_windows_chat_sealed_through_an_invite() {
         app.groups[0].log.iter().any(|e| e.text == "ana: meet at noon")
     });
     let seen = eve.recv_text();
-    assert!(seen.starts_with("~E1 ") && !seen.contains("noon") && !seen.contains("ana"), "{seen}");
+    assert!(seen.starts_with("~E2 ") && !seen.contains("noon") && !seen.contains("ana"), "{seen}");
 
     eve.send(b"eve: hi");
-    eve.send(b"~E1 AAAA");
+    eve.send(b"~E2 AAAA");
     wait_until(&mut ben, "eve's clear message and the undecryptable one", |app| {
         let log = &app.groups[0].log;
         log.iter().any(|e| e.text == "eve: hi (not encrypted)")

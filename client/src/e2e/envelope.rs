@@ -1,12 +1,15 @@
-//! The envelope, version 1 (docs/protocol.md, "End-to-end encrypted payloads"):
+//! The envelope, version 2 (docs/protocol.md, "End-to-end encrypted payloads"):
 //!
 //! ```text
-//! ~E1 <base64url, no padding, of: nonce (24) | ciphertext>
-//! ciphertext = XChaCha20-Poly1305(group key, nonce, plaintext, aad = "udprelay e2e v1" | group id)
+//! ~E2 <base64url, no padding, of: nonce (24) | ciphertext>
+//! ciphertext = XChaCha20-Poly1305(group key, nonce, plaintext, aad = "udprelay e2e v2" | group id)
 //! plaintext  = counter (8, big-endian) | time (8, ms since 1970, big-endian)
 //!            | signer's public key (32) | name length (1) | name | text | signature (64)
-//! signature  = Ed25519 over "udprelay e2e v1 signature" | group id | plaintext before it
+//! signature  = Ed25519 over "udprelay e2e v2 signature" | group id | key id (32)
+//!            | plaintext before it
 //! ```
+//!
+//! Version 1 (`~E1 `, whose signature did not cover the key) is recognised and not read.
 //!
 //! Printable ASCII that never starts with `!`: the relay relays it, and a client that knows
 //! nothing of it shows it as text.
@@ -22,7 +25,11 @@ use super::{GroupKey, Identity, LABEL};
 use crate::message::Name;
 
 /// What every envelope starts with: the format and its version.
-pub const PREFIX: &str = "~E1 ";
+pub const PREFIX: &str = "~E2 ";
+
+/// What envelopes of version 1 started with: no longer read (their signatures did not bind
+/// the group's key), but never shown as text either.
+const OLD_PREFIX: &str = "~E1 ";
 
 /// How far a message's time may be from the reader's clock, in milliseconds (5 minutes):
 /// older ones are replays a window could no longer tell, newer ones are forged.
@@ -57,6 +64,9 @@ pub enum OpenError {
     /// It does not start with [`PREFIX`]: a plain payload.
     #[error("not an encrypted message")]
     NotAnEnvelope,
+    /// An envelope of version 1, from a client older than this one: not read.
+    #[error("an encrypted message from an older udprelay, which this one no longer reads")]
+    OldVersion,
     /// It starts like one but is not one (bad base64, too short, not UTF-8 inside).
     #[error("a damaged encrypted message")]
     Malformed,
@@ -88,7 +98,7 @@ pub struct Opened {
 
 /// Whether a payload is an envelope (of any version this client reads).
 pub fn is_envelope(payload: &[u8]) -> bool {
-    payload.starts_with(PREFIX.as_bytes())
+    payload.starts_with(PREFIX.as_bytes()) || payload.starts_with(OLD_PREFIX.as_bytes())
 }
 
 /// The longest text, in bytes, that fits one datagram when sealed with `name`.
@@ -131,12 +141,27 @@ pub fn seal_with_nonce(
         return Err(SealError::TooLong { len: text.len(), max });
     }
     let name = name.map_or("", |name| name.as_str());
+    Ok(seal_raw(key, identity, name, text, counter, time_ms, nonce))
+}
+
+/// Seals whatever it is given, a name that breaks the rule too: what a forger's client could
+/// send. Kept apart so that tests can be that client.
+pub(crate) fn seal_raw(
+    key: &GroupKey,
+    identity: &Identity,
+    name: &str,
+    text: &str,
+    counter: u64,
+    time_ms: u64,
+    nonce: [u8; NONCE],
+) -> String {
     let mut plaintext = Vec::with_capacity(HEADER + name.len() + text.len() + SIGNATURE);
     plaintext.extend_from_slice(&counter.to_be_bytes());
     plaintext.extend_from_slice(&time_ms.to_be_bytes());
     plaintext.extend_from_slice(&identity.public_key());
-    plaintext.push(name.len() as u8); // a Name is at most 32 characters: at most 128 bytes
-    plaintext.extend_from_slice(name.as_bytes());
+    plaintext.push(name.len().min(255) as u8); // a Name is at most 32 characters: 128 bytes
+    let name = &name.as_bytes()[..name.len().min(255)];
+    plaintext.extend_from_slice(name);
     plaintext.extend_from_slice(text.as_bytes());
     let signature = identity.signing_key().sign(&signed(key, &plaintext));
     plaintext.extend_from_slice(&signature.to_bytes());
@@ -147,11 +172,14 @@ pub fn seal_with_nonce(
     let mut binary = Vec::with_capacity(NONCE + sealed.len());
     binary.extend_from_slice(&nonce);
     binary.extend_from_slice(&sealed);
-    Ok(format!("{PREFIX}{}", BASE64URL_NOPAD.encode(&binary)))
+    format!("{PREFIX}{}", BASE64URL_NOPAD.encode(&binary))
 }
 
 /// Reads an envelope of the group of `key`, at `now_ms` (milliseconds since 1970).
 pub fn open(key: &GroupKey, payload: &[u8], now_ms: u64) -> Result<Opened, OpenError> {
+    if payload.starts_with(OLD_PREFIX.as_bytes()) {
+        return Err(OpenError::OldVersion);
+    }
     let body = payload.strip_prefix(PREFIX.as_bytes()).ok_or(OpenError::NotAnEnvelope)?;
     let binary = BASE64URL_NOPAD.decode(body).map_err(|_| OpenError::Malformed)?;
     if binary.len() < NONCE + TAG + HEADER + SIGNATURE {
@@ -194,7 +222,8 @@ fn associated(key: &GroupKey) -> Vec<u8> {
     [LABEL, key.group.to_string().as_bytes()].concat()
 }
 
-/// What the sender signs: the plaintext before the signature, bound to the group.
+/// What the sender signs: the plaintext before the signature, bound to the group and to the
+/// key (so that a signed message cannot be sealed again under another group's key).
 fn signed(key: &GroupKey, plaintext: &[u8]) -> Vec<u8> {
-    [LABEL, b" signature", key.group.to_string().as_bytes(), plaintext].concat()
+    [LABEL, b" signature", key.group.to_string().as_bytes(), &key.id, plaintext].concat()
 }

@@ -6,12 +6,15 @@
 //! ([`Invite`]). From them comes the group's key ([`GroupKey`]); each member also signs with
 //! an identity of its own ([`Identity`]), so that a name cannot be taken over by another
 //! member once a peer has seen it. [`seal`] makes an envelope and [`open`] reads one; a
-//! [`ReplayWindow`] per sender drops duplicates and replays and tells what never arrived.
+//! [`ReplayWindow`] per sender drops duplicates and replays and tells what never arrived; a
+//! [`Reader`] does all of it for one group, and its [`Pins`] keep names and counters across
+//! runs.
 //!
 //! What this protects against, and what it does not, is in docs/protocol.md.
 
 mod envelope;
 mod invite;
+mod pins;
 mod reader;
 mod replay;
 
@@ -34,12 +37,13 @@ pub use envelope::{
     seal_with_nonce,
 };
 pub use invite::{InvalidInvite, Invite};
-pub use reader::{LATE_GRACE, NOTICE_EVERY, Notice, Reader, Reading};
+pub use pins::{MAX_PINS, MAX_SIGNERS, Pins};
+pub use reader::{Doubt, LATE_GRACE, NOTICE_EVERY, Notice, Reader, Reading};
 pub use replay::{Arrival, ReplayWindow, Sequence};
 
 /// The label of this version of the format, in every derivation and signature, so that
 /// nothing made for one purpose or version is taken for another.
-const LABEL: &[u8] = b"udprelay e2e v1";
+const LABEL: &[u8] = b"udprelay e2e v2";
 
 /// A private group's secret: 32 random bytes, written in invites as base32 (52 characters).
 #[derive(Clone, PartialEq, Eq)]
@@ -90,6 +94,9 @@ impl fmt::Debug for Secret {
 #[derive(Clone)]
 pub struct GroupKey {
     key: [u8; 32],
+    /// SHA-256 of the label, "group key" and the key: in every signature (so that a signature
+    /// holds for one key only), its first 100 bits the fingerprint.
+    id: [u8; 32],
     group: GroupId,
 }
 
@@ -100,7 +107,8 @@ impl GroupKey {
         Hkdf::<Sha256>::new(Some(LABEL), &secret.0)
             .expand(group.to_string().as_bytes(), &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 length");
-        GroupKey { key, group }
+        let id = digest(b"group key", &key);
+        GroupKey { key, id, group }
     }
 
     /// The group it is for.
@@ -108,10 +116,16 @@ impl GroupKey {
         self.group
     }
 
-    /// A short fingerprint members can compare (`ABCD-EFGH`): the same for everyone with the
-    /// same invite.
+    /// A fingerprint members can compare (`ABCD-EFGH-IJKL-MNOP-QRST`, 100 bits): the same for
+    /// everyone with the same invite.
     pub fn fingerprint(&self) -> String {
-        fingerprint(b"group key", &self.key)
+        fingerprint(&self.id)
+    }
+
+    /// A name for the key that says nothing of it, for file names: the fingerprint's 20
+    /// characters without the dashes, in lower case.
+    pub fn file_name(&self) -> String {
+        fingerprint(&self.id).replace('-', "").to_ascii_lowercase()
     }
 }
 
@@ -209,17 +223,22 @@ impl fmt::Debug for Identity {
     }
 }
 
-/// A signer's public key as a short fingerprint (`ABCD-EFGH`).
+/// A signer's public key as a fingerprint (`ABCD-EFGH-IJKL-MNOP-QRST`, 100 bits).
 pub fn public_fingerprint(public_key: &[u8; 32]) -> String {
-    fingerprint(b"identity", public_key)
+    fingerprint(&digest(b"identity", public_key))
 }
 
-/// Eight base32 characters of SHA-256 over the label, `what` and `bytes`, as `ABCD-EFGH`.
-fn fingerprint(what: &[u8], bytes: &[u8]) -> String {
-    let digest =
-        Sha256::new().chain_update(LABEL).chain_update(what).chain_update(bytes).finalize();
-    let text = BASE32_NOPAD.encode(&digest[..5]);
-    format!("{}-{}", &text[..4], &text[4..8])
+/// SHA-256 over the label, `what` and `bytes`.
+fn digest(what: &[u8], bytes: &[u8]) -> [u8; 32] {
+    Sha256::new().chain_update(LABEL).chain_update(what).chain_update(bytes).finalize().into()
+}
+
+/// The first 100 bits of `digest` in base32, five groups of four: about 2^100 tries to find
+/// another key with the same one (docs/protocol.md, "Who said it").
+fn fingerprint(digest: &[u8; 32]) -> String {
+    let text = BASE32_NOPAD.encode(&digest[..13]); // 104 bits: 21 characters, 20 kept
+    let groups: Vec<&str> = (0..5).map(|at| &text[at * 4..at * 4 + 4]).collect();
+    groups.join("-")
 }
 
 #[cfg(test)]

@@ -2,13 +2,15 @@
 //! is sealed with the member's identity and counter; what comes in is opened, checked against
 //! each signer's replay window and the names already seen, and turned into something to show
 //! ([`Reading`]) or to say later ([`Notice`]: messages that could not be decrypted, messages
-//! that did not arrive), at most once per [`NOTICE_EVERY`].
+//! that did not arrive), at most once per [`NOTICE_EVERY`]. What it remembers of the signers
+//! is given out and taken back as [`Pins`], to be kept across runs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use super::pins::{MAX_PINS, MAX_SIGNERS};
 use super::{
-    Arrival, GroupKey, Identity, OpenError, ReplayWindow, SealError, Sequence, open,
+    Arrival, GroupKey, Identity, OpenError, Pins, ReplayWindow, SealError, Sequence, open,
     public_fingerprint, seal,
 };
 use crate::message::Name;
@@ -19,9 +21,6 @@ pub const NOTICE_EVERY: Duration = Duration::from_secs(10);
 /// How long a gap may wait for its messages to come late before they count as lost.
 pub const LATE_GRACE: Duration = Duration::from_secs(2);
 
-/// The most signers remembered; past that, the one heard from longest ago is forgotten.
-const MAX_SIGNERS: usize = 1024;
-
 /// What an incoming payload is, in a private group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reading {
@@ -31,10 +30,10 @@ pub enum Reading {
         from: Option<String>,
         /// The text.
         text: String,
-        /// The sender's key, as a short fingerprint.
+        /// The sender's key, as a fingerprint.
         signer: String,
-        /// The name came before with another key in this group: say so.
-        new_key: bool,
+        /// Why the name may not be who it seems, if it may not: say so beside it.
+        doubt: Option<Doubt>,
     },
     /// Not an envelope: a payload someone sent in the clear (show it marked as such).
     Plain,
@@ -42,6 +41,20 @@ pub enum Reading {
     Dropped,
     /// It could not be decrypted (another key, tampered, damaged); counted for a [`Notice`].
     Undecryptable,
+}
+
+/// Why a signed message's name may not be who it seems (the signature says only which key
+/// sent it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Doubt {
+    /// The name came before with another key in this group.
+    NewKey,
+    /// The name looks like this other name, which another key uses in this group (their
+    /// Unicode TR39 skeletons, case folded, are the same: Cyrillic "аna" beside Latin "ana").
+    LooksLike(String),
+    /// The name breaks the name rule (a `:`, a control character, over 32 characters):
+    /// shown escaped, and never pinned.
+    BadName,
 }
 
 /// Something to say about the group now and then.
@@ -82,8 +95,12 @@ pub struct Reader {
     identity: Identity,
     sequence: Sequence,
     signers: HashMap<[u8; 32], Signer>,
-    /// The key each name first came with.
+    /// The key each name first came with (at most [`MAX_PINS`]).
     names: HashMap<String, [u8; 32]>,
+    /// The pinned names by their skeleton, to find look-alikes.
+    skeletons: HashMap<String, Vec<String>>,
+    /// Pins or counters changed since they were last kept ([`Reader::pins_kept`]).
+    changed: bool,
     undecryptable: u64,
     last_undecryptable_notice: Option<Instant>,
 }
@@ -98,6 +115,8 @@ impl Reader {
             sequence: Sequence::starting(unix_seconds),
             signers: HashMap::new(),
             names: HashMap::new(),
+            skeletons: HashMap::new(),
+            changed: false,
             undecryptable: 0,
             last_undecryptable_notice: None,
         }
@@ -108,7 +127,40 @@ impl Reader {
         &self.key
     }
 
-    /// Seals `text` as this member's next message, sent as `name`, at `now_ms`.
+    /// Takes back what was remembered of the group's signers (kept from an earlier run), at
+    /// `now`: their names stay theirs, and nothing older than their newest counters is taken.
+    pub fn remember(&mut self, pins: Pins, now: Instant) {
+        for (name, key) in pins.names {
+            if !self.names.contains_key(&name) {
+                self.pin(name, key);
+            }
+        }
+        for (key, newest) in pins.newest.into_iter().take(MAX_SIGNERS) {
+            self.signer(key, now).window = ReplayWindow::after(newest);
+        }
+        self.changed = false;
+    }
+
+    /// Whether names were pinned or counters moved since they were last kept.
+    pub fn pins_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// They were kept: [`Reader::pins_changed`] is false until they change again.
+    pub fn pins_kept(&mut self) {
+        self.changed = false;
+    }
+
+    /// What to keep of the group's signers, to [`Reader::remember`] in a later run.
+    pub fn pins(&self) -> Pins {
+        let names = self.names.iter().map(|(name, key)| (name.clone(), *key)).collect();
+        let newest = self.signers.iter();
+        let newest = newest.filter_map(|(key, signer)| Some((*key, signer.window.newest()?)));
+        Pins { names, newest: newest.collect() }
+    }
+
+    /// Seals `text` as this member's next message, sent as `name`, at `now_ms`. The name is
+    /// pinned to this member's key, when no one has it yet.
     pub fn seal(
         &mut self,
         name: Option<&Name>,
@@ -116,7 +168,11 @@ impl Reader {
         now_ms: u64,
     ) -> Result<String, SealError> {
         let counter = self.sequence.next_counter();
-        seal(&self.key, &self.identity, name, text, counter, now_ms)
+        let sealed = seal(&self.key, &self.identity, name, text, counter, now_ms)?;
+        if let Some(name) = name.filter(|name| !self.names.contains_key(name.as_str())) {
+            self.pin(name.to_string(), self.identity.public_key());
+        }
+        Ok(sealed)
     }
 
     /// Reads one payload that arrived at `now` (`now_ms`: the same moment since 1970).
@@ -125,6 +181,7 @@ impl Reader {
             Ok(opened) => opened,
             Err(OpenError::NotAnEnvelope) => return Reading::Plain,
             Err(OpenError::Stale) => return Reading::Dropped,
+            // Counted with what does not decrypt: the notice says an older client may be why.
             Err(_) => {
                 self.undecryptable += 1;
                 return Reading::Undecryptable;
@@ -153,11 +210,35 @@ impl Reader {
             }
             Arrival::New { .. } => {}
         }
-        let new_key = match &opened.name {
-            Some(name) => *self.names.entry(name.clone()).or_insert(opened.signer) != opened.signer,
-            None => false,
-        };
-        Reading::Message { from: opened.name, text: opened.text, signer: fingerprint, new_key }
+        self.changed = true;
+        let doubt = opened.name.as_deref().and_then(|name| self.doubt(name, opened.signer));
+        Reading::Message { from: opened.name, text: opened.text, signer: fingerprint, doubt }
+    }
+
+    /// What to doubt about `name` from `key`; a valid name no one has is pinned to `key`.
+    fn doubt(&mut self, name: &str, key: [u8; 32]) -> Option<Doubt> {
+        // The one name rule, and nothing trimmed away: " ana" is not "ana".
+        if name.parse::<Name>().ok().is_none_or(|valid| valid.as_str() != name) {
+            return Some(Doubt::BadName);
+        }
+        match self.names.get(name) {
+            Some(pinned) if *pinned != key => return Some(Doubt::NewKey),
+            Some(_) => {}
+            None => self.pin(name.to_string(), key),
+        }
+        // The first of the look-alikes pinned is the one the others look like.
+        let first = self.skeletons.get(&skeleton(name))?.first()?;
+        (first != name && self.names[first] != key).then(|| Doubt::LooksLike(first.clone()))
+    }
+
+    /// Pins `name` to `key`, while there is room.
+    fn pin(&mut self, name: String, key: [u8; 32]) {
+        if self.names.len() >= MAX_PINS {
+            return;
+        }
+        self.skeletons.entry(skeleton(&name)).or_default().push(name.clone());
+        self.names.insert(name, key);
+        self.changed = true;
     }
 
     /// What there is to say at `now`: each kind at most once per [`NOTICE_EVERY`].
@@ -198,11 +279,14 @@ impl Reader {
         undecryptable.into_iter().chain(signers).min()
     }
 
-    /// The signer `key`, remembered from now on (the one heard from longest ago goes when
-    /// there are too many: a member could make up keys without end).
+    /// The signer `key`, remembered from now on (when there are too many, the one heard from
+    /// longest ago that holds no pin goes: a member could make up keys without end, and must
+    /// not push a named member's window out to replay her).
     fn signer(&mut self, key: [u8; 32], now: Instant) -> &mut Signer {
         if !self.signers.contains_key(&key) && self.signers.len() >= MAX_SIGNERS {
-            let oldest = self.signers.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k);
+            let pinned: HashSet<&[u8; 32]> = self.names.values().collect();
+            let unpinned = self.signers.iter().filter(|(key, _)| !pinned.contains(key));
+            let oldest = unpinned.min_by_key(|(_, signer)| signer.last_seen).map(|(k, _)| *k);
             if let Some(oldest) = oldest {
                 self.signers.remove(&oldest);
             }
@@ -218,6 +302,11 @@ impl Reader {
         signer.last_seen = now;
         signer
     }
+}
+
+/// What `name` looks like: its TR39 skeleton, case folded (so "Ana", "ana" and "аna" are one).
+fn skeleton(name: &str) -> String {
+    unicode_security::skeleton(&name.to_lowercase()).collect::<String>().to_lowercase()
 }
 
 #[cfg(test)]

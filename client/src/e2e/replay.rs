@@ -40,6 +40,17 @@ impl ReplayWindow {
         ReplayWindow::default()
     }
 
+    /// A window that has seen everything up to `newest` (kept from an earlier run: nothing at
+    /// or before it is taken again).
+    pub fn after(newest: u64) -> ReplayWindow {
+        ReplayWindow { newest: Some(newest), seen: [u64::MAX; WORDS] }
+    }
+
+    /// The newest counter seen.
+    pub fn newest(&self) -> Option<u64> {
+        self.newest
+    }
+
     /// Takes in `counter` and says what it is.
     pub fn accept(&mut self, counter: u64) -> Arrival {
         let Some(newest) = self.newest else {

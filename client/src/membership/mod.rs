@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use udprelay_shared::{Command, GroupId, Reply};
 
 use crate::Error;
-use crate::e2e::{GroupKey, Identity, Reader, SealError, Secret};
+use crate::e2e::{GroupKey, Identity, Pins, Reader, SealError, Secret};
 use crate::event::{Event, Status};
 use crate::message::{Name, compose};
 use crate::session::{PayloadError, Session};
@@ -78,6 +78,13 @@ pub(crate) fn start(
         driver: Driver::new(Arc::clone(&shared.servers), Session::with_member_refresh()),
         secret: private.clone(),
         private: None,
+        identity_file: shared
+            .identity
+            .given
+            .is_none()
+            .then(|| shared.identity.file.clone())
+            .flatten(),
+        pins_file: None,
         started: shared.started,
         opening: None,
         waiting: Vec::new(),
@@ -115,6 +122,9 @@ fn unix_ms() -> u64 {
 /// How long the loop sleeps when the session has nothing scheduled.
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// The least time between two writes of a private group's pins (and at the end).
+const KEEP_PINS_EVERY: Duration = Duration::from_secs(1);
+
 /// Most datagrams taken in one turn of the loop.
 const BATCH: usize = 64;
 
@@ -130,6 +140,10 @@ struct Membership {
     /// known.
     secret: Option<(Secret, Identity)>,
     private: Option<Reader>,
+    /// The identity file, beside which a private group's pins are kept (none for an identity
+    /// given in memory); the pins' file once the group is known, and when it was last written.
+    identity_file: Option<std::path::PathBuf>,
+    pins_file: Option<(std::path::PathBuf, Option<Instant>)>,
     started: u64,
     opening: Option<Opening>,
     /// Commands sent, awaiting their replies, in order.
@@ -171,6 +185,7 @@ impl Membership {
                 far = now + IDLE;
             }
             let notice = self.private.as_ref().and_then(|reader| reader.next_notice(now));
+            let notice = notice.into_iter().chain(self.pins_due());
             let deadline = self.driver.session.poll_timeout().into_iter().chain(notice).min();
             let deadline = deadline.unwrap_or(far);
             if timer.deadline() != deadline.into() {
@@ -206,7 +221,11 @@ impl Membership {
             let now = Instant::now();
             self.driver.session.handle_timeout(now);
             self.say_notices(now);
+            if self.pins_due().is_some_and(|due| due <= now) {
+                self.keep_pins(now);
+            }
         }
+        self.keep_pins(Instant::now());
         self.deregister();
     }
 
@@ -278,11 +297,39 @@ impl Membership {
         }
     }
 
-    /// The group is known: a private one gets its reader.
+    /// The group is known: a private one gets its reader, which takes back the pins kept
+    /// beside the identity file.
     fn make_private(&mut self, group: GroupId) {
         if let Some((secret, identity)) = &self.secret {
             let key = GroupKey::derive(secret, group);
-            self.private = Some(Reader::new(key, identity.clone(), self.started));
+            let mut reader = Reader::new(key, identity.clone(), self.started);
+            if let Some(identity_file) = &self.identity_file {
+                let path = Pins::path(identity_file, reader.key());
+                reader.remember(Pins::load(&path), Instant::now());
+                self.pins_file = Some((path, None));
+            }
+            self.private = Some(reader);
+        }
+    }
+
+    /// When the pins are next to be written: once they changed, at most every
+    /// [`KEEP_PINS_EVERY`].
+    fn pins_due(&self) -> Option<Instant> {
+        let (Some(reader), Some((_, written))) = (&self.private, &self.pins_file) else {
+            return None;
+        };
+        let now = Instant::now();
+        reader.pins_changed().then(|| written.map_or(now, |at| (at + KEEP_PINS_EVERY).max(now)))
+    }
+
+    /// Writes the pins, when they changed (a failed write is tried again next time).
+    fn keep_pins(&mut self, now: Instant) {
+        let (Some(reader), Some((path, written))) = (&mut self.private, &mut self.pins_file) else {
+            return;
+        };
+        if reader.pins_changed() && reader.pins().save(path).is_ok() {
+            reader.pins_kept();
+            *written = Some(now);
         }
     }
 

@@ -73,8 +73,8 @@ impl Membership {
             return self.emit(Event::Message(Message::parse(group, bytes)));
         };
         let message = match reader.read(&bytes, Instant::now(), super::unix_ms()) {
-            Reading::Message { from, text, signer, new_key } => {
-                let encryption = Encryption::Signed { signer, new_key };
+            Reading::Message { from, text, signer, doubt } => {
+                let encryption = Encryption::Signed { signer, doubt };
                 Message { group, from, text, bytes, encryption }
             }
             Reading::Plain => {
