@@ -342,8 +342,8 @@ impl App {
             return None;
         }
         Some(format!(
-            "[cli] that invite is for a group on {}; this client talks to {} (start it with the invite: udprelay '{invite}')",
-            invite.server, servers[0].label
+            "[cli] that invite is for a group on {}; this client talks to {} (start one for it with `udprelay --host {}` and join there; a secret given as an argument is in your shell's history)",
+            invite.server, servers[0].label, invite.server
         ))
     }
 

@@ -39,9 +39,15 @@ struct Args {
     join: Option<String>,
 
     /// The same as --join: `udprelay 'udprelay://HOST:PORT/ID#SECRET'` (what a clicked invite
-    /// runs)
+    /// runs). An invite with a secret is moved out of the command line at once, where other
+    /// users could read it; to keep it out of your shell's history too, use --invite-file, the
+    /// UDPRELAY_INVITE variable, or type `join` with it once started
     #[arg(value_name = "INVITE", conflicts_with = "join")]
     invite: Option<String>,
+
+    /// Join the invite (or group id) on the first line of FILE at start, as --join
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["join", "invite"])]
+    invite_file: Option<std::path::PathBuf>,
 
     /// The file that keeps the key your messages in private groups are signed with, made
     /// the first time one is used (default: identity.key in the data folder, on Linux
@@ -69,7 +75,20 @@ fn parse_name(text: &str) -> Result<Name, String> {
     text.parse::<Name>().map_err(|why| why.to_string())
 }
 
+/// The first line of `path` that is not blank: an invite or a group id.
+fn invite_in(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path);
+    let text = text.map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty());
+    line.map(String::from).ok_or_else(|| format!("{} has no invite in it", path.display()))
+}
+
 fn main() -> ExitCode {
+    // Before anything else (one thread yet): an invite's secret leaves the command line.
+    udprelay_client::argv::hide_secret_invites("--join");
+    let given = udprelay_client::argv::invites_in_env();
+    // SAFETY: no other thread is running yet, none reads the environment meanwhile.
+    unsafe { std::env::remove_var(udprelay_client::argv::INVITE_VAR) };
     let args = Args::parse(); // a bad flag exits here, with code 2
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
@@ -81,7 +100,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let first = match args.join.as_deref().or(args.invite.as_deref()).map(start_join) {
+    let from_file = match args.invite_file.as_deref().map(invite_in).transpose() {
+        Ok(from_file) => from_file,
+        Err(why) => Args::command().error(ErrorKind::Io, why).exit(),
+    };
+    let asked = args.join.as_deref().or(args.invite.as_deref()).or(from_file.as_deref());
+    let first = match asked.or(given.first().map(String::as_str)).map(start_join) {
         Some(Ok(first)) => Some(first),
         Some(Err(why)) => Args::command().error(ErrorKind::ValueValidation, why).exit(),
         None => None,

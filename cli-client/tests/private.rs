@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::cli::{CLIENT, Cli};
 use udprelay_client::Name;
-use udprelay_client::e2e::{GroupKey, Identity, Invite, Reader};
+use udprelay_client::e2e::{GroupKey, Identity, Invite, Pins, Reader};
 use udprelay_testkit::{Peer, ServerProcess};
 
 fn key_file(name: &str) -> String {
@@ -127,7 +127,7 @@ fn names_and_counters_are_remembered_across_a_restart() {
     let mut ben = Cli::for_server(&server, &["--name", "ben", "--identity", &ben_key, &link]);
     ben.expect("[server] OK JOINED");
     member.send(hello.as_bytes());
-    let mut other = Reader::new(key, Identity::generate(), now.as_secs());
+    let mut other = Reader::new(key.clone(), Identity::generate(), now.as_secs());
     member.send(other.seal(Some(&name), "it is me, ana", now_ms).unwrap().as_bytes());
     assert_eq!(ben.expect("[payload]"), "[payload] ana: it is me, ana (new key)", "no replay");
     let alike: Name = "\u{430}na".parse().unwrap();
@@ -137,9 +137,59 @@ fn names_and_counters_are_remembered_across_a_restart() {
     assert_eq!(ben.expect("[payload]"), "[payload] ana: that was not me");
     let (status, _) = ben.finish();
     assert!(status.success());
-    let pins = std::path::Path::new(&ben_key).with_file_name("pins");
-    let kept: Vec<_> = std::fs::read_dir(&pins).unwrap().collect();
-    assert_eq!(kept.len(), 1, "one group, one file, in {}", pins.display());
+    let kept = Pins::path(std::path::Path::new(&ben_key), &key);
+    assert!(Pins::load(&kept).names.iter().any(|(name, _)| name == "ana"), "{}", kept.display());
+}
+
+#[test]
+fn an_invite_leaves_the_command_line_or_never_enters_it() {
+    let server = ServerProcess::start(&[]);
+    let mut ana = Cli::for_server(&server, &["--name", "ana", "--identity", &key_file("ana4")]);
+    ana.type_line("create --join --encrypted");
+    ana.created_id();
+    let link = ana.expect("[cli] invite: ").trim_start_matches("[cli] invite: ").to_string();
+    let secret = link.split_once('#').unwrap().1.to_string();
+
+    // Given as an argument, as a clicked link gives it: joined, and gone from what other
+    // users can read of the process (on Linux, /proc/PID/cmdline: `ps`).
+    let mut clicked = Cli::spawn({
+        let mut command = Command::new(CLIENT);
+        command.args(["--name", "ben", "--identity", &key_file("ben4"), &link]);
+        command
+    });
+    clicked.expect("[server] OK JOINED");
+    #[cfg(target_os = "linux")]
+    {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", clicked.child.id())).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(!cmdline.contains(&secret) && cmdline.contains("ben"), "{cmdline:?}");
+    }
+    ana.type_line("hello");
+    assert_eq!(clicked.expect("[payload]"), "[payload] ana: hello", "and reads the group");
+
+    // In the environment, or in a file: never in the command line.
+    let file = std::path::Path::new(&key_file("x")).with_file_name("invite.txt");
+    std::fs::write(&file, format!("\n{link}\n")).unwrap();
+    for how in ["env", "file"] {
+        let mut command = Command::new(CLIENT);
+        command.args(["--identity", &key_file("cy")]);
+        match how {
+            "env" => command.env("UDPRELAY_INVITE", &link),
+            _ => command.arg("--invite-file").arg(&file),
+        };
+        let mut cy = Cli::spawn(command);
+        cy.expect("[server] OK JOINED");
+        ana.type_line(how);
+        assert_eq!(cy.expect("[payload]"), format!("[payload] ana: {how}"));
+        assert!(cy.finish().0.success());
+    }
+    let output =
+        Command::new(CLIENT).args(["--invite-file", "/nonexistent/invite"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: cannot read /nonexistent/invite: "), "{stderr}");
+    assert!(clicked.finish().0.success());
+    assert!(ana.finish().0.success());
 }
 
 #[test]

@@ -54,6 +54,7 @@
 
 #![deny(missing_docs)]
 
+pub mod argv;
 pub mod blocking;
 mod client;
 pub mod e2e;

@@ -30,7 +30,9 @@ struct Args {
     join: Vec<Join>,
 
     /// Invite links (or ids) to join, as --join: what a clicked udprelay:// link passes. With
-    /// the window already open (on the same history store), they go to it, and this exits
+    /// the window already open (on the same history store), they go to it, and this exits.
+    /// Those with a secret are moved out of the command line at once (into UDPRELAY_INVITE,
+    /// where invites can also be given, one per line)
     #[arg(value_name = "INVITE", value_parser = parse_join)]
     links: Vec<Join>,
 
@@ -134,8 +136,23 @@ impl eframe::App for Window {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before anything else (one thread yet): an invite's secret leaves the command line, which
+    // other users can read for as long as the window is open (docs/security.md).
+    udprelay_client::argv::hide_secret_invites("--join");
+    let given = udprelay_client::argv::invites_in_env();
+    // SAFETY: no other thread is running yet, none reads the environment meanwhile.
+    unsafe { std::env::remove_var(udprelay_client::argv::INVITE_VAR) };
     attach_console();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    for text in given {
+        match parse_join(&text) {
+            Ok(join) => args.links.push(join),
+            Err(why) => {
+                let why = format!("invalid value in {}: {why}", udprelay_client::argv::INVITE_VAR);
+                Args::command().error(clap::error::ErrorKind::ValueValidation, why).exit()
+            }
+        }
+    }
     if let Some(output) = args.generate {
         return udprelay_generate::print(output, Args::command());
     }

@@ -24,9 +24,14 @@ impl Cli {
 
     /// A client given `hosts` (one, or several comma-separated) on `port`.
     pub fn start_at(hosts: &str, port: u16, extra: &[&str]) -> Cli {
-        let mut child = Command::new(CLIENT)
-            .args(["--host", hosts, "--port", &port.to_string()])
-            .args(extra)
+        let mut command = Command::new(CLIENT);
+        command.args(["--host", hosts, "--port", &port.to_string()]).args(extra);
+        Cli::spawn(command)
+    }
+
+    /// `command` (a `udprelay` with its arguments and environment) started with pipes.
+    pub fn spawn(mut command: Command) -> Cli {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
