@@ -1,36 +1,62 @@
-//! One window per history store. The first launch listens on a loopback port and writes the
-//! port, with a random token, into a file beside the store (`history.sqlite3-window`, its
-//! owner's alone, as the store is); a later launch (a clicked invite while the window is open)
-//! sends its groups to that window and exits, and the window joins them and comes to the front.
+//! One window per history store. The first launch listens, and a later launch (a clicked
+//! invite while the window is open) sends its groups there and exits; the window joins them and
+//! comes to the front. What a launch sends can hold invites' secrets, so it goes only to the
+//! store's owner's own window:
 //!
-//! TCP on 127.0.0.1 works the same on Linux and Windows; the token, which only the store's
-//! owner can read, keeps other accounts on the machine from handing the window anything.
+//! - **Unix**: a Unix socket, `socket` in a folder beside the store (`history.sqlite3-window`)
+//!   that is its owner's alone (0700): no other user can connect to it or put a socket of their
+//!   own there. A launch checks the folder's owner and mode before it connects; a socket left
+//!   by a window that crashed is found dead (nobody accepts) and replaced.
+//! - **Windows**: TCP on 127.0.0.1, its port and a random token in the file
+//!   `history.sqlite3-window` (in the user's own data folder). The window proves it knows the
+//!   token before the launch says anything (a program of another user that took the port of a
+//!   window that ended gets nothing), then the launch proves it too.
 //!
-//! The exchange, one connection per launch:
+//! The exchange, one connection per launch (`>` from the launch, `<` from the window):
 //!
 //! ```text
-//! launch → window:  TOKEN \n  (GROUP \n)*        GROUP: an id or an invite, as typed
-//! window → launch:  OK \n
+//! Unix:     > (GROUP \n)*  EOF                  < OK \n
+//! Windows:  > NONCE \n     < SHA-256(TOKEN | NONCE) \n
+//!           > TOKEN \n (GROUP \n)*  EOF         < OK \n
+//! GROUP: an id or an invite, as typed
 //! ```
+//!
+//! Each connection is served on a thread of its own, at most [`AT_ONCE`] at a time, and has
+//! [`PATIENCE`] in all to say what it has: a client that trickles a byte now and then is cut
+//! off, and holds no one else up.
 
-use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
-use rand::Rng;
-use udprelay_client::files::private_file;
 
-/// How long either side waits for the other before giving up on a connection.
-const PATIENCE: Duration = Duration::from_secs(2);
+#[cfg(any(windows, test))]
+mod tcp;
+#[cfg(unix)]
+mod unix;
 
-/// The most a launch may send: its token and a few invites.
-const MOST: u64 = 64 * 1024;
+#[cfg(windows)]
+use tcp as transport;
+#[cfg(unix)]
+use unix as transport;
 
-/// Where the window with the store at `store` says it listens.
+/// How long a connection has, in all, before it is given up.
+pub const PATIENCE: Duration = Duration::from_secs(2);
+
+/// The most connections served at once; past that, one is closed unanswered.
+pub const AT_ONCE: usize = 8;
+
+/// The most a launch may send: a few invites.
+const MOST: usize = 64 * 1024;
+
+/// What later launches asked for, one `Vec` per launch (empty: "come to the front").
+pub type Handed = Receiver<Vec<String>>;
+
+/// Where the window with the store at `store` can be found.
 pub fn file_for(store: &Path) -> PathBuf {
     let mut name = store.file_name().unwrap_or_default().to_os_string();
     name.push("-window");
@@ -38,153 +64,120 @@ pub fn file_for(store: &Path) -> PathBuf {
 }
 
 /// The window's end: where later launches hand their groups over.
-pub struct Listener {
-    socket: TcpListener,
-    token: String,
-    file: PathBuf,
-}
-
-/// What later launches asked for, one `Vec` per launch (empty: "come to the front").
-pub type Handed = Receiver<Vec<String>>;
+pub struct Listener(transport::Listener);
 
 impl Listener {
-    /// Listens on a loopback port and says so in `file` (its owner's alone).
+    /// Listens where `file` (from [`file_for`]) says.
     pub fn bind(file: &Path) -> io::Result<Listener> {
-        let socket = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-        let mut secret = [0u8; 16];
-        rand::rng().fill_bytes(&mut secret);
-        let token: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-        let port = socket.local_addr()?.port();
-        // Written whole, then made private before the token is in it.
-        fs::write(file, "")?;
-        private_file(file)?;
-        fs::write(file, format!("{port} {token}\n"))?;
-        Ok(Listener { socket, token, file: file.to_path_buf() })
+        transport::Listener::bind(file).map(Listener)
     }
 
-    /// Serves later launches on a thread of its own: each one's groups go to the returned
+    /// Serves later launches on threads of their own: each one's groups go to the returned
     /// channel, and `wake` is called so the window looks. Ends when the window does.
-    pub fn serve(self, wake: impl Fn() + Send + 'static) -> (Handed, Served) {
+    pub fn serve(self, wake: impl Fn() + Send + Sync + 'static) -> (Handed, Served) {
         let (tx, rx) = unbounded();
-        let socket = self.socket.try_clone().expect("a listening socket clones");
-        let token = self.token.clone();
+        let (served, listener) = self.0.split();
+        let wake = Arc::new(wake);
+        let busy = Arc::new(AtomicUsize::new(0));
         thread::spawn(move || {
-            for stream in socket.incoming() {
-                let Ok(stream) = stream else { continue };
-                if receive(stream, &token, &tx).is_ok() {
-                    wake();
+            loop {
+                let Ok(connection) = listener.accept() else {
+                    // Out of descriptors, say: a pause keeps a lasting fault from spinning.
+                    thread::sleep(Duration::from_millis(100));
+                    continue;
+                };
+                if busy.fetch_add(1, Ordering::SeqCst) >= AT_ONCE {
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    continue; // dropped: closed unanswered
                 }
+                let (tx, wake, busy) = (tx.clone(), Arc::clone(&wake), Arc::clone(&busy));
+                thread::spawn(move || {
+                    if connection.receive(&tx).is_ok() {
+                        wake();
+                    }
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        (rx, Served { file: self.file, token: self.token })
+        (rx, Served { _held: served })
     }
 }
 
-/// Removes the window's file when the window ends (if it is still this window's).
+/// Takes the window's socket (or file) away when the window ends, if it is still this
+/// window's.
 pub struct Served {
-    file: PathBuf,
-    token: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if fs::read_to_string(&self.file).is_ok_and(|said| said.trim_end().ends_with(&self.token)) {
-            let _ = fs::remove_file(&self.file);
-        }
-    }
-}
-
-/// One launch's connection: its token checked, its groups passed on, `OK` answered.
-fn receive(stream: TcpStream, token: &str, handed: &Sender<Vec<String>>) -> io::Result<()> {
-    stream.set_read_timeout(Some(PATIENCE))?;
-    stream.set_write_timeout(Some(PATIENCE))?;
-    let mut lines = BufReader::new((&stream).take(MOST)).lines();
-    let given = lines.next().transpose()?.unwrap_or_default();
-    if given != token {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "wrong token"));
-    }
-    let groups = lines.collect::<io::Result<Vec<String>>>()?;
-    let groups = groups.into_iter().map(|line| line.trim().to_string()).filter(|g| !g.is_empty());
-    let _ = handed.send(groups.collect());
-    (&stream).write_all(b"OK\n")
+    _held: transport::Served,
 }
 
 /// Hands `groups` to the window that has the store whose file is `file` open, if one is
-/// running: `Ok(true)` when it took them, `Ok(false)` when there is no such window (no file,
-/// or nobody answering as it says: a window that ended without removing it).
+/// running: `Ok(true)` when it took them, `Ok(false)` when there is no such window (nothing
+/// there, nobody answering, or somebody who is not the window).
 pub fn hand_off(file: &Path, groups: &[String]) -> io::Result<bool> {
-    let Ok(said) = fs::read_to_string(file) else { return Ok(false) };
-    let Some((port, token)) = said.trim().split_once(' ') else { return Ok(false) };
-    let Ok(port) = port.parse::<u16>() else { return Ok(false) };
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else { return Ok(false) };
-    stream.set_read_timeout(Some(PATIENCE))?;
-    stream.set_write_timeout(Some(PATIENCE))?;
-    let mut said = format!("{token}\n");
+    let mut said = String::new();
     for group in groups {
         said.push_str(group.trim());
         said.push('\n');
     }
-    stream.write_all(said.as_bytes())?;
-    stream.shutdown(std::net::Shutdown::Write)?;
-    let mut answer = String::new();
-    // Anything but OK (another program on a reused port, a window hanging): not a window.
-    let _ = stream.take(16).read_to_string(&mut answer);
-    Ok(answer == "OK\n")
+    transport::hand_off(file, &said)
+}
+
+/// The groups a launch sent, one a line, blanks skipped.
+fn groups_in(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|group| !group.is_empty()).map(String::from).collect()
+}
+
+/// Passes a launch's groups on.
+fn pass_on(text: &str, handed: &Sender<Vec<String>>) {
+    let _ = handed.send(groups_in(text));
+}
+
+/// A stream whose reads and writes can be given a time limit.
+trait Timed: Read + Write {
+    fn limit(&self, left: Duration) -> io::Result<()>;
+}
+
+/// Reads what comes until the other end stops writing, at most [`MOST`] bytes, within
+/// `deadline`.
+fn read_all(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
+    let mut said = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.limit(left)?;
+        match stream.read(&mut chunk)? {
+            0 => break,
+            n if said.len() + n > MOST => return Err(io::ErrorKind::InvalidData.into()),
+            n => said.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8(said).map_err(|_| io::ErrorKind::InvalidData.into())
+}
+
+/// Reads one line (the Windows exchange's first ones), within `deadline`.
+#[cfg(any(windows, test))]
+fn read_line(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 256 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.limit(left)?;
+        match stream.read(&mut byte)? {
+            0 => break,
+            _ if byte[0] == b'\n' => {
+                return String::from_utf8(line).map_err(|_| io::ErrorKind::InvalidData.into());
+            }
+            _ => line.push(byte[0]),
+        }
+    }
+    Err(io::ErrorKind::InvalidData.into())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("udprelay-instance-{}-{name}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        dir.join("history.sqlite3")
-    }
-
-    #[test]
-    fn a_second_launch_hands_its_groups_to_the_window() {
-        let file = file_for(&scratch("hand"));
-        assert!(file.ends_with("history.sqlite3-window"));
-        assert!(!hand_off(&file, &["ABCD1234".into()]).unwrap(), "no window yet");
-        let (woken_tx, woken) = unbounded();
-        let (handed, served) =
-            Listener::bind(&file).unwrap().serve(move || woken_tx.send(()).unwrap());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        let invite = "udprelay://[::1]:5000/ABCD1234#SECRET".to_string();
-        assert!(hand_off(&file, &["ABCD1234".into(), invite.clone()]).unwrap());
-        assert_eq!(handed.recv_timeout(PATIENCE).unwrap(), ["ABCD1234".to_string(), invite]);
-        woken.recv_timeout(PATIENCE).unwrap();
-        // From the menu, with nothing to join: the window only comes to the front.
-        assert!(hand_off(&file, &[]).unwrap());
-        assert!(handed.recv_timeout(PATIENCE).unwrap().is_empty());
-        drop(served);
-        assert!(!file.exists(), "the window's file goes with it");
-    }
-
-    #[test]
-    fn a_wrong_token_or_a_stale_file_hands_nothing() {
-        let file = file_for(&scratch("token"));
-        let (handed, _served) = Listener::bind(&file).unwrap().serve(|| {});
-        let said = fs::read_to_string(&file).unwrap();
-        let (port, _) = said.trim().split_once(' ').unwrap();
-        let forged = file.with_file_name("forged");
-        fs::write(&forged, format!("{port} 0000\n")).unwrap();
-        assert!(!hand_off(&forged, &["ABCD1234".into()]).unwrap());
-        assert!(handed.recv_timeout(Duration::from_millis(200)).is_err());
-
-        // A window that ended without removing its file: nobody listens on its port.
-        let gone = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap();
-        let stale = file.with_file_name("stale");
-        fs::write(&stale, format!("{} abcd\n", gone.port())).unwrap();
-        assert!(!hand_off(&stale, &[]).unwrap());
-        fs::write(&stale, "not a window file").unwrap();
-        assert!(!hand_off(&stale, &[]).unwrap());
-    }
-}
+#[path = "instance_tests.rs"]
+mod tests;
