@@ -235,3 +235,31 @@ fn a_relay_with_wrong_credentials_says_so_and_is_busy() {
     let peer = Peer::new(relay.addr);
     assert_eq!(peer.ask("!CREATE"), "ERR BUSY TryAgain");
 }
+
+/// `--cluster-creds` against a nats-server in operator mode (JWTs, as `nsc` sets it up): two
+/// relays sign in with their users' `.creds` files and chat across; a client with no
+/// credentials is not let in.
+#[test]
+fn relays_sign_in_with_creds_files_to_a_nats_in_operator_mode() {
+    let secrets = udprelay_testkit::OperatorSecrets::new(&["r1", "r2"]);
+    let nats = NatsCluster::start_operator_mode(&secrets);
+    let cluster = RelayCluster::start_on(nats, 2, |i| secrets.creds_args(&format!("r{}", i + 1)));
+    assert!(cluster.relay(0).log().contains("sign-in=creds"), "{}", cluster.relay(0).log());
+    let (a, b) = (Peer::new(cluster.addr(0)), Peer::new(cluster.addr(1)));
+    let group = a.create();
+    a.join(&group);
+    let asked = Instant::now();
+    b.send(format!("!JOIN {group}").as_bytes());
+    assert_eq!(b.recv_text(), format!("OK JOINED {group}"));
+    assert!(asked.elapsed() < Duration::from_secs(2), "a join took {:?}", asked.elapsed());
+    a.send(b"signed in with a JWT");
+    assert_eq!(b.recv(), b"signed in with a JWT");
+
+    let rt = runtime();
+    let url = cluster.nats.url(0);
+    let refused = rt.block_on(async {
+        tokio::time::timeout(NATS_WAIT, ConnectOptions::new().connect(url.as_str())).await
+    });
+    let refused = refused.expect("NATS answers within the wait").expect_err("let in without creds");
+    assert_eq!(refused.kind(), ConnectErrorKind::AuthorizationViolation, "{refused}");
+}

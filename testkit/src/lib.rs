@@ -3,12 +3,14 @@
 //! Every wait here is bounded.
 
 mod nats;
+mod operator_nats;
 mod proxy;
 mod relays;
 mod scratch;
 mod secure_nats;
 
 pub use nats::{NATS_VERSION, NatsCluster, free_tcp_port, nats_server_binary};
+pub use operator_nats::OperatorSecrets;
 pub use proxy::DelayProxy;
 pub use relays::RelayCluster;
 pub use scratch::ScratchDir;

@@ -172,7 +172,22 @@ impl NatsCluster {
         NatsCluster::start_with(count, Some(secrets))
     }
 
+    /// One server in operator mode, trusting `secrets`' operator: a relay signs in with a
+    /// `.creds` file.
+    pub fn start_operator_mode(secrets: &crate::OperatorSecrets) -> NatsCluster {
+        NatsCluster::start_configured(1, None, secrets.settings())
+    }
+
     fn start_with(count: usize, secrets: Option<&NatsSecrets>) -> NatsCluster {
+        let client_settings = secrets.map_or_else(String::new, NatsSecrets::client_settings);
+        NatsCluster::start_configured(count, secrets, &client_settings)
+    }
+
+    fn start_configured(
+        count: usize,
+        secrets: Option<&NatsSecrets>,
+        client_settings: &str,
+    ) -> NatsCluster {
         let dir = ScratchDir::new("nats");
         let route_ports: Vec<u16> = (0..count).map(|_| free_tcp_port()).collect();
         let route_user = secrets.map_or_else(String::new, NatsSecrets::route_user);
@@ -182,7 +197,6 @@ impl NatsCluster {
             .collect();
         let route_settings =
             secrets.map_or_else(String::new, |secrets| format!(", {}", secrets.route_settings()));
-        let client_settings = secrets.map_or_else(String::new, NatsSecrets::client_settings);
         let servers = (0..count)
             .map(|i| {
                 let name = format!("n{}", i + 1);
