@@ -10,7 +10,7 @@ use udprelay_client::{GroupId, Reachability, Server, Status};
 pub use crate::log::{Entry, EntryKind, Log};
 use crate::net::{self, LinkHandle, LinkId, Order, Update};
 pub use crate::notice::{Notice, Place};
-use crate::store::{GroupKey, Store};
+use crate::store::{GroupRow, Store};
 use crate::wake::Wake;
 
 /// How far a group's link has got.
@@ -44,7 +44,7 @@ pub struct Group {
     /// The heartbeat's state, for the dot.
     pub state: Option<Status>,
     /// Its row in the history store, once it has one.
-    pub key: Option<GroupKey>,
+    pub key: Option<GroupRow>,
     /// Rejoined at start from the store: a failure keeps it listed, with its history.
     pub restored: bool,
     /// What was asked, so a failure can be put into words next to the right control.

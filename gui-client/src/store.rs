@@ -23,8 +23,8 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A group's row in the store.
-pub type GroupKey = i64;
+/// A group's row in the store (not to be taken for `e2e::GroupKey`, a private group's key).
+pub type GroupRow = i64;
 
 /// Messages kept per group unless told otherwise; the oldest go first.
 pub const HISTORY_LIMIT: u64 = 100_000;
@@ -68,7 +68,7 @@ const SCHEMA: &str = "
 /// A group the user was in when the window last ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedGroup {
-    pub key: GroupKey,
+    pub key: GroupRow,
     pub server: String,
     pub id: GroupId,
     pub name: Option<String>,
@@ -192,7 +192,7 @@ impl Store {
 
     /// The user is in group `id` on `server`: its row (the same one as before if its
     /// history was kept on leaving), last in the order.
-    pub fn join(&self, server: &str, id: GroupId, cap: Option<u32>) -> rusqlite::Result<GroupKey> {
+    pub fn join(&self, server: &str, id: GroupId, cap: Option<u32>) -> rusqlite::Result<GroupRow> {
         let position: i64 =
             self.db
                 .query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM groups", [], |r| r.get(0))?;
@@ -207,14 +207,14 @@ impl Store {
     }
 
     /// A private group's secret, kept to join it again (the store is the user's alone).
-    pub fn set_secret(&self, key: GroupKey, secret: Option<&Secret>) -> rusqlite::Result<()> {
+    pub fn set_secret(&self, key: GroupRow, secret: Option<&Secret>) -> rusqlite::Result<()> {
         let secret = secret.map(Secret::to_string);
         self.db.execute("UPDATE groups SET secret = ?2 WHERE key = ?1", params![key, secret])?;
         Ok(())
     }
 
     /// The name the user gave the group (`None`: its id again).
-    pub fn rename(&self, key: GroupKey, name: Option<&str>) -> rusqlite::Result<()> {
+    pub fn rename(&self, key: GroupRow, name: Option<&str>) -> rusqlite::Result<()> {
         self.db.execute("UPDATE groups SET name = ?2 WHERE key = ?1", params![key, name])?;
         Ok(())
     }
@@ -223,7 +223,7 @@ impl Store {
     /// deleted. A private group's secret is forgotten either way (joining again takes its
     /// invite), and the log is folded into the file at once, so that the secret is left
     /// neither in the write-ahead log nor, with `secure_delete`, in free pages.
-    pub fn leave(&self, key: GroupKey, keep_history: bool) -> rusqlite::Result<()> {
+    pub fn leave(&self, key: GroupRow, keep_history: bool) -> rusqlite::Result<()> {
         if keep_history {
             let forget = "UPDATE groups SET member = 0, secret = NULL WHERE key = ?1";
             self.db.execute(forget, [key])?;
@@ -237,7 +237,7 @@ impl Store {
 
     /// Adds a message to the group's history, dropping the oldest past the limit; returns
     /// its seq.
-    pub fn append(&self, key: GroupKey, entry: &Entry) -> rusqlite::Result<i64> {
+    pub fn append(&self, key: GroupRow, entry: &Entry) -> rusqlite::Result<i64> {
         let tx = self.db.unchecked_transaction()?;
         let seq: i64 = tx.query_row(
             "UPDATE groups SET last_seq = last_seq + 1 WHERE key = ?1 RETURNING last_seq",
@@ -259,7 +259,7 @@ impl Store {
     }
 
     /// Appends `entry` to the group's history and notes its seq in it.
-    pub fn save(&self, key: GroupKey, entry: &mut Entry) -> rusqlite::Result<()> {
+    pub fn save(&self, key: GroupRow, entry: &mut Entry) -> rusqlite::Result<()> {
         entry.seq = Some(self.append(key, entry)?);
         Ok(())
     }
@@ -268,7 +268,7 @@ impl Store {
     /// oldest first.
     pub fn page(
         &self,
-        key: GroupKey,
+        key: GroupRow,
         before: Option<i64>,
         count: usize,
     ) -> rusqlite::Result<Vec<Entry>> {
@@ -290,7 +290,7 @@ impl Store {
     }
 
     /// How many messages the group has in the store.
-    pub fn count(&self, key: GroupKey) -> rusqlite::Result<u64> {
+    pub fn count(&self, key: GroupRow) -> rusqlite::Result<u64> {
         let count: i64 = self.db.query_row(
             "SELECT COUNT(*) FROM messages WHERE group_key = ?1",
             [key],
@@ -300,7 +300,7 @@ impl Store {
     }
 
     /// The row of group `id` on `server`, if it has one.
-    pub fn find(&self, server: &str, id: GroupId) -> rusqlite::Result<Option<GroupKey>> {
+    pub fn find(&self, server: &str, id: GroupId) -> rusqlite::Result<Option<GroupRow>> {
         self.db
             .query_row(
                 "SELECT key FROM groups WHERE server = ?1 AND group_id = ?2",
