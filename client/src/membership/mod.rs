@@ -141,7 +141,7 @@ struct Membership {
     secret: Option<(Secret, Identity)>,
     private: Option<Reader>,
     /// The identity file, beside which a private group's pins are kept (none for an identity
-    /// given in memory); the pins' file once the group is known, and when it was last written.
+    /// given in memory); the pins' file once the group is known, and when it was last tried.
     identity_file: Option<std::path::PathBuf>,
     pins_file: Option<(std::path::PathBuf, Option<Instant>)>,
     started: u64,
@@ -185,7 +185,7 @@ impl Membership {
                 far = now + IDLE;
             }
             let notice = self.private.as_ref().and_then(|reader| reader.next_notice(now));
-            let notice = notice.into_iter().chain(self.pins_due());
+            let notice = notice.into_iter().chain(self.pins_due(now));
             let deadline = self.driver.session.poll_timeout().into_iter().chain(notice).min();
             let deadline = deadline.unwrap_or(far);
             if timer.deadline() != deadline.into() {
@@ -221,7 +221,7 @@ impl Membership {
             let now = Instant::now();
             self.driver.session.handle_timeout(now);
             self.say_notices(now);
-            if self.pins_due().is_some_and(|due| due <= now) {
+            if self.pins_due(now).is_some_and(|due| due <= now) {
                 self.keep_pins(now);
             }
         }
@@ -312,24 +312,26 @@ impl Membership {
         }
     }
 
-    /// When the pins are next to be written: once they changed, at most every
-    /// [`KEEP_PINS_EVERY`].
-    fn pins_due(&self) -> Option<Instant> {
-        let (Some(reader), Some((_, written))) = (&self.private, &self.pins_file) else {
+    /// When the pins are next to be written, at `now`: once they changed, at most every
+    /// [`KEEP_PINS_EVERY`] (a time already past when they are due).
+    fn pins_due(&self, now: Instant) -> Option<Instant> {
+        let (Some(reader), Some((_, tried))) = (&self.private, &self.pins_file) else {
             return None;
         };
-        let now = Instant::now();
-        reader.pins_changed().then(|| written.map_or(now, |at| (at + KEEP_PINS_EVERY).max(now)))
+        reader.pins_changed().then(|| tried.map_or(now, |at| at + KEEP_PINS_EVERY))
     }
 
-    /// Writes the pins, when they changed (a failed write is tried again next time).
+    /// Writes the pins, when they changed. A write that fails is tried again a
+    /// [`KEEP_PINS_EVERY`] later, as the next change would be.
     fn keep_pins(&mut self, now: Instant) {
-        let (Some(reader), Some((path, written))) = (&mut self.private, &mut self.pins_file) else {
+        let (Some(reader), Some((path, tried))) = (&mut self.private, &mut self.pins_file) else {
             return;
         };
-        if reader.pins_changed() && reader.pins().save(path).is_ok() {
-            reader.pins_kept();
-            *written = Some(now);
+        if reader.pins_changed() {
+            if reader.pins().save(path).is_ok() {
+                reader.pins_kept();
+            }
+            *tried = Some(now);
         }
     }
 
