@@ -97,6 +97,9 @@ pub struct Reader {
     signers: HashMap<[u8; 32], Signer>,
     /// The key each name first came with (at most [`MAX_PINS`]).
     names: HashMap<String, [u8; 32]>,
+    /// The pinned names, first pinned first: kept in this order, so that the first of two
+    /// look-alikes stays the first after a restart.
+    pinned: Vec<String>,
     /// The pinned names by their skeleton, to find look-alikes.
     skeletons: HashMap<String, Vec<String>>,
     /// Pins or counters changed since they were last kept ([`Reader::pins_kept`]).
@@ -115,6 +118,7 @@ impl Reader {
             sequence: Sequence::starting(unix_seconds),
             signers: HashMap::new(),
             names: HashMap::new(),
+            pinned: Vec::new(),
             skeletons: HashMap::new(),
             changed: false,
             undecryptable: 0,
@@ -153,7 +157,7 @@ impl Reader {
 
     /// What to keep of the group's signers, to [`Reader::remember`] in a later run.
     pub fn pins(&self) -> Pins {
-        let names = self.names.iter().map(|(name, key)| (name.clone(), *key)).collect();
+        let names = self.pinned.iter().map(|name| (name.clone(), self.names[name])).collect();
         let newest = self.signers.iter();
         let newest = newest.filter_map(|(key, signer)| Some((*key, signer.window.newest()?)));
         Pins { names, newest: newest.collect() }
@@ -237,6 +241,7 @@ impl Reader {
             return;
         }
         self.skeletons.entry(skeleton(&name)).or_default().push(name.clone());
+        self.pinned.push(name.clone());
         self.names.insert(name, key);
         self.changed = true;
     }
