@@ -1,5 +1,6 @@
 //! A user's own files (keys, history): readable by them alone. On Unix the folder is 0700 and
-//! each file 0600; elsewhere the system's defaults stand.
+//! each file 0600; on Windows each gets a protected access list (nothing inherited) that lets
+//! in this process's user and the system account, no one else.
 
 use std::io;
 use std::path::Path;
@@ -11,6 +12,8 @@ pub fn private_file(path: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
+    #[cfg(windows)]
+    owner_only::restrict(path, false)?;
     let _ = path;
     Ok(())
 }
@@ -22,6 +25,93 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
+    #[cfg(windows)]
+    owner_only::restrict(dir, true)?;
     let _ = dir;
     Ok(())
+}
+
+/// Windows access lists: the user and the system account, nothing inherited from above.
+#[cfg(windows)]
+mod owner_only {
+    use std::io;
+    use std::os::windows::ffi::OsStrExt;
+    use std::path::Path;
+
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, LocalFree};
+    use windows_sys::Win32::Security::Authorization::{
+        ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
+        SDDL_REVISION_1,
+    };
+    use windows_sys::Win32::Security::{
+        DACL_SECURITY_INFORMATION, GetTokenInformation, PROTECTED_DACL_SECURITY_INFORMATION,
+        PSECURITY_DESCRIPTOR, SetFileSecurityW, TOKEN_QUERY, TOKEN_USER, TokenUser,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+    /// This process's user, as a SID in text (`S-1-5-21-…`).
+    fn user_sid() -> io::Result<String> {
+        // SAFETY: every pointer handed over points into a live local or buffer of the stated
+        // size; what Windows allocates is freed with LocalFree, the token closed.
+        unsafe {
+            let mut token: HANDLE = std::ptr::null_mut();
+            if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut buffer = vec![0u64; 128]; // 1 KiB, aligned for TOKEN_USER and its SID
+            let mut needed = 0u32;
+            let size = (buffer.len() * 8) as u32;
+            let got = GetTokenInformation(
+                token,
+                TokenUser,
+                buffer.as_mut_ptr().cast(),
+                size,
+                &mut needed,
+            );
+            CloseHandle(token);
+            if got == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let user = &*(buffer.as_ptr() as *const TOKEN_USER);
+            let mut text: *mut u16 = std::ptr::null_mut();
+            if ConvertSidToStringSidW(user.User.Sid, &mut text) == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let len = (0..).take_while(|&at| *text.add(at) != 0).count();
+            let sid = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+            LocalFree(text.cast());
+            Ok(sid)
+        }
+    }
+
+    /// Gives `path` the access list "this user and SYSTEM, full control", protected from
+    /// what its folder would pass down; `inherit`: a folder's, passed on to what is made in it.
+    pub fn restrict(path: &Path, inherit: bool) -> io::Result<()> {
+        let flags = if inherit { "OICI" } else { "" };
+        let sddl = format!("D:P(A;{flags};FA;;;{})(A;{flags};FA;;;SY)", user_sid()?);
+        let sddl: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+        let path: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+        // SAFETY: both strings are NUL-terminated and outlive the calls; the descriptor
+        // Windows makes is freed with LocalFree after use.
+        unsafe {
+            let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+            let null = std::ptr::null_mut();
+            if ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                null,
+            ) == 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let set = SetFileSecurityW(path.as_ptr(), what, descriptor);
+            LocalFree(descriptor.cast());
+            if set == 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
 }
