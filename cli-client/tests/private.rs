@@ -192,6 +192,19 @@ fn an_invite_leaves_the_command_line_or_never_enters_it() {
     assert!(ana.finish().0.success());
 }
 
+/// An argument that is not UTF-8 is looked at for invites too: it is clap's to refuse (exit 2),
+/// not a panic.
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_refused_not_a_crash() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"x\xff");
+    let output = Command::new(CLIENT).arg(bad).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: invalid UTF-8 was detected"), "{stderr}");
+}
+
 #[test]
 fn a_broken_invite_at_start_is_one_line_and_exit_2() {
     let output =

@@ -44,10 +44,13 @@ pub fn split_secret_invites(args: &[String], join_flag: &str) -> (Vec<String>, V
 }
 
 /// Runs this program again without the invites with a secret in its arguments, which go in
-/// [`INVITE_VAR`] (after any already there). Returns only when there is nothing to hide, on
+/// [`INVITE_VAR`] (before any already there). Returns only when there is nothing to hide, on
 /// Windows, or when running again failed (the program then goes on as it was started).
 pub fn hide_secret_invites(join_flag: &str) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // An argument that is not UTF-8 is no invite; clap says what is wrong with it.
+    let args: Option<Vec<String>> =
+        std::env::args_os().skip(1).map(|a| a.into_string().ok()).collect();
+    let Some(args) = args else { return };
     let (kept, invites) = split_secret_invites(&args, join_flag);
     if invites.is_empty() {
         return;
@@ -56,8 +59,8 @@ pub fn hide_secret_invites(join_flag: &str) {
     {
         use std::os::unix::process::CommandExt;
         let Ok(program) = std::env::current_exe() else { return };
-        let mut all: Vec<String> = invites_in_env();
-        all.extend(invites);
+        let mut all = invites; // the command line's first: it is what was asked for now
+        all.extend(invites_in_env());
         // What is lost if exec fails is only this attempt: the error is not shown, since the
         // program goes on with the invites where they were.
         let _ =
