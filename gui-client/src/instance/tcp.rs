@@ -84,10 +84,9 @@ impl Connection {
         let nonce = read_line(&mut self.stream, deadline)?;
         self.stream.write_all(format!("{}\n", proof(&self.token, &nonce)).as_bytes())?;
         let said = read_all(&mut self.stream, deadline)?;
-        let Some((token, groups)) = said.split_once('\n').filter(|(t, _)| *t == self.token) else {
+        let Some((_, groups)) = said.split_once('\n').filter(|(t, _)| *t == self.token) else {
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, "wrong token"));
         };
-        let _ = token;
         pass_on(groups, handed);
         self.stream.write_all(b"OK\n")
     }

@@ -40,7 +40,8 @@ fn make_ours_alone(folder: &Path) -> io::Result<()> {
         Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
         _ => {}
     }
-    if fs::symlink_metadata(folder)?.uid() == me() {
+    let meta = fs::symlink_metadata(folder)?;
+    if meta.is_dir() && meta.uid() == me() {
         fs::set_permissions(folder, fs::Permissions::from_mode(0o700))?;
     }
     if !ours_alone(folder) {
