@@ -136,18 +136,23 @@ trait Timed: Read + Write {
     fn limit(&self, left: Duration) -> io::Result<()>;
 }
 
+/// One read, with what is left of `deadline` as its limit.
+fn read_within(stream: &mut impl Timed, buffer: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    stream.limit(left)?;
+    stream.read(buffer)
+}
+
 /// Reads what comes until the other end stops writing, at most [`MOST`] bytes, within
 /// `deadline`.
 fn read_all(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
     let mut said = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.limit(left)?;
-        match stream.read(&mut chunk)? {
+        match read_within(stream, &mut chunk, deadline)? {
             0 => break,
             n if said.len() + n > MOST => return Err(io::ErrorKind::InvalidData.into()),
             n => said.extend_from_slice(&chunk[..n]),
@@ -162,12 +167,7 @@ fn read_line(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while line.len() < 256 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.limit(left)?;
-        match stream.read(&mut byte)? {
+        match read_within(stream, &mut byte, deadline)? {
             0 => break,
             _ if byte[0] == b'\n' => {
                 return String::from_utf8(line).map_err(|_| io::ErrorKind::InvalidData.into());
