@@ -51,6 +51,12 @@ pub enum InvalidName {
 }
 
 impl Name {
+    /// `text` as a name when it is one exactly as it stands, nothing trimmed: how a name that
+    /// comes from someone else is judged (" ana" is not "ana").
+    pub fn exactly(text: &str) -> Option<Name> {
+        text.parse::<Name>().ok().filter(|name| name.as_str() == text)
+    }
+
     /// The name as it is sent.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -74,7 +74,7 @@ impl Pins {
                         pins.newest.push((key, counter));
                     }
                 }
-                "name" if pins.names.len() < MAX_PINS && rest.parse::<crate::Name>().is_ok() => {
+                "name" if pins.names.len() < MAX_PINS && crate::Name::exactly(rest).is_some() => {
                     pins.names.push((rest.to_string(), key));
                 }
                 _ => {}

@@ -221,8 +221,7 @@ impl Reader {
 
     /// What to doubt about `name` from `key`; a valid name no one has is pinned to `key`.
     fn doubt(&mut self, name: &str, key: [u8; 32]) -> Option<Doubt> {
-        // The one name rule, and nothing trimmed away: " ana" is not "ana".
-        if name.parse::<Name>().ok().is_none_or(|valid| valid.as_str() != name) {
+        if Name::exactly(name).is_none() {
             return Some(Doubt::BadName);
         }
         match self.names.get(name) {
