@@ -60,6 +60,19 @@ fn metric(page: &str, name: &str) -> u64 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// A member on relay 0 and one on relay 1 in a group made on relay 0, the cross-node join
+/// answered within 2 s.
+fn joined_across(cluster: &RelayCluster) -> (Peer, Peer, String) {
+    let (a, b) = (Peer::new(cluster.addr(0)), Peer::new(cluster.addr(1)));
+    let group = a.create();
+    a.join(&group);
+    let asked = Instant::now();
+    b.send(format!("!JOIN {group}").as_bytes());
+    assert_eq!(b.recv_text(), format!("OK JOINED {group}"));
+    assert!(asked.elapsed() < Duration::from_secs(2), "a join took {:?}", asked.elapsed());
+    (a, b, group)
+}
+
 #[test]
 fn relays_chat_over_a_secured_nats_and_no_one_else_gets_in() {
     let secrets = NatsSecrets::new("udprelay", &["r1", "r2"]);
@@ -80,13 +93,7 @@ fn relays_chat_over_a_secured_nats_and_no_one_else_gets_in() {
     assert!(cluster.relay(1).log().contains("sign-in=nkey tls=required"));
     assert!(!log.contains(secrets.password("r1")), "the password is in the log:\n{log}");
 
-    let (a, b) = (Peer::new(cluster.addr(0)), Peer::new(cluster.addr(1)));
-    let group = a.create();
-    a.join(&group);
-    let asked = Instant::now();
-    b.send(format!("!JOIN {group}").as_bytes());
-    assert_eq!(b.recv_text(), format!("OK JOINED {group}"));
-    assert!(asked.elapsed() < Duration::from_secs(2), "a join took {:?}", asked.elapsed());
+    let (a, b, group) = joined_across(&cluster);
     a.send(b"over TLS");
     assert_eq!(b.recv(), b"over TLS");
     b.send(b"and back");
@@ -245,13 +252,7 @@ fn relays_sign_in_with_creds_files_to_a_nats_in_operator_mode() {
     let nats = NatsCluster::start_operator_mode(&secrets);
     let cluster = RelayCluster::start_on(nats, 2, |i| secrets.creds_args(&format!("r{}", i + 1)));
     assert!(cluster.relay(0).log().contains("sign-in=creds"), "{}", cluster.relay(0).log());
-    let (a, b) = (Peer::new(cluster.addr(0)), Peer::new(cluster.addr(1)));
-    let group = a.create();
-    a.join(&group);
-    let asked = Instant::now();
-    b.send(format!("!JOIN {group}").as_bytes());
-    assert_eq!(b.recv_text(), format!("OK JOINED {group}"));
-    assert!(asked.elapsed() < Duration::from_secs(2), "a join took {:?}", asked.elapsed());
+    let (a, b, _) = joined_across(&cluster);
     a.send(b"signed in with a JWT");
     assert_eq!(b.recv(), b"signed in with a JWT");
 
