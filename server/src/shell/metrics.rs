@@ -262,7 +262,7 @@ fn register_cluster(registry: &mut Registry, cluster: &ClusterReading) {
         ConstGauge::new(cluster.groups as i64),
     );
     let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
-    let counters: [(&str, &str, u64); 17] = [
+    let counters: [(&str, &str, u64); 18] = [
         (
             "published_messages",
             "NATS messages of payloads published to other nodes",
@@ -307,8 +307,13 @@ fn register_cluster(registry: &mut Registry, cluster: &ClusterReading) {
         ("nodes_dead", "Other nodes counted dead (silent, or left)", s.nodes_dead),
         (
             "refused_payloads",
-            "Payloads from other nodes dropped: empty, too long, a command, from a node with no members in the group, or over its budget",
+            "Payloads from other nodes dropped: empty, too long, a command, from a node the directory did not count in the group within 2 s, or over its budget",
             s.refused_payloads,
+        ),
+        (
+            "held_payloads",
+            "Payloads from other nodes that waited for the directory to count their sender's members (a member who joined there and spoke at once)",
+            s.held_payloads,
         ),
         (
             "ignored_heartbeats",

@@ -47,6 +47,8 @@ pub struct Bus {
     inboxes: Vec<VecDeque<Response>>,
     /// The directory's change feed held back from a node (`Some`), as a slow watch would.
     held: Vec<Option<VecDeque<Response>>>,
+    /// Nodes that take no announcement in time (a loaded host): their senders answer anyway.
+    pub slow: Vec<bool>,
     /// A hostile writer rewrites this group's record before every node's write (a
     /// compare-and-set that never succeeds); its writes are counted in `forged_writes`.
     pub rewritten: Option<GroupId>,
@@ -97,6 +99,7 @@ impl Bus {
             sent: Vec::new(),
             inboxes: vec![VecDeque::new(); count],
             held: vec![None; count],
+            slow: vec![false; count],
             rewritten: None,
             forged_writes: 0,
         };
@@ -190,9 +193,14 @@ impl Bus {
         self.nodes.iter().position(|n| n.name == *node)
     }
 
+    /// What node `i` sends later: replies that waited for the directory, and payloads that
+    /// waited for it to count their senders.
     fn collect_replies(&mut self, i: usize) {
         while let Some((to, reply)) = self.nodes[i].relay.poll_reply() {
             self.sent.push((i, to, reply.to_bytes()));
+        }
+        while let Some((payload, to)) = self.nodes[i].relay.poll_delivery() {
+            self.sent.extend(to.into_iter().map(|to| (i, to, payload.to_vec())));
         }
     }
 
@@ -238,8 +246,9 @@ impl Bus {
             }
             Request::Announce { op, group, to } => {
                 for node in to {
-                    if let Some(j) =
-                        self.index(&node).filter(|&j| reachable && self.nodes[j].connected)
+                    if let Some(j) = self
+                        .index(&node)
+                        .filter(|&j| reachable && self.nodes[j].connected && !self.slow[j])
                     {
                         // The shell reads the record from the directory, as the receiver does.
                         let (current, revision) = self.current(group);

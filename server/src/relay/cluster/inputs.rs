@@ -12,13 +12,30 @@ use super::super::logs::Line;
 use super::super::members::MemberKey;
 use super::super::{Outgoing, Recipients};
 use super::replica::Heard;
-use super::{ABANDONED_GRACE, Heartbeat, NodeId, Record, Request, Response};
+use super::{ABANDONED_GRACE, Heartbeat, NodeId, Record, Request, Response, Verdict};
 use crate::relay::Relay;
 
 impl Relay {
     /// Runs what is due at `now`: this node's heartbeat, counting silent nodes dead, and
     /// directory work waiting after a failure.
     pub fn cluster_tick(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        // Records this node read or wrote for its own work count senders too.
+        for group in cluster.held.groups() {
+            self.release_held(now, group);
+        }
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        let expired = cluster.held.expire(now);
+        if expired > 0 {
+            cluster.stats.refused_payloads += expired as u64;
+            if self.logs.admit(now, Line::Cluster) {
+                debug!(
+                    expired,
+                    "payloads from other nodes dropped: the directory did not count their senders within {:?}",
+                    super::HOLD
+                );
+            }
+        }
         let Some(cluster) = self.cluster.as_mut() else { return };
         if !cluster.connected {
             return;
@@ -155,7 +172,9 @@ impl Relay {
     /// NATS input is hostile input: a payload goes nowhere unless UDP could have carried it (1
     /// to 4096 bytes, not starting with `!`), `from` has members in the group by this node's
     /// copy of the directory, and `from` is within its delivery budget
-    /// ([`super::NODE_DELIVERY_RATE`]). What is refused is counted (`refused_payloads`).
+    /// ([`super::NODE_DELIVERY_RATE`]). One whose sender the copy does not count yet waits for
+    /// it ([`super::held`]); its recipients come later from [`Relay::poll_delivery`]. What is
+    /// refused is counted (`refused_payloads`).
     pub fn deliver(
         &mut self,
         now: Instant,
@@ -163,32 +182,64 @@ impl Relay {
         group: GroupId,
         payload: &[u8],
     ) -> Recipients<'_> {
-        const NOBODY: MemberKey = MemberKey::MAX;
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += payload.len() as u64;
-        let members = self.tables.groups.get(&group).map_or(&[][..], |g| &g.members[..]);
-        let allowed = match self.cluster.as_mut() {
-            Some(cluster) => {
-                cluster.stats.received += 1;
-                let refusal = cluster.refusal(now, from, group, payload, members.len());
-                if let Some(why) = refusal {
-                    cluster.stats.refused_payloads += 1;
-                    if self.logs.admit(now, Line::Cluster) {
-                        debug!(node = %from, %group, why, "payload from another node dropped");
-                    }
-                }
-                refusal.is_none()
+        let members = self.tables.groups.get(&group).map_or(0, |g| g.members.len());
+        let Some(cluster) = self.cluster.as_mut() else { return self.recipients(None, 0) };
+        cluster.stats.received += 1;
+        let refusal = match cluster.verdict(now, from, group, payload, members) {
+            Verdict::Deliver => return self.recipients(Some(group), payload.len()),
+            Verdict::Hold if cluster.held.hold(now, from, group, payload) => {
+                cluster.stats.held_payloads += 1;
+                return self.recipients(None, 0);
             }
-            None => false,
+            Verdict::Hold => "too many payloads already wait for the directory",
+            Verdict::Refuse(why) => why,
         };
-        let keys = if allowed { members } else { &[][..] };
+        cluster.stats.refused_payloads += 1;
+        if self.logs.admit(now, Line::Cluster) {
+            debug!(node = %from, %group, why = refusal, "payload from another node dropped");
+        }
+        self.recipients(None, 0)
+    }
+
+    /// The members of `group` here, for a payload of `len` bytes from another node (`None`:
+    /// nobody).
+    fn recipients(&mut self, group: Option<GroupId>, len: usize) -> Recipients<'_> {
+        const NOBODY: MemberKey = MemberKey::MAX;
+        let groups = &self.tables.groups;
+        let keys = group.and_then(|group| groups.get(&group)).map_or(&[][..], |g| &g.members[..]);
         Recipients {
             keys: keys.iter(),
             members: &mut self.tables.members,
             sender: NOBODY,
-            len: payload.len() as u64,
+            len: len as u64,
             budgets: self.config.limits.require_validation,
             stats: &mut self.stats,
+        }
+    }
+
+    /// After a change of `group`'s record: the payloads that waited for it to count their
+    /// senders go out (within each sender's budget), in the order they came.
+    fn release_held(&mut self, now: Instant, group: GroupId) {
+        let Some(cluster) = self.cluster.as_mut() else { return };
+        if cluster.held.is_empty() {
+            return;
+        }
+        let entry = cluster.replica.get(&group);
+        let released =
+            cluster.held.release(group, |node| entry.is_some_and(|e| e.record.count(node) > 0));
+        let members = self.tables.groups.get(&group).map_or(0, |g| g.members.len());
+        for (from, payload) in released {
+            let Some(cluster) = self.cluster.as_mut() else { return };
+            if !cluster.within_budget(now, &from, members) {
+                cluster.stats.refused_payloads += 1;
+                continue;
+            }
+            let to: Vec<SocketAddr> = self.recipients(Some(group), payload.len()).collect();
+            if let Some(cluster) = self.cluster.as_mut() {
+                cluster.deliveries.push_back((payload, to));
+            }
         }
     }
 
@@ -273,6 +324,7 @@ impl Relay {
         if !cluster.replica.apply(now, group, current, revision) {
             return;
         }
+        self.release_held(now, group);
         let local = self.tables.groups.get(&group).map(|g| g.members.len());
         match (mine, local) {
             // Gone from the directory with nobody here: it expired.

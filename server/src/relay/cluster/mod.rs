@@ -14,6 +14,7 @@
 
 mod creates;
 mod frames;
+mod held;
 mod inputs;
 mod joins;
 mod record;
@@ -38,11 +39,13 @@ use udprelay_shared::limits::MAX_DATAGRAM;
 use udprelay_shared::{GroupId, Reply};
 
 pub use frames::{Announcement, Batch, FRAME_OVERHEAD, Frames, Heartbeat, MAX_FRAMES, Subject};
+pub use held::{HOLD, MAX_HELD_BYTES};
 pub use record::{InvalidNodeId, MAX_RECORD_BYTES, MAX_RECORD_NODES, NodeId, Record};
 pub use replica::MAX_NODES;
 
 use super::Relay;
 use super::limits::Rate;
+use held::Held;
 use replica::Replica;
 use writer::Pending;
 
@@ -124,6 +127,15 @@ pub enum Response {
     Connection { up: bool },
 }
 
+/// What becomes of a payload from another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Deliver,
+    /// The sender has no members in the group by this node's copy of the directory (yet).
+    Hold,
+    Refuse(&'static str),
+}
+
 /// What the cluster part of the core has done since it started.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ClusterStats {
@@ -143,9 +155,12 @@ pub struct ClusterStats {
     /// Local members removed because the cluster had filled their group while this node was
     /// cut off (see [`Relay::cluster_receive`]).
     pub evicted: u64,
-    /// Payloads from other nodes dropped: not a payload UDP could carry, from a node with no
-    /// members in the group, or over the node's budget ([`Relay::deliver`]).
+    /// Payloads from other nodes dropped: not a payload UDP could carry, from a node that had
+    /// no members in the group within [`HOLD`], or over the node's budget ([`Relay::deliver`]).
     pub refused_payloads: u64,
+    /// Payloads from other nodes that waited for the directory to count their sender's
+    /// members ([`held`]).
+    pub held_payloads: u64,
     /// Heartbeats not taken (a node's restarts too close together, or too many node names).
     pub ignored_heartbeats: u64,
     /// Directory writes given up after too many compare-and-set conflicts in a row.
@@ -158,7 +173,8 @@ impl fmt::Display for ClusterStats {
             f,
             "directory_writes={} directory_reads={} directory_conflicts={} directory_failures={} \
              announcements={} forwarded={} received={} busy={} \
-             nodes_dead={} evicted={} refused_payloads={} ignored_heartbeats={} unsettled={}",
+             nodes_dead={} evicted={} refused_payloads={} held_payloads={} ignored_heartbeats={} \
+             unsettled={}",
             self.directory_writes,
             self.directory_reads,
             self.directory_conflicts,
@@ -170,6 +186,7 @@ impl fmt::Display for ClusterStats {
             self.nodes_dead,
             self.evicted,
             self.refused_payloads,
+            self.held_payloads,
             self.ignored_heartbeats,
             self.unsettled,
         )
@@ -203,6 +220,10 @@ pub(super) struct Cluster {
     budgets: HashMap<NodeId, u64>,
     budget_rate: Rate,
     epoch: Option<Instant>,
+    /// Payloads that wait for the directory to count their sender ([`held`]).
+    held: Held,
+    /// Payloads that waited and may now go out, with their recipients here.
+    deliveries: VecDeque<(Box<[u8]>, Vec<SocketAddr>)>,
     stats: ClusterStats,
 }
 
@@ -226,6 +247,8 @@ impl Cluster {
             budgets: HashMap::new(),
             budget_rate: Rate::per_second(NODE_DELIVERY_RATE).expect("a rate above 0"),
             epoch: None,
+            held: Held::default(),
+            deliveries: VecDeque::new(),
             stats: ClusterStats::default(),
         }
     }
@@ -245,36 +268,46 @@ impl Cluster {
         self.joining.len()
     }
 
-    /// Why a payload from node `from` for `group`, going to `members` here, is not delivered
-    /// (`None`: it is). See [`Relay::deliver`].
-    fn refusal(
+    /// What becomes of a payload from node `from` for `group`, going to `members` here. See
+    /// [`Relay::deliver`].
+    fn verdict(
         &mut self,
         now: Instant,
         from: &NodeId,
         group: GroupId,
         payload: &[u8],
         members: usize,
-    ) -> Option<&'static str> {
+    ) -> Verdict {
         if payload.is_empty() || payload.len() > MAX_DATAGRAM {
-            return Some("not 1 to 4096 bytes");
+            return Verdict::Refuse("not 1 to 4096 bytes");
         }
         if payload[0] == b'!' {
-            return Some("starts with '!', which UDP never relays");
+            return Verdict::Refuse("starts with '!', which UDP never relays");
         }
-        if *from == *self.me() || self.replica.get(&group).is_none_or(|e| e.record.count(from) == 0)
-        {
-            return Some("the sending node has no members in the group");
+        if *from == *self.me() {
+            return Verdict::Refuse("sent under this node's own name");
         }
+        if members == 0 {
+            return Verdict::Refuse("the group has no members here");
+        }
+        if self.replica.get(&group).is_none_or(|e| e.record.count(from) == 0) {
+            return Verdict::Hold;
+        }
+        if !self.within_budget(now, from, members) {
+            return Verdict::Refuse("over the node's delivery budget");
+        }
+        Verdict::Deliver
+    }
+
+    /// Whether node `from` may make `members` deliveries here at `now` (they are counted).
+    fn within_budget(&mut self, now: Instant, from: &NodeId, members: usize) -> bool {
         let epoch = *self.epoch.get_or_insert(now);
         if self.budgets.len() >= replica::MAX_NODES && !self.budgets.contains_key(from) {
             self.budgets.clear(); // names long gone; each starts again with a full budget
         }
         let tat = self.budgets.entry(from.clone()).or_insert(0);
         let cost = u32::try_from(members.max(1)).unwrap_or(u32::MAX);
-        if !self.budget_rate.allow_many(tat, epoch, now, cost) {
-            return Some("over the node's delivery budget");
-        }
-        None
+        self.budget_rate.allow_many(tat, epoch, now, cost)
     }
 
     /// The other live nodes to send one of `group`'s payloads to (counted as forwarded).
@@ -331,11 +364,11 @@ impl Relay {
         self.cluster.as_ref().and_then(|c| c.creating.get(&addr).copied()).unwrap_or(0)
     }
 
-    /// Whether requests or replies wait for the cluster shell.
+    /// Whether requests, replies or deliveries wait for the cluster shell.
     pub fn cluster_work_waiting(&self) -> bool {
-        self.cluster
-            .as_ref()
-            .is_some_and(|cluster| !cluster.requests.is_empty() || !cluster.replies.is_empty())
+        self.cluster.as_ref().is_some_and(|c| {
+            !c.requests.is_empty() || !c.replies.is_empty() || !c.deliveries.is_empty()
+        })
     }
 
     /// The next thing for the cluster shell to do.
@@ -346,6 +379,11 @@ impl Relay {
     /// The next reply that had to wait for the cluster (`OK CREATED`, `OK JOINED`, errors).
     pub fn poll_reply(&mut self) -> Option<(SocketAddr, Reply)> {
         self.cluster.as_mut()?.replies.pop_front()
+    }
+
+    /// The next payload from another node that waited for the directory, with its recipients.
+    pub fn poll_delivery(&mut self) -> Option<(Box<[u8]>, Vec<SocketAddr>)> {
+        self.cluster.as_mut()?.deliveries.pop_front()
     }
 
     /// Gives back the memory of the cluster's tables after a wave of expiries (the sweep's

@@ -298,15 +298,24 @@ impl Node {
         self.drain(wires).await;
     }
 
-    /// Sends the replies the core has ready and carries out its requests.
+    /// Sends the replies and the held-back payloads the core has ready, and carries out its
+    /// requests.
     async fn drain(&mut self, wires: &Wires) {
-        let (requests, replies): (Vec<Request>, Vec<(SocketAddr, Reply)>) = {
+        let (requests, replies, deliveries) = {
             let mut relay = lock(&self.relay);
-            (
-                std::iter::from_fn(|| relay.poll_request()).collect(),
-                std::iter::from_fn(|| relay.poll_reply()).collect(),
-            )
+            let requests: Vec<Request> = std::iter::from_fn(|| relay.poll_request()).collect();
+            let replies: Vec<(SocketAddr, Reply)> =
+                std::iter::from_fn(|| relay.poll_reply()).collect();
+            let deliveries: Vec<_> = std::iter::from_fn(|| relay.poll_delivery()).collect();
+            (requests, replies, deliveries)
         };
+        if !deliveries.is_empty() {
+            let messages: Vec<(&[u8], SocketAddr)> = deliveries
+                .iter()
+                .flat_map(|(payload, to)| to.iter().map(|to| (&payload[..], *to)))
+                .collect();
+            self.transmitter.send(&messages);
+        }
         if !replies.is_empty() {
             let bytes: Vec<(Vec<u8>, SocketAddr)> =
                 replies.iter().map(|(to, reply)| (reply.to_bytes(), *to)).collect();
