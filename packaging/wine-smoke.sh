@@ -4,7 +4,9 @@
 # clients in pipe mode chat through it; the Windows window prints its --help and exits 0, and
 # refuses a bad flag with exit 2; `--register-links` registers the scheme in the registry,
 # and the command it registers, run with a link as a click runs it, opens the window (on
-# Xvfb) in the group; a second launch is handed to it. Not tested on Windows this way: a real
+# Xvfb) in the group; a second launch is handed to it; the window's hand-off tests (its
+# named pipe: a stale file, another user's pipe, a client that trickles) run as Windows
+# unit tests. Not tested on Windows this way: a real
 # desktop, the click itself (Wine 8's ShellExecute does not read HKEY_CURRENT_USER's
 # classes), the clipboard, Windows' own network stack (docs/install.md).
 #
@@ -79,3 +81,17 @@ for _ in $(seq 150); do [ "$(udp members "$group")" = 1 ] && break; sleep 0.4; d
 timeout 60 wine udprelay-gui.exe "$link" || fail "a second Windows launch did not exit 0"
 [ "$(udp members "$group")" = 1 ] || fail "$(udp members "$group") members after a second launch"
 echo "Wine: links registered; the window opened by a link joined the group; a second launch was handed over"
+
+# The hand-off's own tests, built for Windows (a debug build of the window's library tests).
+tests="$(cd "$repo" && cargo test --target x86_64-pc-windows-gnu -p udprelay-gui --lib --no-run \
+    --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["lib"]:
+        print(m["executable"])')"
+[ -n "$tests" ] || fail "the window's library tests did not build for Windows"
+cp "$tests" "$scratch/gui-tests.exe"
+timeout 300 wine gui-tests.exe instance:: >tests.out 2>&1 || fail "hand-off tests under Wine: $(cat tests.out)"
+grep -q "^test result: ok. [1-9]" tests.out || fail "no hand-off tests ran: $(cat tests.out)"
+echo "Wine: the window's hand-off tests passed ($(grep -c '^test .* ok$' tests.out) tests over its named pipe)"

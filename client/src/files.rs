@@ -31,9 +31,10 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Windows access lists: the user and the system account, nothing inherited from above.
+/// Windows access lists: the user and the system account, nothing inherited from above; and
+/// who a process runs as, for the window's hand-off (gui-client/src/instance/pipe.rs).
 #[cfg(windows)]
-mod owner_only {
+pub mod owner_only {
     use std::io;
     use std::os::windows::ffi::OsStrExt;
     use std::path::Path;
@@ -47,15 +48,37 @@ mod owner_only {
         DACL_SECURITY_INFORMATION, GetTokenInformation, PROTECTED_DACL_SECURITY_INFORMATION,
         PSECURITY_DESCRIPTOR, SetFileSecurityW, TOKEN_QUERY, TOKEN_USER, TokenUser,
     };
-    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    use windows_sys::Win32::System::Threading::{
+        GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
 
     /// This process's user, as a SID in text (`S-1-5-21-…`).
-    fn user_sid() -> io::Result<String> {
+    pub fn user_sid() -> io::Result<String> {
+        // SAFETY: the pseudo-handle of this process needs no closing.
+        unsafe { process_sid(GetCurrentProcess()) }
+    }
+
+    /// The user process `pid` runs as, as a SID in text.
+    pub fn user_sid_of(pid: u32) -> io::Result<String> {
+        // SAFETY: the handle opened is closed after use.
+        unsafe {
+            let process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+            if process.is_null() {
+                return Err(io::Error::last_os_error());
+            }
+            let sid = process_sid(process);
+            CloseHandle(process);
+            sid
+        }
+    }
+
+    /// The user of the process behind `process`, a handle with query rights.
+    unsafe fn process_sid(process: HANDLE) -> io::Result<String> {
         // SAFETY: every pointer handed over points into a live local or buffer of the stated
         // size; what Windows allocates is freed with LocalFree, the token closed.
         unsafe {
             let mut token: HANDLE = std::ptr::null_mut();
-            if OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) == 0 {
+            if OpenProcessToken(process, TOKEN_QUERY, &mut token) == 0 {
                 return Err(io::Error::last_os_error());
             }
             let mut buffer = vec![0u64; 128]; // 1 KiB, aligned for TOKEN_USER and its SID
@@ -84,33 +107,56 @@ mod owner_only {
         }
     }
 
-    /// Gives `path` the access list "this user and SYSTEM, full control", protected from
-    /// what its folder would pass down; `inherit`: a folder's, passed on to what is made in it.
+    /// A security descriptor owned by this user whose access list is "this user and SYSTEM,
+    /// full control", protected from what a folder would pass down; `inherit`: a folder's,
+    /// passed on to what is made in it. Freed when dropped.
+    pub struct Descriptor(PSECURITY_DESCRIPTOR);
+
+    impl Descriptor {
+        /// The descriptor (see [`Descriptor`]).
+        pub fn new(inherit: bool) -> io::Result<Descriptor> {
+            let flags = if inherit { "OICI" } else { "" };
+            let user = user_sid()?;
+            let sddl = format!("O:{user}D:P(A;{flags};FA;;;{user})(A;{flags};FA;;;SY)");
+            let sddl: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+            let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+            // SAFETY: the string is NUL-terminated and outlives the call; the descriptor
+            // Windows makes is freed with LocalFree on drop.
+            let made = unsafe {
+                ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                    sddl.as_ptr(),
+                    SDDL_REVISION_1,
+                    &mut descriptor,
+                    std::ptr::null_mut(),
+                )
+            };
+            if made == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(Descriptor(descriptor))
+        }
+
+        /// For the Windows calls that take one.
+        pub fn as_ptr(&self) -> PSECURITY_DESCRIPTOR {
+            self.0
+        }
+    }
+
+    impl Drop for Descriptor {
+        fn drop(&mut self) {
+            // SAFETY: made by ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+            unsafe { LocalFree(self.0.cast()) };
+        }
+    }
+
+    /// Gives `path` the access list of [`Descriptor`].
     pub fn restrict(path: &Path, inherit: bool) -> io::Result<()> {
-        let flags = if inherit { "OICI" } else { "" };
-        let sddl = format!("D:P(A;{flags};FA;;;{})(A;{flags};FA;;;SY)", user_sid()?);
-        let sddl: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+        let descriptor = Descriptor::new(inherit)?;
         let path: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
         let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
-        // SAFETY: both strings are NUL-terminated and outlive the calls; the descriptor
-        // Windows makes is freed with LocalFree after use.
-        unsafe {
-            let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
-            let null = std::ptr::null_mut();
-            if ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                sddl.as_ptr(),
-                SDDL_REVISION_1,
-                &mut descriptor,
-                null,
-            ) == 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let set = SetFileSecurityW(path.as_ptr(), what, descriptor);
-            LocalFree(descriptor.cast());
-            if set == 0 {
-                return Err(io::Error::last_os_error());
-            }
+        // SAFETY: the path is NUL-terminated and the descriptor live for the call.
+        if unsafe { SetFileSecurityW(path.as_ptr(), what, descriptor.as_ptr()) } == 0 {
+            return Err(io::Error::last_os_error());
         }
         Ok(())
     }

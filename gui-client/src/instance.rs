@@ -7,17 +7,17 @@
 //!   that is its owner's alone (0700): no other user can connect to it or put a socket of their
 //!   own there. A launch checks the folder's owner and mode before it connects; a socket left
 //!   by a window that crashed is found dead (nobody accepts) and replaced.
-//! - **Windows**: TCP on 127.0.0.1, its port and a random token in the file
-//!   `history.sqlite3-window` (in the user's own data folder). The window proves it knows the
-//!   token before the launch says anything (a program of another user that took the port of a
-//!   window that ended gets nothing), then the launch proves it too.
+//! - **Windows**: a named pipe whose access list lets in the user (and the system account)
+//!   alone, under a random name kept in the file `history.sqlite3-window` (the user's alone,
+//!   in their own data folder). A launch checks that the process serving the pipe runs as its
+//!   own user before it says anything: a pipe another user made under the name of a window
+//!   that ended gets nothing.
 //!
 //! The exchange, one connection per launch (`>` from the launch, `<` from the window):
 //!
 //! ```text
-//! Unix:     > (GROUP \n)*  EOF                  < OK \n
-//! Windows:  > NONCE \n     < SHA-256(TOKEN | NONCE) \n
-//!           > TOKEN \n (GROUP \n)*  EOF         < OK \n
+//! Unix:     > (GROUP \n)*  EOF       < OK \n
+//! Windows:  > (GROUP \n)*  \n        < OK \n      (a pipe's client cannot end its half alone)
 //! GROUP: an id or an invite, as typed
 //! ```
 //!
@@ -34,13 +34,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-#[cfg(any(windows, test))]
-mod tcp;
+#[cfg(windows)]
+mod pipe;
 #[cfg(unix)]
 mod unix;
 
 #[cfg(windows)]
-use tcp as transport;
+use pipe as transport;
 #[cfg(unix)]
 use unix as transport;
 
@@ -114,8 +114,8 @@ pub struct Served {
 /// there, nobody answering, or somebody who is not the window).
 pub fn hand_off(file: &Path, groups: &[String]) -> io::Result<bool> {
     let mut said = String::new();
-    for group in groups {
-        said.push_str(group.trim());
+    for group in groups.iter().map(|group| group.trim()).filter(|group| !group.is_empty()) {
+        said.push_str(group);
         said.push('\n');
     }
     transport::hand_off(file, &said)
@@ -148,6 +148,7 @@ fn read_within(stream: &mut impl Timed, buffer: &mut [u8], deadline: Instant) ->
 
 /// Reads what comes until the other end stops writing, at most [`MOST`] bytes, within
 /// `deadline`.
+#[cfg(unix)]
 fn read_all(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
     let mut said = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -161,8 +162,8 @@ fn read_all(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
     String::from_utf8(said).map_err(|_| io::ErrorKind::InvalidData.into())
 }
 
-/// Reads one line (the Windows exchange's first ones), within `deadline`.
-#[cfg(any(windows, test))]
+/// Reads one line (the Windows answer), within `deadline`.
+#[cfg(windows)]
 fn read_line(stream: &mut impl Timed, deadline: Instant) -> io::Result<String> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];

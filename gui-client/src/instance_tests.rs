@@ -45,9 +45,8 @@ fn a_client_that_trickles_holds_no_one_up_and_is_cut_off() {
     let mut slow = std::os::unix::net::UnixStream::connect(file.join("socket")).unwrap();
     #[cfg(windows)]
     let mut slow = {
-        let said = std::fs::read_to_string(&file).unwrap();
-        let port: u16 = said.split(' ').next().unwrap().parse().unwrap();
-        std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)).unwrap()
+        let name = std::fs::read_to_string(&file).unwrap();
+        std::fs::OpenOptions::new().read(true).write(true).open(name.trim()).unwrap()
     };
     slow.write_all(b"A").unwrap();
     // Meanwhile a launch is served at once.
@@ -56,6 +55,7 @@ fn a_client_that_trickles_holds_no_one_up_and_is_cut_off() {
     assert_eq!(handed.recv_timeout(PATIENCE).unwrap(), ["ABCD1234".to_string()]);
     assert!(start.elapsed() < PATIENCE, "served beside the slow one");
     // The slow one, past its time, is closed without an answer, and hands nothing.
+    #[cfg(unix)]
     slow.set_read_timeout(Some(PATIENCE * 3)).unwrap();
     let mut answer = Vec::new();
     assert!(slow.read_to_end(&mut answer).is_ok(), "closed by the window, not timed out here");
@@ -103,62 +103,25 @@ fn the_file_an_older_window_left_is_replaced() {
     assert!(hand_off(&file, &[]).unwrap());
 }
 
-/// The Windows exchange, run here too.
-mod tcp_exchange {
-    use std::net::{Ipv4Addr, TcpListener};
-
-    use super::super::tcp;
-    use super::*;
-
-    fn serve(file: &Path) -> (Handed, tcp::Served) {
-        let (served, accepting) = tcp::Listener::bind(file).unwrap().split();
-        let (tx, rx) = unbounded();
-        std::thread::spawn(move || {
-            while let Ok(connection) = accepting.accept() {
-                let _ = connection.receive(&tx);
-            }
-        });
-        (rx, served)
-    }
-
-    #[test]
-    fn the_window_and_the_launch_each_prove_the_token() {
-        let file = file_for(&scratch("tcp"));
-        let (handed, served) = serve(&file);
-        assert!(tcp::hand_off(&file, &format!("ABCD1234\n{INVITE}\n")).unwrap());
-        assert_eq!(handed.recv_timeout(PATIENCE).unwrap(), ["ABCD1234".to_string(), INVITE.into()]);
-
-        // A launch that does not know the token: the window answers its nonce, and takes
-        // nothing from it.
-        let said = std::fs::read_to_string(&file).unwrap();
-        let (port, _) = said.trim().split_once(' ').unwrap();
-        let forged = file.with_file_name("forged");
-        std::fs::write(&forged, format!("{port} 0000\n")).unwrap();
-        assert!(!tcp::hand_off(&forged, "ABCD1234\n").unwrap());
-        assert!(handed.recv_timeout(Duration::from_millis(200)).is_err());
-        drop(served);
-        assert!(!file.exists(), "the window's file goes with it");
-    }
-
-    #[test]
-    fn whoever_took_a_gone_windows_port_gets_no_invite() {
-        let file = file_for(&scratch("taken"));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        let foreign = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let port = foreign.local_addr().unwrap().port();
-        std::fs::write(&file, format!("{port} 0123456789abcdef\n")).unwrap();
-        let heard = std::thread::spawn(move || {
-            let (mut stream, _) = foreign.accept().unwrap();
-            stream.set_read_timeout(Some(PATIENCE)).unwrap();
-            stream.write_all(b"OK\n").unwrap(); // as if it were a window
-            let mut heard = Vec::new();
-            let _ = stream.read_to_end(&mut heard);
-            String::from_utf8_lossy(&heard).to_string()
-        });
-        assert!(!tcp::hand_off(&file, &format!("{INVITE}\n")).unwrap());
-        let heard = heard.join().unwrap();
-        assert!(!heard.contains("SECRET") && !heard.contains("0123456789abcdef"), "{heard}");
-        std::fs::write(&file, "not a window file").unwrap();
-        assert!(!tcp::hand_off(&file, "").unwrap());
-    }
+#[cfg(windows)]
+#[test]
+fn a_stale_file_is_no_window_and_a_pipe_another_user_serves_is_told_nothing() {
+    let file = file_for(&scratch("pipe"));
+    // A window that crashed left its file; its pipe went with it.
+    let gone = format!("{}{}\n", r"\\.\pipe\udprelay-window-", "0".repeat(32));
+    std::fs::write(&file, gone).unwrap();
+    assert!(!hand_off(&file, &[INVITE.into()]).unwrap(), "a gone pipe is no window");
+    let (handed, served) = Listener::bind(&file).unwrap().serve(|| {});
+    assert!(hand_off(&file, &[INVITE.into()]).unwrap());
+    assert_eq!(handed.recv_timeout(PATIENCE).unwrap(), [INVITE.to_string()]);
+    // The same pipe, had its serving process run as another user: the launch says nothing.
+    let said = format!("{INVITE}\n");
+    assert!(!transport::hand_off_if_served_by(&file, &said, "S-1-5-21-1-2-3-1001").unwrap());
+    assert!(handed.recv_timeout(Duration::from_millis(300)).is_err(), "nothing was handed");
+    // A file that names no window's pipe is not followed.
+    let elsewhere = file.with_file_name("elsewhere");
+    std::fs::write(&elsewhere, r"\\.\pipe\somebody-elses").unwrap();
+    assert!(!hand_off(&elsewhere, &[]).unwrap());
+    drop(served);
+    assert!(!file.exists(), "the window's file goes with it");
 }
