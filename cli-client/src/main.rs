@@ -9,6 +9,7 @@ use udprelay_cli::input::Input;
 use udprelay_cli::style::Style;
 use udprelay_cli::terminal::Terminal;
 use udprelay_client::e2e::{Identity, Invite};
+use udprelay_client::mention::Mentions;
 use udprelay_client::{Config, Error, GroupId, Name};
 
 /// udprelay chat client: create, join and leave groups on a udprelay server and chat in them.
@@ -28,6 +29,11 @@ struct Args {
     /// Send your messages as `NAME: text` (on a terminal, messages that mention it ring the bell)
     #[arg(long, value_parser = parse_name)]
     name: Option<Name>,
+
+    /// On a terminal, also highlight and ring the bell for messages with WORD (as a word, in
+    /// any case, as your --name); may be given more than once
+    #[arg(long = "mention", value_name = "WORD")]
+    mentions: Vec<String>,
 
     /// Put the time (HH:MM) before each line from the network
     #[arg(long)]
@@ -149,8 +155,9 @@ fn main() -> ExitCode {
     // Colour only for a person at a terminal who has not asked for none (no-color.org), never
     // in pipe mode.
     let colour = interactive && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
-    let name = args.name.map(|name| name.to_string());
-    let style = Style { colour, timestamps: args.timestamps, name };
+    let name = args.name.as_ref().map(|name| name.to_string());
+    let mentions = Mentions::new(name.as_deref(), &args.mentions);
+    let style = Style { colour, timestamps: args.timestamps, mentions };
     let options = Options { style };
     match runtime.block_on(app::run(client, events, options, terminal, interrupted, first)) {
         // A script learns from the exit code whether every command worked.

@@ -2,6 +2,7 @@
 //! and tests read it), and on a colour terminal some of it is coloured. Pure: the time and the
 //! choices come in as values.
 
+use udprelay_client::mention::Mentions;
 use udprelay_client::message::sender;
 use udprelay_client::text::name_hash;
 
@@ -12,8 +13,9 @@ pub struct Style {
     pub colour: bool,
     /// `--timestamps`: `HH:MM ` before each line that came from the network.
     pub timestamps: bool,
-    /// The user's `--name`: a message that mentions it is highlighted and rings the bell.
-    pub name: Option<String>,
+    /// The user's `--name` and `--mention` words: a message that names one is highlighted and
+    /// rings the bell.
+    pub mentions: Mentions,
 }
 
 const DIM: &str = "\x1b[2m";
@@ -55,16 +57,12 @@ impl Style {
         if let Some(name) = sender {
             shown.push_str(&format!("\x1b[{}m{name}{DEFAULT_COLOUR}: ", name_colour(name)));
         }
-        if self.mentions_me(message) {
+        if self.mentions.matches(message) {
             shown.push_str(&format!("{REVERSE}{message}{UNREVERSE}{BELL}"));
         } else {
             shown.push_str(message);
         }
         shown
-    }
-
-    fn mentions_me(&self, message: &str) -> bool {
-        self.name.as_ref().is_some_and(|name| message.to_lowercase().contains(&name.to_lowercase()))
     }
 }
 
@@ -85,7 +83,7 @@ mod tests {
     use super::*;
 
     fn colour() -> Style {
-        Style { colour: true, timestamps: false, name: Some("ana".into()) }
+        Style { colour: true, timestamps: false, mentions: Mentions::new(Some("ana"), &[]) }
     }
 
     #[test]
@@ -141,5 +139,10 @@ mod tests {
         let mention = colour().render("[payload] ben: hi ANA!", None);
         assert!(mention.ends_with("\x1b[7mhi ANA!\x1b[27m\x07"), "{mention:?}");
         assert!(!colour().render("[payload] ben: hi all", None).contains('\x07'));
+        // As a word only (udprelay_client::mention), and the sender's name is not the text.
+        assert!(!colour().render("[payload] ben: bananas", None).contains('\x07'));
+        assert!(!colour().render("[payload] ana: hi all", None).contains('\x07'));
+        let keyword = Style { mentions: Mentions::new(None, &["deploy".into()]), ..colour() };
+        assert!(keyword.render("[payload] ben: Deploy now?", None).ends_with('\x07'));
     }
 }

@@ -62,6 +62,7 @@ mod error;
 mod event;
 pub mod files;
 mod membership;
+pub mod mention;
 pub mod message;
 mod servers;
 pub mod session;
