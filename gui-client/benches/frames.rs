@@ -77,7 +77,7 @@ impl Traffic {
     fn count(&mut self, app: &App) {
         let numbers =
             app.groups[0].log.iter().filter(|e| e.kind == EntryKind::Theirs).filter_map(|e| {
-                e.text.split(' ').nth(2)?.trim_end_matches(',').parse::<usize>().ok()
+                e.text.split(' ').nth(1)?.trim_end_matches(',').parse::<usize>().ok()
             });
         let newest = self.newest;
         let new: Vec<usize> = numbers.filter(|&n| newest.is_none_or(|seen| n > seen)).collect();

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
+use udprelay_client::mention::Mentions;
 use udprelay_client::{GroupId, Reachability, Server, Status};
 
 pub use crate::log::{Entry, EntryKind, Log};
@@ -40,6 +41,8 @@ pub struct Group {
     pub private: bool,
     pub members: Option<usize>,
     pub unread: usize,
+    /// Of the unread messages, those that name the user (`udprelay_client::mention`).
+    pub mentions: usize,
     pub log: Log,
     /// The heartbeat's state, for the dot.
     pub state: Option<Status>,
@@ -58,8 +61,11 @@ pub struct Group {
 pub struct App {
     /// The server as typed, `host:port`.
     pub server: String,
-    /// Sent before each message as `NAME: text` when not empty.
+    /// Sent before each message as `NAME: text` when not empty; a message that names it is
+    /// a mention.
     pub name: String,
+    /// Words besides the name that make a message a mention.
+    pub keywords: Vec<String>,
     /// Whether each server answered last, by the server as typed: the top bar shows the
     /// field's (a group joined from a link may be on another).
     pub reachability: HashMap<String, Reachability>,
@@ -104,6 +110,7 @@ impl App {
         App {
             server: server.into(),
             name: name.into(),
+            keywords: Vec::new(),
             reachability: HashMap::new(),
             groups: Vec::new(),
             selected: None,
@@ -132,6 +139,11 @@ impl App {
     /// Lets the network wake the window (every row, opened before or after).
     pub fn attach(&mut self, ctx: &egui::Context) {
         self.wake.attach(ctx);
+    }
+
+    /// What makes a message a mention: the user's name and keywords.
+    pub fn mentions(&self) -> Mentions {
+        Mentions::new(Some(&self.name), &self.keywords)
     }
 
     pub fn selected_group(&self) -> Option<&Group> {
@@ -275,6 +287,7 @@ impl App {
             server: server.trim().to_string(),
             name: None,
             unread: 0,
+            mentions: 0,
             log: Log::new(),
             state: None,
             key: None,

@@ -1,9 +1,9 @@
 //! What each row's client reports, applied to the window's state.
 
-use udprelay_client::text::{messages, printable_lines};
+use udprelay_client::text::{messages, printable, printable_lines};
 use udprelay_client::{Error, ErrorReply, Event, GroupId, Reachability};
 
-use crate::app::{App, EntryKind, Place, Stage};
+use crate::app::{App, Entry, EntryKind, Place, Stage};
 use crate::net::{LinkId, Update};
 
 impl App {
@@ -49,9 +49,16 @@ impl App {
             Event::Members { count, .. } => group.members = Some(count),
             Event::Message(message) => {
                 // Invisible and control characters shown escaped, as the terminal client does.
-                let text = format!("{}{}", printable_lines(&message.as_read()), message.mark());
-                if let Some(at) = self.record(link, EntryKind::Theirs, text) {
-                    self.arrived(link, at);
+                let mention = self.mentions().matches(&message.text);
+                let text = printable_lines(message.text.as_bytes());
+                let entry = Entry {
+                    mark: message.mark().into_owned(),
+                    mention,
+                    ..Entry::now(EntryKind::Theirs, text)
+                };
+                let sender = message.from.as_deref().map(|name| printable(name.as_bytes()));
+                if let Some(at) = self.record_entry(link, entry.from(sender)) {
+                    self.arrived(link, at, mention);
                 }
             }
             Event::Undecryptable { count, .. } => {

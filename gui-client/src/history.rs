@@ -3,7 +3,9 @@
 //! pages come back as the user scrolls up. Without a store (or after a write fails), the
 //! window says so once and carries on without history.
 
-use crate::app::{App, EntryKind, Place};
+use udprelay_client::mention::Mentions;
+
+use crate::app::{App, Entry, EntryKind, Place};
 use crate::net::{LinkId, Order};
 use crate::store::{PAGE, Store, describe_write};
 
@@ -37,6 +39,7 @@ impl App {
             };
             let page =
                 self.with_store(|store| store.page(saved.key, None, PAGE)).unwrap_or_default();
+            let page = marked(&self.mentions(), page);
             if let Some(group) = self.group_mut(link) {
                 group.key = Some(saved.key);
                 group.name = saved.name;
@@ -61,6 +64,7 @@ impl App {
         let Some(key) = self.with_store(|store| store.join(&server, id, cap)) else { return };
         self.with_store(|store| store.set_secret(key, secret.as_ref()));
         let page = self.with_store(|store| store.page(key, None, PAGE)).unwrap_or_default();
+        let page = marked(&self.mentions(), page);
         let (Some(store), Some(group)) =
             (&self.store, self.groups.iter_mut().find(|g| g.link == link))
         else {
@@ -79,8 +83,12 @@ impl App {
 
     /// Logs a line in group `link` and writes it to the store; returns its place in the log.
     pub(crate) fn record(&mut self, link: LinkId, kind: EntryKind, text: String) -> Option<usize> {
+        self.record_entry(link, Entry::now(kind, text))
+    }
+
+    /// [`App::record`] for an entry already made (a message, with its parts).
+    pub(crate) fn record_entry(&mut self, link: LinkId, mut entry: Entry) -> Option<usize> {
         let group = self.groups.iter_mut().find(|g| g.link == link)?;
-        let mut entry = crate::app::Entry::now(kind, text);
         let failed = match (&self.store, group.key) {
             (Some(store), Some(key)) => store.save(key, &mut entry).err(),
             _ => None,
@@ -95,6 +103,7 @@ impl App {
     /// Puts the page before the oldest line shown in group `link` in front of its log, if the
     /// store has one; returns how many lines came.
     pub fn load_older(&mut self, link: LinkId) -> usize {
+        let mentions = self.mentions();
         let (Some(store), Some(group)) =
             (&self.store, self.groups.iter_mut().find(|g| g.link == link))
         else {
@@ -103,6 +112,7 @@ impl App {
         let (Some(key), true) = (group.key, group.log.older) else { return 0 };
         match store.page(key, group.log.first_seq(), PAGE) {
             Ok(page) => {
+                let page = marked(&mentions, page);
                 let count = page.len();
                 group.log.older = count == PAGE;
                 group.log.prepend(page);
@@ -135,4 +145,12 @@ impl App {
     pub fn keeps_history(&self) -> bool {
         self.store.is_some()
     }
+}
+
+/// A page from the store, with the messages that name the user marked (by today's name).
+fn marked(mentions: &Mentions, mut page: Vec<Entry>) -> Vec<Entry> {
+    for entry in page.iter_mut().filter(|entry| entry.kind == EntryKind::Theirs) {
+        entry.mention = mentions.matches(&entry.text);
+    }
+    page
 }

@@ -13,6 +13,7 @@ mod log_view;
 pub mod net;
 pub mod notice;
 pub mod store;
+pub mod theme;
 pub mod unread;
 pub mod view;
 pub mod wake;

@@ -8,7 +8,8 @@ use std::ops::Deref;
 /// Lines a group keeps in memory while the user reads the newest: a day of a busy group.
 pub const SCROLLBACK: usize = 10_000;
 
-/// One line in a group's message log.
+/// One line in a group's message log, in typed parts: the view draws each its own way, and
+/// nothing is parsed back out of a rendered line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// When, in milliseconds since the Unix epoch.
@@ -16,7 +17,14 @@ pub struct Entry {
     /// Local time: `HH:MM:SS` today, with the day (`Nov 24 14:02`) before.
     pub time: String,
     pub kind: EntryKind,
+    /// Who sent a message of someone else's, when it carries a name (escaped).
+    pub sender: Option<String>,
+    /// What was said (a message's text after its sender's name), or what happened; escaped.
     pub text: String,
+    /// What is said after a message: ` (new key)`, ` (not encrypted)`, … (empty: nothing).
+    pub mark: String,
+    /// A message that names the user (`udprelay_client::mention`).
+    pub mention: bool,
     /// Its place in the group's stored history (`None` while not stored).
     pub seq: Option<i64>,
 }
@@ -31,7 +39,20 @@ impl Entry {
         let local = chrono::Local.timestamp_millis_opt(at).single().unwrap_or_default();
         let today = local.date_naive() == chrono::Local::now().date_naive();
         let time = local.format(if today { "%H:%M:%S" } else { "%b %d %H:%M" }).to_string();
-        Entry { at, time, kind, text, seq: None }
+        Entry { at, time, kind, sender: None, text, mark: String::new(), mention: false, seq: None }
+    }
+
+    /// The same entry, sent by `sender`.
+    pub fn from(self, sender: Option<String>) -> Entry {
+        Entry { sender, ..self }
+    }
+
+    /// The line as the terminal client prints it: `sender: text` and the mark.
+    pub fn shown(&self) -> String {
+        match &self.sender {
+            Some(sender) => format!("{sender}: {}{}", self.text, self.mark),
+            None => format!("{}{}", self.text, self.mark),
+        }
     }
 }
 
@@ -110,9 +131,9 @@ impl Log {
         self.entries.iter().find_map(|e| e.seq)
     }
 
-    /// The text of the entries of `kind`, oldest first (for tests and checks).
-    pub fn texts(&self, kind: EntryKind) -> Vec<&str> {
-        self.entries.iter().filter(|e| e.kind == kind).map(|e| e.text.as_str()).collect()
+    /// The entries of `kind` as shown ([`Entry::shown`]), oldest first (for tests and checks).
+    pub fn texts(&self, kind: EntryKind) -> Vec<String> {
+        self.entries.iter().filter(|e| e.kind == kind).map(Entry::shown).collect()
     }
 
     fn drop_oldest(&mut self, count: usize) {

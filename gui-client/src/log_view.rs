@@ -5,17 +5,16 @@
 //!
 //! A row: the time, the sender (in its colour; "someone" without a `NAME:` prefix, "you" for
 //! the user's own), then the message in a column of its own, wrapped at the log's right edge
-//! (a word longer than the line breaks anywhere) so that its lines start under each other.
+//! (a word longer than the line breaks anywhere) so that its lines start under each other. A
+//! message that names the user is bold on a band of the mention colour.
 
 use std::sync::Arc;
 
-use egui::text::{LayoutJob, TextWrapping};
-use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
-use udprelay_client::message::sender;
-
 use crate::app::{App, Entry, EntryKind};
 use crate::log::Log;
-use crate::view::{LOST, sender_colour};
+use crate::theme::{LOST, MENTION, MENTION_BAND_ALPHA, sender_colour};
+use egui::text::{LayoutJob, TextWrapping};
+use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
 
 /// Between the time, the sender and the message.
 const GAP: f32 = 8.0;
@@ -137,6 +136,8 @@ struct Row {
     sender: Option<Arc<Galley>>,
     message: Arc<Galley>,
     mine: bool,
+    /// It names the user: drawn on a band of the mention colour.
+    mention: bool,
     height: f32,
 }
 
@@ -152,14 +153,15 @@ fn lay_out(ui: &Ui, entry: &Entry, width: f32, unread: bool) -> Row {
             let text = RichText::new(&entry.text).color(ui.visuals().strong_text_color());
             (Some(RichText::new("you").strong().color(accent)), text)
         }
-        // `NAME: text` is the clients' convention; anything else is anonymous.
-        EntryKind::Theirs => match sender(&entry.text) {
-            Some((name, message)) => (
-                Some(RichText::new(name).strong().color(sender_colour(name))),
-                RichText::new(message),
-            ),
-            None => (Some(RichText::new("someone").italics().weak()), RichText::new(&entry.text)),
-        },
+        // A message without a `NAME: ` is anonymous.
+        EntryKind::Theirs => {
+            let who = match &entry.sender {
+                Some(name) => RichText::new(name).strong().color(sender_colour(name)),
+                None => RichText::new("someone").italics().weak(),
+            };
+            let text = RichText::new(format!("{}{}", entry.text, entry.mark));
+            (Some(who), if entry.mention { text.strong() } else { text })
+        }
         EntryKind::Event => (None, RichText::new(&entry.text).italics().weak()),
         EntryKind::Error => (None, RichText::new(&entry.text).italics().color(LOST)),
     };
@@ -174,7 +176,8 @@ fn lay_out(ui: &Ui, entry: &Entry, width: f32, unread: bool) -> Row {
         .map(|g| g.size().y)
         .fold(0.0, f32::max);
     let mine = entry.kind == EntryKind::Mine;
-    Row { unread, time, sender, message, mine, height: line_above + tallest }
+    let mention = entry.mention;
+    Row { unread, time, sender, message, mine, mention, height: line_above + tallest }
 }
 
 /// Places a laid-out row with its top left at `at`.
@@ -183,11 +186,14 @@ fn place(ui: &mut Ui, row: Row, at: egui::Pos2, width: f32) {
     if let Some(label) = row.unread {
         y += unread_line(ui, label, egui::pos2(at.x, y), width);
     }
+    let band = Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, at.y + row.height));
     if row.mine {
         // The user's own lines on a faint band of their own.
-        let band =
-            Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, at.y + row.height));
         ui.painter().rect_filled(band.expand(1.0), 3.0, ui.visuals().faint_bg_color);
+    } else if row.mention {
+        let [r, g, b, _] = MENTION.to_array();
+        let colour = egui::Color32::from_rgba_unmultiplied(r, g, b, MENTION_BAND_ALPHA);
+        ui.painter().rect_filled(band.expand(1.0), 3.0, colour);
     }
     let mut x = at.x;
     for part in [Some(row.time), row.sender].into_iter().flatten() {

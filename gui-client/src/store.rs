@@ -33,7 +33,7 @@ pub const HISTORY_LIMIT: u64 = 100_000;
 pub const PAGE: usize = 200;
 
 /// The schema this version writes; a store with a higher one is left alone.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 /// How long a write waits for another window that is writing to the same store.
 const BUSY_WAIT: Duration = Duration::from_millis(500);
@@ -61,6 +61,10 @@ const SCHEMA: &str = "
         at INTEGER NOT NULL,
         kind INTEGER NOT NULL,
         text TEXT NOT NULL,
+        -- who sent someone else's message, when it has a name (since version 3)
+        sender TEXT,
+        -- what is said after it: ' (new key)', ... (since version 3)
+        mark TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (group_key, seq)
     ) WITHOUT ROWID;
 ";
@@ -158,8 +162,50 @@ impl Store {
         if !has_secret {
             self.db.execute_batch("ALTER TABLE groups ADD COLUMN secret TEXT")?;
         }
+        let has_sender: bool = self.db.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'sender'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_sender {
+            self.split_senders()?;
+        }
         self.db.pragma_update(None, "user_version", VERSION)?;
         Ok(())
+    }
+
+    /// Versions 1 and 2 kept someone else's message as one line, `NAME: text` and its mark:
+    /// once, on opening such a store, the name is split off into its own column (the mark
+    /// stays in the text).
+    fn split_senders(&self) -> rusqlite::Result<()> {
+        let tx = self.db.unchecked_transaction()?;
+        tx.execute_batch(
+            "ALTER TABLE messages ADD COLUMN sender TEXT;
+             ALTER TABLE messages ADD COLUMN mark TEXT NOT NULL DEFAULT '';",
+        )?;
+        let theirs = kind_code(EntryKind::Theirs);
+        let mut split = Vec::new();
+        {
+            let mut query =
+                tx.prepare("SELECT group_key, seq, text FROM messages WHERE kind = ?1")?;
+            let rows = query.query_map([theirs], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            })?;
+            for row in rows {
+                let (key, seq, line) = row?;
+                if let Some((name, text)) = udprelay_client::message::sender(&line) {
+                    split.push((key, seq, name.to_string(), text.to_string()));
+                }
+            }
+        }
+        let mut update = tx.prepare(
+            "UPDATE messages SET sender = ?3, text = ?4 WHERE group_key = ?1 AND seq = ?2",
+        )?;
+        for (key, seq, name, text) in split {
+            update.execute(params![key, seq, name, text])?;
+        }
+        drop(update);
+        tx.commit()
     }
 
     /// The groups to rejoin at start, in the order they were joined.
@@ -245,9 +291,18 @@ impl Store {
             |row| row.get(0),
         )?;
         tx.prepare_cached(
-            "INSERT INTO messages (group_key, seq, at, kind, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO messages (group_key, seq, at, kind, text, sender, mark)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
-        .execute(params![key, seq, entry.at, kind_code(entry.kind), entry.text])?;
+        .execute(params![
+            key,
+            seq,
+            entry.at,
+            kind_code(entry.kind),
+            entry.text,
+            entry.sender,
+            entry.mark
+        ])?;
         // Seqs count up without gaps, so "past the limit" is a range of the primary key.
         let oldest_kept = seq - self.limit as i64;
         if oldest_kept > 0 {
@@ -273,17 +328,17 @@ impl Store {
         count: usize,
     ) -> rusqlite::Result<Vec<Entry>> {
         let mut query = self.db.prepare_cached(
-            "SELECT seq, at, kind, text FROM messages WHERE group_key = ?1 AND seq < ?2
-             ORDER BY seq DESC LIMIT ?3",
+            "SELECT seq, at, kind, text, sender, mark FROM messages
+             WHERE group_key = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
         )?;
-        let rows = query
-            .query_map(params![key, before.unwrap_or(i64::MAX), count as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        let rows =
+            query.query_map(params![key, before.unwrap_or(i64::MAX), count as i64], |r| {
+                let entry = Entry::at(r.get(1)?, kind_from(r.get(2)?), r.get(3)?);
+                Ok(Entry { seq: Some(r.get(0)?), sender: r.get(4)?, mark: r.get(5)?, ..entry })
             })?;
         let mut page = Vec::with_capacity(count);
         for row in rows {
-            let (seq, at, kind, text): (i64, i64, i64, String) = row?;
-            page.push(Entry { seq: Some(seq), ..Entry::at(at, kind_from(kind), text) });
+            page.push(row?);
         }
         page.reverse();
         Ok(page)

@@ -26,8 +26,9 @@ fn groups_names_and_messages_survive_reopening() {
         let a = store.join("127.0.0.1:5000", id("AAAA2222"), Some(4)).unwrap();
         let b = store.join("relay.example:5000", id("BBBB3333"), None).unwrap();
         store.rename(b, Some("book club")).unwrap();
-        assert_eq!(store.append(a, &message("ana: hi")).unwrap(), 1);
-        assert_eq!(store.append(a, &message("ben: hello")).unwrap(), 2);
+        assert_eq!(store.append(a, &message("hi").from(Some("ana".into()))).unwrap(), 1);
+        let marked = Entry { mark: " (new key)".into(), ..message("hello") };
+        assert_eq!(store.append(a, &marked.from(Some("ben".into()))).unwrap(), 2);
     }
     let store = Store::open(&path, HISTORY_LIMIT).unwrap();
     let groups = store.groups().unwrap();
@@ -43,11 +44,13 @@ fn groups_names_and_messages_survive_reopening() {
         ]
     );
     let page = store.page(groups[0].key, None, PAGE).unwrap();
-    let texts: Vec<_> = page.iter().map(|e| (e.seq, e.text.as_str(), e.kind)).collect();
+    let texts: Vec<_> = page.iter().map(|e| (e.seq, e.sender.as_deref(), e.kind)).collect();
     assert_eq!(
         texts,
-        [(Some(1), "ana: hi", EntryKind::Theirs), (Some(2), "ben: hello", EntryKind::Theirs)]
+        [(Some(1), Some("ana"), EntryKind::Theirs), (Some(2), Some("ben"), EntryKind::Theirs)]
     );
+    let shown: Vec<String> = page.iter().map(Entry::shown).collect();
+    assert_eq!(shown, ["ana: hi", "ben: hello (new key)"], "text and mark kept apart");
     assert_eq!(store.page(groups[1].key, None, PAGE).unwrap(), []);
 }
 
@@ -219,4 +222,53 @@ fn a_left_groups_secret_is_in_no_file_of_the_store() {
         let store = Store::open(&path, HISTORY_LIMIT).unwrap();
         assert!(store.groups().unwrap().iter().all(|g| g.secret.is_none()));
     }
+}
+
+#[test]
+fn a_version_2_stores_messages_get_their_senders_split_off_once() {
+    let (_dir, path) = temp();
+    let key = {
+        let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+        store.join("127.0.0.1:5000", id("ABCD1234"), None).unwrap()
+    };
+    {
+        // As version 2 kept them: one line each, the name and the mark in it.
+        let db = Connection::open(&path).unwrap();
+        db.execute_batch(
+            "ALTER TABLE messages DROP COLUMN sender; ALTER TABLE messages DROP COLUMN mark;",
+        )
+        .unwrap();
+        for (seq, kind, text) in [
+            (1, EntryKind::Theirs, "ben: hi: there (new key)"),
+            (2, EntryKind::Event, "Joined ABCD1234."),
+            (3, EntryKind::Theirs, "no name here"),
+            (4, EntryKind::Mine, "ana: mine keep their colon"),
+        ] {
+            db.execute(
+                "INSERT INTO messages (group_key, seq, at, kind, text) VALUES (?1, ?2, 0, ?3, ?4)",
+                params![key, seq, kind_code(kind), text],
+            )
+            .unwrap();
+        }
+        db.pragma_update(None, "user_version", 2).unwrap();
+    }
+    for _ in 0..2 {
+        let store = Store::open(&path, HISTORY_LIMIT).unwrap();
+        let page = store.page(key, None, PAGE).unwrap();
+        let split: Vec<_> = page.iter().map(|e| (e.sender.as_deref(), e.text.as_str())).collect();
+        assert_eq!(
+            split,
+            [
+                (Some("ben"), "hi: there (new key)"),
+                (None, "Joined ABCD1234."),
+                (None, "no name here"),
+                (None, "ana: mine keep their colon"),
+            ]
+        );
+    }
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, VERSION);
 }

@@ -1,4 +1,5 @@
-//! What the user has not seen yet: a count per group, a "New messages" line where a group's
+//! What the user has not seen yet: a count per group (and apart, of the messages that name the
+//! user), a "New messages" line where a group's
 //! unseen messages begin, the total in the window title, and a request for the user's
 //! attention (once) when a message comes while the window is in the background.
 
@@ -20,13 +21,15 @@ pub enum Title {
 }
 
 impl App {
-    /// A message arrived in group `link`, at position `at` of its log.
-    pub(crate) fn arrived(&mut self, link: LinkId, at: usize) {
+    /// A message arrived in group `link`, at position `at` of its log; `mention`: it names
+    /// the user (counted apart, for the `@` badge).
+    pub(crate) fn arrived(&mut self, link: LinkId, at: usize, mention: bool) {
         let seen = self.focused && self.selected == Some(link);
         if let Some(group) = self.groups.iter_mut().find(|g| g.link == link)
             && !seen
         {
             group.unread += 1;
+            group.mentions += usize::from(mention);
             group.log.unread_from.get_or_insert(at);
         }
         if !self.focused && !self.attention_asked {
@@ -46,6 +49,7 @@ impl App {
             && let Some(group) = self.groups.iter_mut().find(|g| g.link == link)
         {
             group.unread = 0; // seen now; the line stays until the user moves on
+            group.mentions = 0;
         }
     }
 
@@ -59,6 +63,7 @@ impl App {
             }
             if group.link == link {
                 group.unread = 0;
+                group.mentions = 0;
             }
         }
     }

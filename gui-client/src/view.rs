@@ -6,34 +6,12 @@ use std::time::Instant;
 use egui::{
     Align, CentralPanel, Color32, Key, Label, Layout, Panel, RichText, ScrollArea, TextEdit, Ui,
 };
-use udprelay_client::text::name_hash;
 use udprelay_client::{Health, Reachability};
 
 use crate::app::{App, Group, Place, Stage};
+pub use crate::theme::sender_colour;
+use crate::theme::{GOOD, LATE, LOST, MENTION};
 use crate::unread::Title;
-
-const GOOD: Color32 = Color32::from_rgb(60, 180, 75);
-const LATE: Color32 = Color32::from_rgb(230, 160, 30);
-pub(crate) const LOST: Color32 = Color32::from_rgb(220, 60, 50);
-
-/// Senders' colours: mid-tones that read on the light and the dark theme alike.
-const SENDER_COLOURS: [Color32; 10] = [
-    Color32::from_rgb(214, 93, 14),
-    Color32::from_rgb(69, 133, 136),
-    Color32::from_rgb(177, 98, 134),
-    Color32::from_rgb(104, 157, 106),
-    Color32::from_rgb(200, 140, 20),
-    Color32::from_rgb(69, 133, 200),
-    Color32::from_rgb(204, 36, 29),
-    Color32::from_rgb(140, 140, 26),
-    Color32::from_rgb(60, 160, 150),
-    Color32::from_rgb(211, 110, 155),
-];
-
-/// A sender's colour: the same for a name everywhere (the terminal client hashes alike).
-pub fn sender_colour(name: &str) -> Color32 {
-    SENDER_COLOURS[name_hash(name) as usize % SENDER_COLOURS.len()]
-}
 
 /// Draws the whole window and takes in what the network brought since the last frame.
 pub fn show(ui: &mut Ui, app: &mut App) {
@@ -254,6 +232,13 @@ fn group_row(
             (_, None) => String::new(),
         };
         ui.label(RichText::new(members).weak());
+        if group.mentions > 0 {
+            let badge = RichText::new(format!(" @{} ", group.mentions))
+                .strong()
+                .color(Color32::WHITE)
+                .background_color(MENTION);
+            ui.label(badge).on_hover_text("messages that name you");
+        }
         if group.unread > 0 {
             let badge = RichText::new(format!(" {} ", group.unread))
                 .strong()

@@ -33,9 +33,9 @@ fn groups_names_and_history_come_back_after_a_restart() {
         let mut harness = window_with_store(&server, &path);
         let first = create(&mut harness);
         ben.join(&first);
-        ben.send(b"ben: hello from before");
+        ben.send(b"ben: hello from before, Ana");
         wait_until(&mut harness, "ben's message", |app| {
-            app.groups[0].log.texts(EntryKind::Theirs) == ["ben: hello from before"]
+            app.groups[0].log.texts(EntryKind::Theirs) == ["ben: hello from before, Ana"]
         });
         type_into(&mut harness, "Message", "see you later");
         harness.key_press(egui::Key::Enter);
@@ -59,12 +59,15 @@ fn groups_names_and_history_come_back_after_a_restart() {
     assert_eq!(app.selected, Some(app.groups[0].link), "the first is shown");
     harness.get_by_label("Family");
     harness.get_by_label(&second);
-    harness.get_by_label("hello from before");
+    harness.get_by_label("hello from before, Ana");
     harness.get_by_label("see you later");
+    // Its parts came back as they were kept, and it still names ana.
+    let before = app.groups[0].log.iter().find(|e| e.kind == EntryKind::Theirs).unwrap();
+    assert_eq!((before.sender.as_deref(), before.mention), (Some("ben"), true));
     // Rejoined for real: ben's next message arrives and is kept too.
     ben.send(b"ben: welcome back");
     wait_until(&mut harness, "the next message", |app| {
-        app.groups[0].log.texts(EntryKind::Theirs).contains(&"ben: welcome back")
+        app.groups[0].log.texts(EntryKind::Theirs).iter().any(|t| t == "ben: welcome back")
     });
     assert_eq!(ben.ask("!WHO"), format!("OK WHO {first} 2"), "one membership, not two");
     // A second window on the same store runs without it (not rejoining, not writing twice).
@@ -77,7 +80,7 @@ fn groups_names_and_history_come_back_after_a_restart() {
     let store = Store::open(&path, HISTORY_LIMIT).unwrap();
     let key = store.find(&server.addr.to_string(), first.parse().unwrap()).unwrap().unwrap();
     let stored: Vec<String> =
-        store.page(key, None, PAGE).unwrap().into_iter().map(|e| e.text).collect();
+        store.page(key, None, PAGE).unwrap().iter().map(Entry::shown).collect();
     assert!(stored.contains(&"ben: welcome back".to_string()), "{stored:?}");
 }
 
@@ -138,7 +141,8 @@ fn scrolling_to_the_top_brings_older_pages_from_the_store() {
         let key = store.join(&server.addr.to_string(), GroupId::parse_lenient(&id).unwrap(), None);
         let key = key.unwrap();
         for n in 0..total {
-            let entry = Entry::now(EntryKind::Theirs, format!("ben: message {n}"));
+            let entry = Entry::now(EntryKind::Theirs, format!("message {n}"));
+            let entry = entry.from(Some("ben".into()));
             store.append(key, &entry).unwrap();
         }
     }

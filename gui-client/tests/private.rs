@@ -45,7 +45,7 @@ fn two_windows_chat_sealed_through_an_invite() {
     ana.key_press(egui::Key::Enter);
     ana.step();
     wait_until(&mut ben, "ana's message", |app| {
-        app.groups[0].log.iter().any(|e| e.text == "ana: meet at noon")
+        app.groups[0].log.iter().any(|e| e.shown() == "ana: meet at noon")
     });
     let seen = eve.recv_text();
     assert!(seen.starts_with("~E2 ") && !seen.contains("noon") && !seen.contains("ana"), "{seen}");
@@ -54,10 +54,10 @@ fn two_windows_chat_sealed_through_an_invite() {
     eve.send(b"~E2 AAAA");
     wait_until(&mut ben, "eve's clear message and the undecryptable one", |app| {
         let log = &app.groups[0].log;
-        log.iter().any(|e| e.text == "eve: hi (not encrypted)")
+        log.iter().any(|e| e.shown() == "eve: hi (not encrypted)")
             && log
                 .iter()
-                .any(|e| e.text.starts_with("1 message in this group could not be decrypted"))
+                .any(|e| e.shown().starts_with("1 message in this group could not be decrypted"))
     });
     // Both see the same key fingerprint under the group.
     let key =
@@ -133,8 +133,8 @@ fn the_window_the_terminal_and_a_program_read_each_other() {
     runtime.block_on(carl.send(heard.group, "hi from a program")).unwrap();
     wait_until(&mut ana, "both answers", |app| {
         let log = &app.groups[0].log;
-        log.iter().any(|e| e.text == "ben: hi from the terminal")
-            && log.iter().any(|e| e.text == "carl: hi from a program")
+        log.iter().any(|e| e.shown() == "ben: hi from the terminal")
+            && log.iter().any(|e| e.shown() == "carl: hi from a program")
     });
     assert_eq!(ben_says("[payload]"), "[payload] carl: hi from a program");
     drop(ben.stdin.take());

@@ -106,9 +106,9 @@ fn two_groups_at_once_both_receive() {
     cay.send(b"cay in the second");
     wait_until(&mut harness, "both messages", |app| {
         app.groups.iter().all(|g| {
-            g.log
-                .iter()
-                .any(|e| e.text.ends_with("in the first") || e.text.ends_with("in the second"))
+            g.log.iter().any(|e| {
+                e.shown().ends_with("in the first") || e.shown().ends_with("in the second")
+            })
         })
     });
     // Each is a member of its own group, through its own socket.
@@ -177,7 +177,7 @@ fn a_group_the_server_forgot_is_rejoined() {
     let id = create(&mut harness);
     let rejoined = format!("The server had forgotten us; rejoined {id}.");
     wait_until(&mut harness, "a rejoin", |app| {
-        app.groups[0].log.iter().any(|e| e.text == rejoined)
+        app.groups[0].log.iter().any(|e| e.shown() == rejoined)
     });
     harness.get_by_label(&rejoined);
     assert_eq!(harness.state().groups[0].stage, Stage::Joined);
@@ -211,7 +211,7 @@ fn a_hostile_member_can_neither_redirect_create_nor_write_raw_text() {
     // In the first group's log, Mallory's texts are messages, escaped.
     wait_until(&mut harness, "the forged texts", |app| app.groups[0].log.len() >= 8);
     click(&mut harness, &first);
-    let log: Vec<String> = harness.state().groups[0].log.iter().map(|e| e.text.clone()).collect();
+    let log: Vec<String> = harness.state().groups[0].log.iter().map(|e| e.shown()).collect();
     assert!(log.contains(&forged), "{log:?}");
     assert!(
         log.contains(
@@ -236,7 +236,7 @@ fn under_require_validation_the_window_validates_and_receives_everything() {
         ben.send(format!("ben: {n} {long}").as_bytes());
     }
     wait_until(&mut harness, "twenty long messages", |app| {
-        app.groups[0].log.iter().filter(|e| e.text.starts_with("ben: ")).count() == 20
+        app.groups[0].log.iter().filter(|e| e.shown().starts_with("ben: ")).count() == 20
     });
 }
 
@@ -254,14 +254,14 @@ fn the_window_chats_on_across_a_server_restart_with_a_state_file() {
     ben.join(&id);
     ben.send(b"ben: before");
     wait_until(&mut harness, "the first message", |app| {
-        app.groups[0].log.iter().any(|e| e.text == "ben: before")
+        app.groups[0].log.iter().any(|e| e.shown() == "ben: before")
     });
 
     assert!(server.terminate().success());
     let _restarted = ServerProcess::start_at("127.0.0.1", port, &flags);
     ben.send(b"ben: after");
     wait_until(&mut harness, "the message after the restart", |app| {
-        app.groups[0].log.iter().any(|e| e.text == "ben: after")
+        app.groups[0].log.iter().any(|e| e.shown() == "ben: after")
     });
     // Three heartbeats on, nothing was lost, rejoined or reported.
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -271,7 +271,7 @@ fn the_window_chats_on_across_a_server_restart_with_a_state_file() {
     }
     let app = harness.state();
     assert_eq!(app.groups[0].stage, Stage::Joined);
-    let texts: Vec<&str> = app.groups[0].log.iter().map(|e| e.text.as_str()).collect();
+    let texts: Vec<String> = app.groups[0].log.iter().map(|e| e.shown()).collect();
     assert!(
         !texts
             .iter()
@@ -356,6 +356,39 @@ fn senders_are_named_and_the_nameless_are_someone() {
 }
 
 #[test]
+fn a_message_that_names_you_is_marked_and_counted_apart_until_read() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    harness.state_mut().keywords = vec!["release".into()];
+    let first = create(&mut harness);
+    create(&mut harness); // the second is selected
+    let ben = Peer::new(server.addr);
+    ben.join(&first);
+    ben.send(b"ben: are you there, Ana?");
+    ben.send(b"ben: bananas for everyone");
+    ben.send(b"ana: a namesake, talking of others");
+    ben.send(b"ben: the RELEASE is out");
+    wait_until(&mut harness, "four unread", |app| app.groups[0].unread == 4);
+    let group = &harness.state().groups[0];
+    assert_eq!(group.mentions, 2, "the name and the keyword, as words, in the text");
+    let marked: Vec<String> = group.log.iter().filter(|e| e.mention).map(|e| e.shown()).collect();
+    assert_eq!(marked, ["ben: are you there, Ana?", "ben: the RELEASE is out"]);
+    harness.step();
+    harness.get_by_label_contains("@2");
+    // Read: the badge goes with the count.
+    click(&mut harness, &first);
+    harness.step();
+    assert_eq!(harness.state().groups[0].mentions, 0);
+    assert!(harness.query_by_label_contains("@2").is_none());
+    // While the group is shown and the window focused, a mention is no news.
+    ben.send(b"ben: ana, still here?");
+    wait_until(&mut harness, "the fifth", |app| {
+        app.groups[0].log.iter().filter(|e| e.mention).count() == 3
+    });
+    assert_eq!(harness.state().groups[0].mentions, 0);
+}
+
+#[test]
 fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
     let server = ServerProcess::start(&[]);
     let mut harness = window(&server, "ana");
@@ -375,7 +408,7 @@ fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
     harness.get_by_label("New messages"); // above "one", where the unseen began
     let log = &harness.state().groups[0].log;
     let from = harness.state().groups[0].log.unread_from.unwrap();
-    assert_eq!(log[from].text, "ben: one", "the line stands right above the first unseen");
+    assert_eq!(log[from].shown(), "ben: one", "the line stands right above the first unseen");
     // Writing in the group: everything before has been read.
     type_into(&mut harness, "Message", "hi ben");
     harness.key_press(egui::Key::Enter);
@@ -464,7 +497,7 @@ fn shift_enter_makes_a_new_line_and_multi_line_messages_keep_their_lines() {
     // Received: the lines are kept, and only other control characters are escaped.
     ben.send(b"ben: first line\nsecond line\x1b[2J");
     wait_until(&mut harness, "the message", |app| {
-        app.groups[0].log.iter().any(|e| e.text.starts_with("ben: first line"))
+        app.groups[0].log.iter().any(|e| e.shown().starts_with("ben: first line"))
     });
     harness.get_by_label("first line\nsecond line\\u{1b}[2J");
 }
@@ -498,7 +531,7 @@ fn groups_joined_before_the_first_frame_still_wake_the_window() {
     );
     owner.join(&id);
     owner.send(b"ben: wake up");
-    while !app.groups[0].log.iter().any(|e| e.text == "ben: wake up") {
+    while !app.groups[0].log.iter().any(|e| e.shown() == "ben: wake up") {
         assert!(Instant::now() < deadline, "the message");
         app.poll();
         std::thread::sleep(Duration::from_millis(10));
@@ -606,7 +639,7 @@ fn the_server_field_takes_several_servers_and_the_first_that_answers_is_used() {
     let mut harness = harness(App::new(format!("127.0.0.9:{port},127.0.0.1:{port}"), ""));
     let id = create(&mut harness);
     let moved = format!("127.0.0.9:{port} is not answering; moved to 127.0.0.1:{port}.");
-    assert!(harness.state().groups[0].log.iter().any(|e| e.text == moved), "no {moved:?}");
+    assert!(harness.state().groups[0].log.iter().any(|e| e.shown() == moved), "no {moved:?}");
     harness.get_by_label(&moved);
     let ben = Peer::new(server.addr);
     ben.join(&id);
@@ -628,7 +661,7 @@ fn a_name_that_would_make_messages_commands_is_refused_with_the_reason() {
     harness.get_by_label(&notice.text);
     assert_eq!(harness.state().draft, "hi there", "the text is kept");
     assert!(
-        !harness.state().groups[0].log.iter().any(|e| e.text == "hi there"),
+        !harness.state().groups[0].log.iter().any(|e| e.shown() == "hi there"),
         "not shown as sent"
     );
     // Nothing reached the group.
