@@ -43,6 +43,11 @@ pub struct Group {
     pub unread: usize,
     /// Of the unread messages, those that name the user (`udprelay_client::mention`).
     pub mentions: usize,
+    /// What was typed in the message box while this group was shown, kept while another is
+    /// (the shown group's is [`App::draft`]).
+    pub draft: String,
+    /// The draft as the history store has it (written when it differs: [`App::keep_drafts`]).
+    pub(crate) kept_draft: String,
     pub log: Log,
     /// The heartbeat's state, for the dot.
     pub state: Option<Status>,
@@ -77,6 +82,7 @@ pub struct App {
     pub encrypted: bool,
     /// Where the window's signing identity is kept (`None`: a new one each run).
     pub identity: Option<std::path::PathBuf>,
+    /// The message box: the shown group's draft (each group keeps its own, [`Group::draft`]).
     pub draft: String,
     pub notice: Option<Notice>,
     /// The window has the keyboard focus (the view tells every frame).
@@ -226,11 +232,20 @@ impl App {
         self.groups.windows(2).any(|pair| pair[0].server != pair[1].server)
     }
 
-    /// Shows group `link`; its member count is kept fresh while it is shown.
+    /// Shows group `link`; its member count is kept fresh while it is shown. The message box
+    /// keeps what was typed for the group left, and shows what was typed for this one.
     pub fn select(&mut self, link: LinkId) {
         if self.groups.iter().any(|g| g.link == link) {
             self.read_on_select(link);
             let before = self.selected.replace(link);
+            if before != Some(link) {
+                let typed = std::mem::take(&mut self.draft);
+                if let Some(left) = before.and_then(|before| self.group_mut(before)) {
+                    left.draft = typed;
+                }
+                let shown = self.group_mut(link).map(|shown| std::mem::take(&mut shown.draft));
+                self.draft = shown.unwrap_or_default();
+            }
             for group in &self.groups {
                 if Some(group.link) == before || group.link == link {
                     group.handle.watch_members(group.link == link);
@@ -288,6 +303,8 @@ impl App {
             name: None,
             unread: 0,
             mentions: 0,
+            draft: String::new(),
+            kept_draft: String::new(),
             log: Log::new(),
             state: None,
             key: None,
@@ -314,7 +331,10 @@ impl App {
         self.tell(group.origin, &text);
         if self.selected == Some(link) {
             let back = group.came_from.filter(|back| self.groups.iter().any(|g| g.link == *back));
-            self.selected = back.or_else(|| self.groups.last().map(|g| g.link));
+            self.selected = None; // its draft goes with it, as a left group's
+            if let Some(back) = back.or_else(|| self.groups.last().map(|g| g.link)) {
+                self.select(back);
+            }
         }
     }
 

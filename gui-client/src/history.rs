@@ -31,6 +31,7 @@ impl App {
 
     fn restore(&mut self) {
         let Some(saved) = self.with_store(Store::groups) else { return };
+        let mut drafts = Vec::new();
         for saved in saved {
             let order = Order::Join { group: saved.id, secret: saved.secret.clone() };
             let Some(link) = self.open_link(Place::Join, saved.server, Some(saved.id), order)
@@ -45,12 +46,42 @@ impl App {
                 group.name = saved.name;
                 group.cap = saved.cap;
                 group.restored = true;
+                group.kept_draft = saved.draft.clone();
+                drafts.push((link, saved.draft));
                 group.log.older = page.len() == PAGE;
                 group.log.prepend(page);
             }
         }
+        // Each row was selected as it was opened (and the box's text moved on each time): the
+        // drafts go in now, the shown group's into the box.
+        for (link, draft) in drafts {
+            if self.selected == Some(link) {
+                self.draft = draft;
+            } else if let Some(group) = self.group_mut(link) {
+                group.draft = draft;
+            }
+        }
         if let Some(first) = self.groups.first().map(|g| g.link) {
             self.select(first);
+        }
+    }
+
+    /// Writes each group's draft to the store where it changed since it was last written (the
+    /// window calls this when it saves its settings: every 30 s and on closing).
+    pub fn keep_drafts(&mut self) {
+        let selected = self.selected;
+        let mut changed = Vec::new();
+        for group in &mut self.groups {
+            let draft = if Some(group.link) == selected { &self.draft } else { &group.draft };
+            if let Some(key) = group.key
+                && *draft != group.kept_draft
+            {
+                group.kept_draft = draft.clone();
+                changed.push((key, draft.clone()));
+            }
+        }
+        for (key, draft) in changed {
+            self.with_store(|store| store.set_draft(key, &draft));
         }
     }
 

@@ -132,6 +132,7 @@ impl eframe::App for Window {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         storage.set_string("server", self.app.server.clone());
         storage.set_string("name", self.app.name.clone());
+        self.app.keep_drafts();
     }
 }
 

@@ -52,6 +52,8 @@ const SCHEMA: &str = "
         last_seq INTEGER NOT NULL DEFAULT 0,
         -- a private group's secret (base32), as in its invite
         secret TEXT,
+        -- what was typed in its message box and not sent (since version 3)
+        draft TEXT NOT NULL DEFAULT '',
         UNIQUE (server, group_id)
     );
     CREATE TABLE IF NOT EXISTS messages (
@@ -79,6 +81,8 @@ pub struct SavedGroup {
     pub cap: Option<u32>,
     /// A private group's secret, to join it again.
     pub secret: Option<Secret>,
+    /// What was typed in its message box and not sent.
+    pub draft: String,
 }
 
 /// The open store.
@@ -162,6 +166,16 @@ impl Store {
         if !has_secret {
             self.db.execute_batch("ALTER TABLE groups ADD COLUMN secret TEXT")?;
         }
+        // Versions 1 and 2 had no drafts.
+        let has_draft: bool = self.db.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('groups') WHERE name = 'draft'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_draft {
+            self.db
+                .execute_batch("ALTER TABLE groups ADD COLUMN draft TEXT NOT NULL DEFAULT ''")?;
+        }
         let has_sender: bool = self.db.query_row(
             "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'sender'",
             [],
@@ -211,26 +225,23 @@ impl Store {
     /// The groups to rejoin at start, in the order they were joined.
     pub fn groups(&self) -> rusqlite::Result<Vec<SavedGroup>> {
         let mut query = self.db.prepare(
-            "SELECT key, server, group_id, name, cap, secret FROM groups WHERE member = 1 ORDER BY position",
+            "SELECT key, server, group_id, name, cap, secret, draft FROM groups WHERE member = 1
+             ORDER BY position",
         )?;
         let rows = query.query_map([], |row| {
             let secret: Option<String> = row.get(5)?;
             Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get::<_, String>(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                secret,
+                (row.get(0)?, row.get(1)?, row.get::<_, String>(2)?),
+                (row.get(3)?, row.get(4)?, secret, row.get(6)?),
             ))
         })?;
         let mut groups = Vec::new();
         for row in rows {
-            let (key, server, id, name, cap, secret) = row?;
+            let ((key, server, id), (name, cap, secret, draft)) = row?;
             // A row that is not a group id (edited by hand) is skipped, not fatal.
             if let Ok(id) = GroupId::parse_lenient(&id) {
                 let secret = secret.as_deref().and_then(Secret::parse);
-                groups.push(SavedGroup { key, server, id, name, cap, secret });
+                groups.push(SavedGroup { key, server, id, name, cap, secret, draft });
             }
         }
         Ok(groups)
@@ -256,6 +267,12 @@ impl Store {
     pub fn set_secret(&self, key: GroupRow, secret: Option<&Secret>) -> rusqlite::Result<()> {
         let secret = secret.map(Secret::to_string);
         self.db.execute("UPDATE groups SET secret = ?2 WHERE key = ?1", params![key, secret])?;
+        Ok(())
+    }
+
+    /// What is typed in the group's message box and not sent (empty: nothing).
+    pub fn set_draft(&self, key: GroupRow, draft: &str) -> rusqlite::Result<()> {
+        self.db.execute("UPDATE groups SET draft = ?2 WHERE key = ?1", params![key, draft])?;
         Ok(())
     }
 

@@ -259,3 +259,29 @@ fn twenty_groups_from_one_ip_fit_the_default_per_ip_limit() {
         assert_eq!(peer.ask("!WHO"), format!("OK WHO {id} 2"), "the window is in {id}");
     }
 }
+
+#[test]
+fn each_groups_draft_is_kept_across_a_restart() {
+    let server = ServerProcess::start(&[]);
+    let dir = ScratchDir::new("gui-drafts");
+    let path = dir.join("history.sqlite3");
+    let second = {
+        let mut harness = window_with_store(&server, &path);
+        let first = create(&mut harness);
+        type_into(&mut harness, "Message", "to finish tomorrow");
+        let second = create(&mut harness);
+        type_into(&mut harness, "Message", "and this one");
+        click(&mut harness, &first);
+        // What the window does when it saves its settings: every 30 s, and on closing.
+        harness.state_mut().keep_drafts();
+        second
+    };
+    let mut harness = window_with_store(&server, &path);
+    wait_until(&mut harness, "both groups rejoined", all_joined);
+    let app = harness.state();
+    assert_eq!(app.selected, Some(app.groups[0].link), "the first is shown");
+    assert_eq!(app.draft, "to finish tomorrow", "its draft in the box");
+    assert_eq!(app.groups[1].draft, "and this one");
+    click(&mut harness, &second);
+    assert_eq!(harness.state().draft, "and this one");
+}

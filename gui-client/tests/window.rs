@@ -389,6 +389,31 @@ fn a_message_that_names_you_is_marked_and_counted_apart_until_read() {
 }
 
 #[test]
+fn each_group_keeps_what_was_typed_in_its_box() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    let first = create(&mut harness);
+    type_into(&mut harness, "Message", "half a thought");
+    let second = create(&mut harness);
+    assert_eq!(harness.state().draft, "", "a new group's box is empty");
+    type_into(&mut harness, "Message", "for the second");
+    click(&mut harness, &first);
+    assert_eq!(harness.state().draft, "half a thought");
+    let shown = common::text_field(&harness, "Message").value();
+    assert_eq!(shown.as_deref(), Some("half a thought"), "and the box shows it");
+    click(&mut harness, &second);
+    assert_eq!(harness.state().draft, "for the second");
+    // Sent: the box empties, for this group only.
+    common::text_field(&harness, "Message").focus();
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    harness.step();
+    assert_eq!(harness.state().draft, "");
+    click(&mut harness, &first);
+    assert_eq!(harness.state().draft, "half a thought");
+}
+
+#[test]
 fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
     let server = ServerProcess::start(&[]);
     let mut harness = window(&server, "ana");
