@@ -11,6 +11,7 @@ use udprelay_client::{GroupId, Reachability, Server, Status};
 pub use crate::log::{Entry, EntryKind, Log};
 use crate::net::{self, LinkHandle, LinkId, Order, Update};
 pub use crate::notice::{Notice, Place};
+use crate::notify::{Level, Notifications};
 use crate::store::{GroupRow, Store};
 use crate::wake::Wake;
 
@@ -48,6 +49,8 @@ pub struct Group {
     pub draft: String,
     /// The draft as the history store has it (written when it differs: [`App::keep_drafts`]).
     pub(crate) kept_draft: String,
+    /// Its own notification level (`None`: by its size, [`crate::notify`]).
+    pub notify: Option<Level>,
     pub log: Log,
     /// The heartbeat's state, for the dot.
     pub state: Option<Status>,
@@ -87,6 +90,10 @@ pub struct App {
     pub notice: Option<Notice>,
     /// The window has the keyboard focus (the view tells every frame).
     pub focused: bool,
+    /// Desktop notifications waiting to be shown, and the user's choices about them.
+    pub notifications: Notifications,
+    /// Why the desktop shows no notifications (no notification service), said once.
+    pub notifications_off: Option<String>,
     /// A message came while the window was in the background: ask for attention.
     pub(crate) attention: bool,
     /// Attention was asked for since the window last had the focus (once is enough).
@@ -127,6 +134,8 @@ impl App {
             draft: String::new(),
             notice: None,
             focused: true,
+            notifications: Notifications::default(),
+            notifications_off: None,
             attention: false,
             attention_asked: false,
             shown_title: None,
@@ -183,6 +192,7 @@ impl App {
         let Some(index) = self.groups.iter().position(|g| g.link == link) else { return };
         // Dropping the handle ends the link's thread, which says `!LEAVE` on its way out.
         let group = self.groups.remove(index);
+        self.notifications.forget(link);
         if let Some(key) = group.key {
             self.with_store(|store| store.leave(key, keep_history));
         }
@@ -305,6 +315,7 @@ impl App {
             mentions: 0,
             draft: String::new(),
             kept_draft: String::new(),
+            notify: None,
             log: Log::new(),
             state: None,
             key: None,

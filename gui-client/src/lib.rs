@@ -12,6 +12,8 @@ pub mod log;
 mod log_view;
 pub mod net;
 pub mod notice;
+pub mod notifier;
+pub mod notify;
 pub mod store;
 pub mod theme;
 pub mod unread;

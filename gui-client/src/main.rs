@@ -8,6 +8,7 @@ use udprelay_client::GroupId;
 use udprelay_client::e2e::Invite;
 use udprelay_gui::app::App;
 use udprelay_gui::instance::{self, Handed, Listener, Served};
+use udprelay_gui::notifier::Notifier;
 use udprelay_gui::store::{HISTORY_LIMIT, Store};
 use udprelay_gui::view;
 
@@ -113,6 +114,8 @@ struct Window {
     /// could be written for them to find this one).
     handed: Option<Handed>,
     _served: Option<Served>,
+    /// Desktop notifications (shown off the UI thread).
+    notifier: Notifier,
 }
 
 impl eframe::App for Window {
@@ -127,6 +130,7 @@ impl eframe::App for Window {
             ui.ctx().send_viewport_cmd(egui::ViewportCommand::Focus);
         }
         view::show(ui, &mut self.app);
+        self.notifier.pump(&mut self.app, ui.ctx());
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -256,7 +260,9 @@ fn run(mut args: Args) -> eframe::Result {
             args.join.iter().for_each(|join| join.apply(&mut app));
             let ctx = cc.egui_ctx.clone();
             let (handed, served) = listener.map(|l| l.serve(move || ctx.request_repaint())).unzip();
-            Ok(Box::new(Window { app, handed, _served: served }))
+            let ctx = cc.egui_ctx.clone();
+            let notifier = Notifier::start(move || ctx.request_repaint());
+            Ok(Box::new(Window { app, handed, _served: served, notifier }))
         }),
     )
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::net::LinkId;
+use crate::notify::{Notification, Offer};
 
 /// The shortest time between two changes of the window's title while unread messages come.
 pub const TITLE_EVERY: Duration = Duration::from_secs(1);
@@ -31,6 +32,19 @@ impl App {
             group.unread += 1;
             group.mentions += usize::from(mention);
             group.log.unread_from.get_or_insert(at);
+            if let Some(entry) = group.log.get(at) {
+                let name = group.id.map(|id| id.to_string());
+                self.notifications.offer(Offer {
+                    link,
+                    group: group.name.as_deref().or(name.as_deref()).unwrap_or("a new group"),
+                    sender: entry.sender.as_deref(),
+                    text: &entry.text,
+                    mention,
+                    level: group.notify,
+                    members: group.members,
+                    private: group.private,
+                });
+            }
         }
         if !self.focused && !self.attention_asked {
             self.attention = true;
@@ -50,6 +64,7 @@ impl App {
         {
             group.unread = 0; // seen now; the line stays until the user moves on
             group.mentions = 0;
+            self.notifications.forget(link);
         }
     }
 
@@ -66,6 +81,7 @@ impl App {
                 group.mentions = 0;
             }
         }
+        self.notifications.forget(link);
     }
 
     /// The user wrote in group `link`: everything before has been read.
@@ -106,6 +122,17 @@ impl App {
         self.shown_title = Some(title.clone());
         self.title_since = Some(now);
         Title::Set(title)
+    }
+
+    /// The desktop notifications to show at `now`, and when to look again for those that
+    /// wait their turn (`crate::notify`).
+    pub fn due_notifications(&mut self, now: Instant) -> (Vec<Notification>, Option<Instant>) {
+        self.notifications.due(now)
+    }
+
+    /// A notification of group `link` was clicked: it is shown.
+    pub fn notification_clicked(&mut self, link: LinkId) {
+        self.select(link);
     }
 
     /// Whether to ask for the user's attention (once per request).

@@ -67,6 +67,9 @@ fn top_bar(ui: &mut Ui, app: &mut App) {
     if let Some(why) = &app.history_off {
         ui.label(RichText::new(why).color(LATE));
     }
+    if let Some(why) = &app.notifications_off {
+        ui.label(RichText::new(why).weak());
+    }
 }
 
 fn groups(ui: &mut Ui, app: &mut App, now: Instant) {

@@ -3,6 +3,8 @@
 //! Every wait here is bounded.
 
 mod nats;
+#[cfg(feature = "notifications")]
+mod notifications;
 mod operator_nats;
 mod proxy;
 mod relays;
@@ -10,6 +12,8 @@ mod scratch;
 mod secure_nats;
 
 pub use nats::{NATS_VERSION, NatsCluster, free_tcp_port, nats_server_binary};
+#[cfg(feature = "notifications")]
+pub use notifications::{NotificationService, Notified};
 pub use operator_nats::OperatorSecrets;
 pub use proxy::DelayProxy;
 pub use relays::RelayCluster;

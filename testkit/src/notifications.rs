@@ -1,0 +1,165 @@
+//! A real notification service for tests: a private D-Bus session bus (a `dbus-daemon` of the
+//! test's own, on a Unix socket) and on it a small `org.freedesktop.Notifications` that keeps
+//! every `Notify` call and can click a notification (its `ActionInvoked` signal), as a desktop
+//! would. Point the program under test at [`NotificationService::address`] with
+//! `DBUS_SESSION_BUS_ADDRESS`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use zbus::object_server::SignalEmitter;
+
+use crate::ScratchDir;
+use zbus::zvariant::OwnedValue;
+
+const PATH: &str = "/org/freedesktop/Notifications";
+
+/// A session bus on a socket in the scratch folder, open to this user, starting nothing.
+const CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=DIR</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
+
+/// One `Notify` call, as the service got it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notified {
+    /// The id the service gave it (the one it replaced, when it replaced one).
+    pub id: u32,
+    pub replaces: u32,
+    pub app: String,
+    pub summary: String,
+    pub body: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Default)]
+struct Server {
+    got: Arc<Mutex<Vec<Notified>>>,
+    next: u32,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &mut self,
+        app_name: String,
+        replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        actions: Vec<String>,
+        _hints: HashMap<String, OwnedValue>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let id = if replaces_id != 0 {
+            replaces_id
+        } else {
+            self.next += 1;
+            self.next
+        };
+        let notified =
+            Notified { id, replaces: replaces_id, app: app_name, summary, body, actions };
+        self.got.lock().unwrap_or_else(PoisonError::into_inner).push(notified);
+        id
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["actions".into(), "body".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        ("udprelay-testkit".into(), "udprelay".into(), "0".into(), "1.2".into())
+    }
+
+    fn close_notification(&self, _id: u32) {}
+
+    #[zbus(signal)]
+    async fn action_invoked(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        action_key: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// The bus and the service on it; both end when this is dropped.
+pub struct NotificationService {
+    bus: Child,
+    address: String,
+    connection: Option<zbus::blocking::Connection>,
+    got: Arc<Mutex<Vec<Notified>>>,
+    _dir: ScratchDir,
+}
+
+impl NotificationService {
+    /// Starts a session bus of its own (Debian's `dbus-daemon`) and the service on it.
+    pub fn start() -> NotificationService {
+        // A bus of its own: nothing started on demand, so a stopped service stays stopped.
+        let dir = ScratchDir::new("session-bus");
+        let config = dir.join("session.conf");
+        std::fs::write(&config, CONFIG.replace("DIR", &dir.path().display().to_string()))
+            .expect("the bus's configuration is written");
+        let mut bus = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian's dbus-daemon package) starts");
+        let mut line = String::new();
+        let stdout = bus.stdout.take().expect("its output");
+        BufReader::new(stdout).read_line(&mut line).expect("dbus-daemon prints its address");
+        let address = line.trim().to_string();
+        assert!(address.starts_with("unix:"), "a bus on a Unix socket: {address:?}");
+        let got: Arc<Mutex<Vec<Notified>>> = Arc::default();
+        let server = Server { got: Arc::clone(&got), next: 0 };
+        let connection = zbus::blocking::connection::Builder::address(address.as_str())
+            .and_then(|builder| builder.name("org.freedesktop.Notifications"))
+            .and_then(|builder| builder.serve_at(PATH, server))
+            .and_then(|builder| builder.build())
+            .expect("the notification service on the bus");
+        NotificationService { bus, address, connection: Some(connection), got, _dir: dir }
+    }
+
+    /// The bus's address, for `DBUS_SESSION_BUS_ADDRESS`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Every `Notify` call so far, oldest first.
+    pub fn notified(&self) -> Vec<Notified> {
+        self.got.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Clicks notification `id` (its default action), as the user would.
+    pub fn click(&self, id: u32) {
+        let connection = self.connection.as_ref().expect("the service runs");
+        let server = connection.object_server().interface::<_, Server>(PATH).expect("served");
+        zbus::block_on(Server::action_invoked(server.signal_emitter(), id, "default"))
+            .expect("the click is signalled");
+    }
+
+    /// Stops the service, leaving the bus: as a desktop with no notification service.
+    pub fn stop_service(&mut self) {
+        self.connection = None;
+    }
+}
+
+impl Drop for NotificationService {
+    fn drop(&mut self) {
+        self.connection = None;
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
