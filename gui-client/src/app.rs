@@ -94,6 +94,10 @@ pub struct App {
     pub notifications: Notifications,
     /// Why the desktop shows no notifications (no notification service), said once.
     pub notifications_off: Option<String>,
+    /// The settings panel is open.
+    pub settings_open: bool,
+    /// The mention words as typed in the settings panel.
+    pub keywords_text: String,
     /// A message came while the window was in the background: ask for attention.
     pub(crate) attention: bool,
     /// Attention was asked for since the window last had the focus (once is enough).
@@ -136,6 +140,8 @@ impl App {
             focused: true,
             notifications: Notifications::default(),
             notifications_off: None,
+            settings_open: false,
+            keywords_text: String::new(),
             attention: false,
             attention_asked: false,
             shown_title: None,

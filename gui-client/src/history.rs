@@ -22,6 +22,7 @@ impl App {
             Ok(store) => {
                 app.identity = Some(store.identity_path());
                 app.store = Some(store);
+                app.load_settings();
                 app.restore();
             }
             Err(why) => app.history_off = Some(format!("History is not kept this time: {why}.")),
@@ -47,6 +48,7 @@ impl App {
                 group.cap = saved.cap;
                 group.restored = true;
                 group.kept_draft = saved.draft.clone();
+                group.notify = saved.notify;
                 drafts.push((link, saved.draft));
                 group.log.older = page.len() == PAGE;
                 group.log.prepend(page);

@@ -14,6 +14,8 @@ pub mod net;
 pub mod notice;
 pub mod notifier;
 pub mod notify;
+pub mod settings;
+mod settings_view;
 pub mod store;
 pub mod theme;
 pub mod unread;

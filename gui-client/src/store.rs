@@ -15,6 +15,7 @@ use udprelay_client::e2e::Secret;
 use udprelay_client::files;
 
 use crate::app::{Entry, EntryKind};
+use crate::notify::Level;
 
 /// `path` with `suffix` after its file name (`history.sqlite3-wal`).
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -54,7 +55,14 @@ const SCHEMA: &str = "
         secret TEXT,
         -- what was typed in its message box and not sent (since version 3)
         draft TEXT NOT NULL DEFAULT '',
+        -- its notification level: 'all', 'mentions', 'muted'; NULL: by its size (since 3)
+        notify TEXT,
         UNIQUE (server, group_id)
+    );
+    -- the window's settings, one a row (since version 3)
+    CREATE TABLE IF NOT EXISTS settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS messages (
         group_key INTEGER NOT NULL REFERENCES groups (key) ON DELETE CASCADE,
@@ -83,6 +91,8 @@ pub struct SavedGroup {
     pub secret: Option<Secret>,
     /// What was typed in its message box and not sent.
     pub draft: String,
+    /// Its notification level (`None`: by its size).
+    pub notify: Option<Level>,
 }
 
 /// The open store.
@@ -173,8 +183,10 @@ impl Store {
             |row| row.get(0),
         )?;
         if !has_draft {
-            self.db
-                .execute_batch("ALTER TABLE groups ADD COLUMN draft TEXT NOT NULL DEFAULT ''")?;
+            self.db.execute_batch(
+                "ALTER TABLE groups ADD COLUMN draft TEXT NOT NULL DEFAULT '';
+                 ALTER TABLE groups ADD COLUMN notify TEXT;",
+            )?;
         }
         let has_sender: bool = self.db.query_row(
             "SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'sender'",
@@ -225,23 +237,25 @@ impl Store {
     /// The groups to rejoin at start, in the order they were joined.
     pub fn groups(&self) -> rusqlite::Result<Vec<SavedGroup>> {
         let mut query = self.db.prepare(
-            "SELECT key, server, group_id, name, cap, secret, draft FROM groups WHERE member = 1
-             ORDER BY position",
+            "SELECT key, server, group_id, name, cap, secret, draft, notify FROM groups
+             WHERE member = 1 ORDER BY position",
         )?;
         let rows = query.query_map([], |row| {
             let secret: Option<String> = row.get(5)?;
             Ok((
                 (row.get(0)?, row.get(1)?, row.get::<_, String>(2)?),
                 (row.get(3)?, row.get(4)?, secret, row.get(6)?),
+                row.get::<_, Option<String>>(7)?,
             ))
         })?;
         let mut groups = Vec::new();
         for row in rows {
-            let ((key, server, id), (name, cap, secret, draft)) = row?;
+            let ((key, server, id), (name, cap, secret, draft), notify) = row?;
             // A row that is not a group id (edited by hand) is skipped, not fatal.
             if let Ok(id) = GroupId::parse_lenient(&id) {
                 let secret = secret.as_deref().and_then(Secret::parse);
-                groups.push(SavedGroup { key, server, id, name, cap, secret, draft });
+                let notify = notify.as_deref().and_then(Level::from_code);
+                groups.push(SavedGroup { key, server, id, name, cap, secret, draft, notify });
             }
         }
         Ok(groups)
@@ -267,6 +281,30 @@ impl Store {
     pub fn set_secret(&self, key: GroupRow, secret: Option<&Secret>) -> rusqlite::Result<()> {
         let secret = secret.map(Secret::to_string);
         self.db.execute("UPDATE groups SET secret = ?2 WHERE key = ?1", params![key, secret])?;
+        Ok(())
+    }
+
+    /// The group's notification level (`None`: by its size).
+    pub fn set_notify(&self, key: GroupRow, level: Option<Level>) -> rusqlite::Result<()> {
+        let code = level.map(Level::code);
+        self.db.execute("UPDATE groups SET notify = ?2 WHERE key = ?1", params![key, code])?;
+        Ok(())
+    }
+
+    /// The window's settings, by key.
+    pub fn settings(&self) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut query = self.db.prepare("SELECT key, value FROM settings ORDER BY key")?;
+        let rows = query.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// Keeps one setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
         Ok(())
     }
 

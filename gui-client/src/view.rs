@@ -36,6 +36,7 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
     CentralPanel::default().show(ui, |ui| crate::log_view::message_log(ui, app));
     leave_dialog(ui, app);
+    crate::settings_view::settings_window(ui, app);
     // Heartbeat dots change colour with time alone: wake when the next one will, not on a tick
     // (an idle window then costs next to nothing).
     let next_change =
@@ -53,6 +54,9 @@ fn top_bar(ui: &mut Ui, app: &mut App) {
         ui.add(TextEdit::singleline(&mut app.name).hint_text("optional").desired_width(120.0))
             .labelled_by(label.id);
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if ui.button("Settings").clicked() {
+                app.open_settings();
+            }
             let (text, color) = match app.field_reachability() {
                 Reachability::Unknown => {
                     ("Server: not contacted yet", ui.visuals().weak_text_color())
@@ -152,6 +156,7 @@ fn groups(ui: &mut Ui, app: &mut App, now: Instant) {
             ui.ctx().copy_text(invite);
         }
     });
+    crate::settings_view::notify_choice(ui, app);
     if let Some(key) = app.selected_group().and_then(|g| g.state.as_ref()?.private.clone()) {
         let me = app.identity_fingerprint().map(|me| format!("; you: {me}")).unwrap_or_default();
         ui.label(RichText::new(format!("🔒 end-to-end encrypted, key {key}{me}")).small().weak());

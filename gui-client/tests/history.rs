@@ -11,6 +11,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use udprelay_client::GroupId;
 use udprelay_gui::app::{App, Entry, EntryKind, Stage};
+use egui::accesskit::Role;
+use udprelay_gui::notify::Level;
 use udprelay_gui::store::{HISTORY_LIMIT, PAGE, Store};
 use udprelay_testkit::{Peer, ScratchDir, ServerProcess};
 
@@ -284,4 +286,40 @@ fn each_groups_draft_is_kept_across_a_restart() {
     assert_eq!(app.groups[1].draft, "and this one");
     click(&mut harness, &second);
     assert_eq!(harness.state().draft, "and this one");
+}
+
+#[test]
+fn settings_and_each_groups_notification_level_are_kept_with_the_groups() {
+    let server = ServerProcess::start(&[]);
+    let dir = ScratchDir::new("gui-settings");
+    let path = dir.join("history.sqlite3");
+    {
+        let mut harness = window_with_store(&server, &path);
+        let id = create(&mut harness);
+        harness.get_by_role_and_label(Role::ComboBox, "Notify").click(); // the group's level
+        harness.step();
+        harness.step();
+        click(&mut harness, "Muted");
+        assert_eq!(harness.state().groups[0].notify, Some(Level::Muted));
+        let shown = harness.get_by_role_and_label(Role::ComboBox, "Notify").value();
+        assert_eq!(shown.as_deref(), Some("Muted"), "shown as its level");
+        click(&mut harness, "Settings");
+        click(&mut harness, "Leave private groups' text out of them");
+        type_into(&mut harness, "Mention words", "release, on-call");
+        let app = harness.state();
+        assert!(!app.notifications.settings.hide_private_text);
+        assert_eq!(app.keywords, ["release", "on-call"]);
+        assert_eq!(app.groups[0].id.unwrap().to_string(), id);
+    }
+    let mut harness = window_with_store(&server, &path);
+    wait_until(&mut harness, "rejoined", all_joined);
+    let app = harness.state();
+    assert_eq!(app.groups[0].notify, Some(Level::Muted));
+    assert!(!app.notifications.settings.hide_private_text);
+    assert!(app.notifications.settings.on, "what was not changed keeps its default");
+    assert_eq!(app.keywords, ["release", "on-call"]);
+    assert!(app.mentions().matches("the Release is out"));
+    click(&mut harness, "Settings");
+    let shown = common::text_field(&harness, "Mention words").value();
+    assert_eq!(shown.as_deref(), Some("release, on-call"));
 }
