@@ -241,22 +241,20 @@ fn group_row(
         };
         ui.label(RichText::new(members).weak());
         if group.mentions > 0 {
-            let badge = RichText::new(format!(" @{} ", group.mentions))
-                .strong()
-                .color(Color32::WHITE)
-                .background_color(MENTION);
-            ui.label(badge).on_hover_text("messages that name you");
+            badge(ui, format!("@{}", group.mentions), MENTION, "messages that name you");
         }
         if group.unread > 0 {
-            let badge = RichText::new(format!(" {} ", group.unread))
-                .strong()
-                .color(Color32::WHITE)
-                .background_color(LOST);
-            ui.label(badge).on_hover_text("unread messages");
+            badge(ui, group.unread.to_string(), LOST, "unread messages");
         }
         response
     })
     .inner
+}
+
+/// A count on a coloured ground, beside a group's name.
+fn badge(ui: &mut Ui, count: String, colour: Color32, meaning: &str) {
+    let text = RichText::new(format!(" {count} ")).strong().color(Color32::WHITE);
+    ui.label(text.background_color(colour)).on_hover_text(meaning);
 }
 
 fn composer(ui: &mut Ui, app: &mut App) {

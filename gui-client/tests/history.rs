@@ -7,11 +7,11 @@ mod common;
 use std::path::Path;
 
 use common::{click, create, harness, type_into, wait_until};
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use udprelay_client::GroupId;
 use udprelay_gui::app::{App, Entry, EntryKind, Stage};
-use egui::accesskit::Role;
 use udprelay_gui::notify::Level;
 use udprelay_gui::store::{HISTORY_LIMIT, PAGE, Store};
 use udprelay_testkit::{Peer, ScratchDir, ServerProcess};

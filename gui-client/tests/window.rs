@@ -357,13 +357,8 @@ fn senders_are_named_and_the_nameless_are_someone() {
 
 #[test]
 fn a_message_that_names_you_is_marked_and_counted_apart_until_read() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
+    let (_server, mut harness, first, ben) = common::in_the_background("ana");
     harness.state_mut().keywords = vec!["release".into()];
-    let first = create(&mut harness);
-    create(&mut harness); // the second is selected
-    let ben = Peer::new(server.addr);
-    ben.join(&first);
     ben.send(b"ben: are you there, Ana?");
     ben.send(b"ben: bananas for everyone");
     ben.send(b"ana: a namesake, talking of others");
@@ -415,12 +410,7 @@ fn each_group_keeps_what_was_typed_in_its_box() {
 
 #[test]
 fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
-    let server = ServerProcess::start(&[]);
-    let mut harness = window(&server, "ana");
-    let first = create(&mut harness);
-    create(&mut harness); // the second is selected
-    let ben = Peer::new(server.addr);
-    ben.join(&first);
+    let (_server, mut harness, first, ben) = common::in_the_background("ana");
     ben.send(b"ben: one");
     ben.send(b"ben: two");
     wait_until(&mut harness, "two unread", |app| app.groups[0].unread == 2);

@@ -82,3 +82,16 @@ pub fn chat(name: &str) -> (ServerProcess, Harness<'static, App>, String, Peer) 
     peer.join(&id);
     (server, harness, id, peer)
 }
+
+/// A window (as `name`) in two groups it created, the second shown, and a plain UDP peer in
+/// the first: what the peer says there is not seen as it comes. Returns the server, the
+/// window, the first group's id and the peer.
+pub fn in_the_background(name: &str) -> (ServerProcess, Harness<'static, App>, String, Peer) {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, name);
+    let first = create(&mut harness);
+    create(&mut harness); // the second is selected
+    let peer = Peer::new(server.addr);
+    peer.join(&first);
+    (server, harness, first, peer)
+}
