@@ -270,6 +270,21 @@ impl App {
         }
     }
 
+    /// Shows the group `step` places after the shown one in the list (before it when
+    /// negative), going round at the ends.
+    pub fn select_next(&mut self, step: isize) {
+        let count = self.groups.len() as isize;
+        if count == 0 {
+            return;
+        }
+        let at = self.groups.iter().position(|g| Some(g.link) == self.selected);
+        let next = match at {
+            Some(at) => (at as isize + step).rem_euclid(count),
+            None => 0,
+        };
+        self.select(self.groups[next as usize].link);
+    }
+
     // ---- What the network brings ----
 
     /// Takes in every update the network has sent.

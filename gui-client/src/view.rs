@@ -31,6 +31,7 @@ pub fn show(ui: &mut Ui, app: &mut App) {
         let informational = egui::UserAttentionType::Informational;
         ui.ctx().send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(informational));
     }
+    keys(ui, app);
     Panel::top("server").show(ui, |ui| top_bar(ui, app));
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
@@ -249,6 +250,31 @@ fn group_row(
         response
     })
     .inner
+}
+
+/// The window's own keys: Ctrl+Tab and Ctrl+Shift+Tab (or Ctrl+K and Ctrl+Shift+K) show the
+/// next and the previous group; Escape closes the settings.
+fn keys(ui: &mut Ui, app: &mut App) {
+    use egui::{KeyboardShortcut, Modifiers};
+    let back = Modifiers::CTRL | Modifiers::SHIFT;
+    let step = ui.input_mut(|input| {
+        let mut pressed =
+            |modifiers, key| input.consume_shortcut(&KeyboardShortcut::new(modifiers, key));
+        // The one with Shift first: Ctrl alone would match it too.
+        if pressed(back, Key::Tab) || pressed(back, Key::K) {
+            -1
+        } else if pressed(Modifiers::CTRL, Key::Tab) || pressed(Modifiers::CTRL, Key::K) {
+            1
+        } else {
+            0
+        }
+    });
+    if step != 0 {
+        app.select_next(step);
+    }
+    if app.settings_open && ui.input(|input| input.key_pressed(Key::Escape)) {
+        app.settings_open = false;
+    }
 }
 
 /// A count on a coloured ground, beside a group's name.

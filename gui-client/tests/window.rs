@@ -409,6 +409,32 @@ fn each_group_keeps_what_was_typed_in_its_box() {
 }
 
 #[test]
+fn ctrl_tab_and_ctrl_k_go_round_the_groups_and_escape_closes_the_settings() {
+    let server = ServerProcess::start(&[]);
+    let mut harness = window(&server, "ana");
+    for _ in 0..3 {
+        create(&mut harness);
+    }
+    let links: Vec<_> = harness.state().groups.iter().map(|g| g.link).collect();
+    assert_eq!(harness.state().selected, Some(links[2]), "the newest is shown");
+    let press = |harness: &mut egui_kittest::Harness<'static, App>, modifiers, key| {
+        harness.key_press_modifiers(modifiers, key);
+        harness.step();
+        harness.state().selected
+    };
+    let (ctrl, back) = (egui::Modifiers::CTRL, egui::Modifiers::CTRL | egui::Modifiers::SHIFT);
+    assert_eq!(press(&mut harness, ctrl, egui::Key::Tab), Some(links[0]), "round to the first");
+    assert_eq!(press(&mut harness, ctrl, egui::Key::K), Some(links[1]));
+    assert_eq!(press(&mut harness, back, egui::Key::Tab), Some(links[0]));
+    assert_eq!(press(&mut harness, back, egui::Key::K), Some(links[2]), "round to the last");
+    click(&mut harness, "Settings");
+    assert!(harness.state().settings_open);
+    harness.key_press(egui::Key::Escape);
+    harness.step();
+    assert!(!harness.state().settings_open);
+}
+
+#[test]
 fn unread_messages_get_a_line_a_count_in_the_title_and_go_when_read() {
     let (_server, mut harness, first, ben) = common::in_the_background("ana");
     ben.send(b"ben: one");
