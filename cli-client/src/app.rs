@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use udprelay_client::e2e::Invite;
 use udprelay_client::{Client, Command, Error, Event, Events, GroupId, Reply};
 
-use crate::display::{self, NOT_JOINED};
+use crate::display::{self, Line, NOT_JOINED};
 use crate::input::{self, HELP, Input};
 use crate::style::Style;
 use crate::terminal::{Terminal, UserInput};
@@ -143,20 +143,20 @@ impl App {
 
     /// One of the client's own lines (help, status, refusals).
     fn show(&mut self, line: &str) {
-        let shown = self.options.style.render(line, None);
+        let shown = self.options.style.render(&Line::Said(line.to_string()), None);
         self.terminal.show(&shown);
     }
 
     /// A line about something from the network: timestamped when asked.
-    fn show_incoming(&mut self, line: &str) {
+    fn show_incoming(&mut self, line: &Line) {
         let time = self.options.style.timestamps.then(|| chrono::Local::now().format("%H:%M"));
         let time = time.map(|time| time.to_string());
         let shown = self.options.style.render(line, time.as_deref());
         self.terminal.show(&shown);
     }
 
-    fn show_all(&mut self, lines: Vec<String>) {
-        lines.iter().for_each(|line| self.show_incoming(line));
+    fn show_all(&mut self, lines: Vec<impl Into<Line>>) {
+        lines.into_iter().for_each(|line| self.show_incoming(&line.into()));
     }
 
     /// Refuses a line, which counts as a failure for a script.
@@ -261,13 +261,16 @@ impl App {
             Answer::CreateAndJoin(Ok(id)) => {
                 self.last_created = Some(id);
                 self.show_all(display::created_lines(id));
-                self.show_incoming(&format!("[server] {}", Reply::Joined(id)));
+                self.show_incoming(&Line::Said(format!("[server] {}", Reply::Joined(id))));
                 self.switch_to(id);
             }
             Answer::CreatePrivate(Ok(invite)) => {
                 self.last_created = Some(invite.group);
                 self.show_all(display::created_lines(invite.group));
-                self.show_incoming(&format!("[server] {}", Reply::Joined(invite.group)));
+                self.show_incoming(&Line::Said(format!(
+                    "[server] {}",
+                    Reply::Joined(invite.group)
+                )));
                 self.show(&format!("[cli] invite: {invite}"));
                 self.switch_to(invite.group);
             }
@@ -288,7 +291,7 @@ impl App {
                 self.show_all(display::error_lines(Command::Create { cap: None }, &error));
             }
             Answer::Join(id, Ok(())) => {
-                self.show_incoming(&format!("[server] {}", Reply::Joined(id)));
+                self.show_incoming(&Line::Said(format!("[server] {}", Reply::Joined(id))));
                 self.switch_to(id);
             }
             Answer::Join(id, Err(error)) => {

@@ -8,47 +8,90 @@ use udprelay_shared::ServerFull;
 
 pub const NOT_JOINED: &str = "[cli] not joined; use 'join <group_id>' or 'create --join'";
 
+/// One line to print: a peer's message in its parts, or any other line as it is printed. Its
+/// text ([`Line::text`]) is what scripts read; `crate::style` colours it, part by part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// `[payload] SENDER: TEXT MARK`, each part escaped; without a sender, `[payload] TEXT
+    /// MARK` (in a plain group, the payload exactly as it came).
+    Payload { sender: Option<String>, text: String, mark: String },
+    /// Any other line (`[server] …`, `[cli] …`, the greeting), as printed.
+    Said(String),
+}
+
+impl Line {
+    /// The line as printed without colour.
+    pub fn text(&self) -> String {
+        match self {
+            Line::Payload { sender: Some(sender), text, mark } => {
+                format!("[payload] {sender}: {text}{mark}")
+            }
+            Line::Payload { sender: None, text, mark } => format!("[payload] {text}{mark}"),
+            Line::Said(line) => line.clone(),
+        }
+    }
+}
+
+impl From<String> for Line {
+    fn from(line: String) -> Line {
+        Line::Said(line)
+    }
+}
+
+impl PartialEq<&str> for Line {
+    fn eq(&self, other: &&str) -> bool {
+        self.text() == *other
+    }
+}
+
 /// The lines to print for one event (often none: heartbeat chatter is not shown).
-pub fn event_lines(event: &Event) -> Vec<String> {
+pub fn event_lines(event: &Event) -> Vec<Line> {
+    let said = |lines: Vec<String>| lines.into_iter().map(Line::from).collect();
     match event {
         Event::Message(message) => vec![message_line(message)],
-        Event::Undecryptable { count, .. } => vec![format!(
+        Event::Undecryptable { count, .. } => said(vec![format!(
             "[cli] {} in this group could not be decrypted (sent with another key, by an older udprelay, or damaged); whoever sent them needs the invite link ('invite' shows it) and this version",
             messages(*count)
-        )],
-        Event::Missed { from, count, .. } => {
-            vec![format!(
-                "[cli] {} from {} did not arrive",
-                messages(*count),
-                printable(from.as_bytes())
-            )]
+        )]),
+        Event::Missed { from, count, .. } => said(vec![format!(
+            "[cli] {} from {} did not arrive",
+            messages(*count),
+            printable(from.as_bytes())
+        )]),
+        Event::Refused { error, .. } => said(server_error(error)),
+        Event::Silent { .. } => said(vec!["[cli] no reply from server for !PING".into()]),
+        Event::Unreachable { server, .. } => {
+            said(vec![format!("[cli] server unreachable at {server}")])
         }
-        Event::Refused { error, .. } => server_error(error),
-        Event::Silent { .. } => vec!["[cli] no reply from server for !PING".into()],
-        Event::Unreachable { server, .. } => vec![format!("[cli] server unreachable at {server}")],
         Event::Rejoined { group } => {
-            vec![format!("[cli] rejoined {group} after the server forgot us")]
+            said(vec![format!("[cli] rejoined {group} after the server forgot us")])
         }
         Event::Lost { group, error } => {
             let why = error.as_ref().map_or("no reply from server".into(), ErrorReply::describe);
-            vec![format!("[cli] could not rejoin {group}: {why}")]
+            said(vec![format!("[cli] could not rejoin {group}: {why}")])
         }
-        Event::Moved { group, from, to } => vec![moved_line(from, to, *group)],
-        Event::Retrying { command, .. } => vec![format!(
+        Event::Moved { group, from, to } => said(vec![moved_line(from, to, *group)]),
+        Event::Retrying { command, .. } => said(vec![format!(
             "[cli] the server cannot reach the rest of its cluster just now; sending {command} again every second"
-        )],
-        Event::SendFailed { reason, .. } => vec![format!("[cli] could not send: {reason}")],
-        Event::Lagged { missed } => {
-            vec![format!("[cli] {} not shown: this client was not keeping up", messages(*missed))]
-        }
+        )]),
+        Event::SendFailed { reason, .. } => said(vec![format!("[cli] could not send: {reason}")]),
+        Event::Lagged { missed } => said(vec![format!(
+            "[cli] {} not shown: this client was not keeping up",
+            messages(*missed)
+        )]),
         _ => Vec::new(),
     }
 }
 
 /// A peer's message: exactly as it came in a plain group (scripts read it); in a private
-/// group as `NAME: text` from inside the envelope, with its mark.
-fn message_line(message: &Message) -> String {
-    format!("[payload] {}{}", printable(&message.as_read()), message.mark())
+/// group as `NAME: text` from inside the envelope, with its mark. Its parts are the message's
+/// own (escaping goes character by character, so the parts make the whole line).
+fn message_line(message: &Message) -> Line {
+    Line::Payload {
+        sender: message.from.as_deref().map(|name| printable(name.as_bytes())),
+        text: printable(message.text.as_bytes()),
+        mark: message.mark().into_owned(),
+    }
 }
 
 /// The one line for a move to another server.
@@ -162,7 +205,7 @@ mod tests {
         answer_lines(&Ok(Reply::parse(text.as_bytes()).unwrap()), command)
     }
 
-    fn payload(bytes: &[u8]) -> Vec<String> {
+    fn payload(bytes: &[u8]) -> Vec<Line> {
         event_lines(&Event::Message(Message::parse(id(), bytes.to_vec())))
     }
 
@@ -284,6 +327,25 @@ mod tests {
     }
 
     #[test]
+    fn a_payloads_parts_make_exactly_the_line_it_came_as() {
+        // The line scripts read is the payload, escaped, whatever its parts are.
+        let payloads: [&[u8]; 7] = [
+            b"ben: hi: there",
+            b"no name here",
+            b"\xff\xfe: broken bytes",
+            b"a\x1b[2Jb: c\x07d",
+            "\u{1f468}\u{200d}: \u{200d}\u{1f469}".as_bytes(),
+            b": starts with it",
+            b"name:no space",
+        ];
+        for bytes in payloads {
+            let message = Message::parse(id(), bytes.to_vec());
+            let whole = format!("[payload] {}{}", printable(&message.as_read()), message.mark());
+            assert_eq!(event_lines(&Event::Message(message)), [whole.as_str()], "{bytes:?}");
+        }
+    }
+
+    #[test]
     fn payloads_cannot_drive_the_terminal() {
         assert_eq!(payload(b"hello from A"), ["[payload] hello from A"]);
         assert_eq!(
@@ -312,7 +374,9 @@ mod tests {
         clear.encryption = Encryption::NotEncrypted;
         assert_eq!(event_lines(&Event::Message(clear)), ["[payload] eve: hi (not encrypted)"]);
         let lines = event_lines(&Event::Undecryptable { group: id(), count: 3 });
-        assert!(lines[0].starts_with("[cli] 3 messages in this group could not be decrypted"));
+        assert!(
+            lines[0].text().starts_with("[cli] 3 messages in this group could not be decrypted")
+        );
         let missed = Event::Missed { group: id(), from: "ana".into(), count: 2 };
         assert_eq!(event_lines(&missed), ["[cli] 2 messages from ana did not arrive"]);
     }

@@ -1,10 +1,12 @@
 //! How a line looks on a terminal: the text is exactly what [`crate::display`] made (scripts
-//! and tests read it), and on a colour terminal some of it is coloured. Pure: the time and the
+//! and tests read it), and on a colour terminal some of it is coloured, a peer's message part
+//! by part (its [`Line::Payload`] is never parsed back out of text). Pure: the time and the
 //! choices come in as values.
 
 use udprelay_client::mention::Mentions;
-use udprelay_client::message::sender;
 use udprelay_client::text::name_hash;
+
+use crate::display::Line;
 
 /// What decorations are on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,45 +33,42 @@ const NAME_COLOURS: [u8; 10] = [31, 32, 33, 34, 35, 36, 91, 92, 94, 95];
 impl Style {
     /// `line` as it is printed. `time` is the local `HH:MM` for a line from the network, and
     /// `None` for the client's own lines (help, status, refusals).
-    pub fn render(&self, line: &str, time: Option<&str>) -> String {
-        let mut shown = String::with_capacity(line.len() + 32);
+    pub fn render(&self, line: &Line, time: Option<&str>) -> String {
+        let mut shown = String::with_capacity(64);
         if let (true, Some(time)) = (self.timestamps, time) {
             shown.push_str(time);
             shown.push(' ');
         }
         if !self.colour {
-            shown.push_str(line);
+            shown.push_str(&line.text());
             return shown;
         }
-        let Some((prefix, text)) = split_prefix(line) else {
-            shown.push_str(line);
-            return shown;
-        };
-        shown.push_str(&format!("{DIM}{prefix}{UNDIM} "));
-        if prefix != "[payload]" {
-            shown.push_str(text);
-            return shown;
-        }
-        let (sender, message) = match sender(text) {
-            Some((name, message)) => (Some(name), message),
-            None => (None, text),
-        };
-        if let Some(name) = sender {
-            shown.push_str(&format!("\x1b[{}m{name}{DEFAULT_COLOUR}: ", name_colour(name)));
-        }
-        if self.mentions.matches(message) {
-            shown.push_str(&format!("{REVERSE}{message}{UNREVERSE}{BELL}"));
-        } else {
-            shown.push_str(message);
+        match line {
+            Line::Payload { sender, text, mark } => {
+                shown.push_str(&format!("{DIM}[payload]{UNDIM} "));
+                if let Some(name) = sender {
+                    shown.push_str(&format!("\x1b[{}m{name}{DEFAULT_COLOUR}: ", name_colour(name)));
+                }
+                if self.mentions.matches(text) {
+                    shown.push_str(&format!("{REVERSE}{text}{mark}{UNREVERSE}{BELL}"));
+                } else {
+                    shown.push_str(text);
+                    shown.push_str(mark);
+                }
+            }
+            Line::Said(said) => match split_prefix(said) {
+                Some((prefix, rest)) => shown.push_str(&format!("{DIM}{prefix}{UNDIM} {rest}")),
+                None => shown.push_str(said),
+            },
         }
         shown
     }
 }
 
-/// `[server] rest` → (`[server]`, `rest`).
+/// The client's and the server's lines: `[server] rest` → (`[server]`, `rest`).
 fn split_prefix(line: &str) -> Option<(&str, &str)> {
     let (prefix, text) = line.split_once(' ')?;
-    matches!(prefix, "[server]" | "[cli]" | "[payload]").then_some((prefix, text))
+    matches!(prefix, "[server]" | "[cli]").then_some((prefix, text))
 }
 
 /// A colour from the name, the same for everyone and every run (weechat's way: a hash of the
@@ -82,6 +81,16 @@ pub fn name_colour(name: &str) -> u8 {
 mod tests {
     use super::*;
 
+    fn said(line: &str) -> Line {
+        Line::Said(line.to_string())
+    }
+
+    /// A peer's message as display.rs makes it.
+    fn payload(sender: Option<&str>, text: &str) -> Line {
+        let sender = sender.map(String::from);
+        Line::Payload { sender, text: text.to_string(), mark: String::new() }
+    }
+
     fn colour() -> Style {
         Style { colour: true, timestamps: false, mentions: Mentions::new(Some("ana"), &[]) }
     }
@@ -89,13 +98,13 @@ mod tests {
     #[test]
     fn without_colour_the_text_is_untouched() {
         let plain = Style::default();
-        for line in ["[payload] ben: hi ana", "[server] OK JOINED ABCD1234", "[cli] x", "Goodbye."]
-        {
-            assert_eq!(plain.render(line, Some("12:34")), line);
+        assert_eq!(plain.render(&payload(Some("ben"), "hi ana"), None), "[payload] ben: hi ana");
+        for line in ["[server] OK JOINED ABCD1234", "[cli] x", "Goodbye."] {
+            assert_eq!(plain.render(&said(line), Some("12:34")), line);
         }
         let stamped = Style { timestamps: true, ..Style::default() };
-        assert_eq!(stamped.render("[payload] hi", Some("09:05")), "09:05 [payload] hi");
-        assert_eq!(stamped.render("[cli] usage", None), "[cli] usage");
+        assert_eq!(stamped.render(&payload(None, "hi"), Some("09:05")), "09:05 [payload] hi");
+        assert_eq!(stamped.render(&said("[cli] usage"), None), "[cli] usage");
     }
 
     #[test]
@@ -118,16 +127,18 @@ mod tests {
             }
             out
         };
-        for line in ["[payload] ben: hi ana", "[payload] no name here", "[server] PONG 60.0"] {
-            let shown = colour().render(line, None);
-            assert_ne!(shown, line);
-            assert_eq!(strip(&shown), line);
+        for line in
+            [payload(Some("ben"), "hi ana"), payload(None, "no name"), said("[server] PONG")]
+        {
+            let shown = colour().render(&line, None);
+            assert_ne!(shown, line.text());
+            assert_eq!(strip(&shown), line.text());
         }
     }
 
     #[test]
     fn senders_get_a_stable_colour_and_mentions_ring() {
-        let shown = colour().render("[payload] ben: hi there", None);
+        let shown = colour().render(&payload(Some("ben"), "hi there"), None);
         let ben = name_colour("ben");
         assert_eq!(shown, format!("\x1b[2m[payload]\x1b[22m \x1b[{ben}mben\x1b[39m: hi there"));
         let distinct: std::collections::HashSet<u8> =
@@ -136,13 +147,16 @@ mod tests {
                 .map(|n| name_colour(n))
                 .collect();
         assert!(distinct.len() >= 4, "names spread over the palette: {distinct:?}");
-        let mention = colour().render("[payload] ben: hi ANA!", None);
+        let mention = colour().render(&payload(Some("ben"), "hi ANA!"), None);
         assert!(mention.ends_with("\x1b[7mhi ANA!\x1b[27m\x07"), "{mention:?}");
-        assert!(!colour().render("[payload] ben: hi all", None).contains('\x07'));
+        assert!(!colour().render(&payload(Some("ben"), "hi all"), None).contains('\x07'));
         // As a word only (udprelay_client::mention), and the sender's name is not the text.
-        assert!(!colour().render("[payload] ben: bananas", None).contains('\x07'));
-        assert!(!colour().render("[payload] ana: hi all", None).contains('\x07'));
+        assert!(!colour().render(&payload(Some("ben"), "bananas"), None).contains('\x07'));
+        assert!(!colour().render(&payload(Some("ana"), "hi all"), None).contains('\x07'));
         let keyword = Style { mentions: Mentions::new(None, &["deploy".into()]), ..colour() };
-        assert!(keyword.render("[payload] ben: Deploy now?", None).ends_with('\x07'));
+        assert!(keyword.render(&payload(Some("ben"), "Deploy now?"), None).ends_with('\x07'));
+        // A text that looks like `name: text` is not split again: the name stays uncoloured.
+        let nameless = colour().render(&payload(None, "carl: hi"), None);
+        assert!(nameless.ends_with("\x1b[22m carl: hi"), "{nameless:?}");
     }
 }
