@@ -12,6 +12,12 @@ With ENCRYPTED=1 the group is an encrypted one, joined by its invite, and the bo
 are envelopes sealed beforehand by `udprelay-bench seal` (one sender's, in order, each opened
 and checked by the window as any member's).
 
+With BACKGROUND=1 the window is in a second group, shown, so the bot's group is in the
+background and every message is offered as a desktop notification; with a notification service
+then (the tests' own, on a session bus of its own:
+`cargo build --release -p udprelay-testkit --features notifications --example
+notification_service`), the notifications it was asked to show are counted.
+
 CPU is read from /proc/<pid>/stat (user + system time of the window's process); memory is its
 VmRSS. The window keeps its history in a scratch store, as it would in use.
 """
@@ -21,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SERVER = os.path.join(ROOT, 'target/release/udprelay-server')
 GUI = os.path.join(ROOT, 'target/release/udprelay-gui')
 BENCH = os.path.join(ROOT, 'target/release/udprelay-bench')
+NOTIFICATIONS = os.path.join(ROOT, 'target/release/examples/notification_service')
 DISPLAY = ':97'
 IDLE_SECONDS, BUSY_SECONDS, RATE = 15, 20, 200
 
@@ -48,7 +55,15 @@ def main():
         payloads = [line.encode() for line in sealed.splitlines()]
     env = dict(os.environ, DISPLAY=DISPLAY)
     env.pop('WAYLAND_DISPLAY', None)
-    window = subprocess.Popen([GUI, '--host', '127.0.0.1', '--port', str(port), '--join', join,
+    groups = ['--join', join]
+    service = None
+    if os.environ.get('BACKGROUND'):
+        bot.sendto(b'!CREATE', relay)
+        shown = bot.recv(100).split()[-1].decode()
+        groups += ['--join', shown]  # the last one joined is shown
+        service = subprocess.Popen([NOTIFICATIONS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        env['DBUS_SESSION_BUS_ADDRESS'] = service.stdout.readline().strip()
+    window = subprocess.Popen([GUI, '--host', '127.0.0.1', '--port', str(port), *groups,
                                '--history', os.environ.get('HISTORY', os.path.join(scratch, 'history.sqlite3'))],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -112,6 +127,8 @@ def main():
         time.sleep(IDLE_SECONDS)
         idle_after = (cpu_seconds() - after) / IDLE_SECONDS
         kind = 'encrypted ' if payloads else ''
+        if service:
+            kind += 'background '
         print(f'idle with one {kind}group:            {100 * idle:5.1f}% of a core, RSS {idle_rss:.1f} MiB')
         print(f'under {RATE} {kind}messages/s ({sent - first} sent): {100 * busy:5.1f}% of a core')
         print(f'idle again afterwards:          {100 * idle_after:5.1f}% of a core')
@@ -119,8 +136,14 @@ def main():
         send(100_000 - sent, 5000)
         most = rss_mib()
         print(f'RSS after 1 000 messages: {thousand:.1f} MiB; after 100 000: {most:.1f} MiB ({most / thousand:.2f}x)')
+        if service:
+            service.stdin.close()
+            notified = sum(1 for line in service.stdout if line.startswith('notified'))
+            print(f'notifications shown: {notified} for {sent} messages in the background group')
     finally:
         window.kill()
+        if service:
+            service.kill()
         server.kill()
         xvfb.kill()
         subprocess.run(['rm', '-rf', scratch])

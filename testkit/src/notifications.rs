@@ -142,6 +142,12 @@ impl NotificationService {
         self.got.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// A way to read [`NotificationService::notified`] from another thread.
+    pub fn notifier_log(&self) -> impl Fn() -> Vec<Notified> + Send + 'static {
+        let got = Arc::clone(&self.got);
+        move || got.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     /// Clicks notification `id` (its default action), as the user would.
     pub fn click(&self, id: u32) {
         let connection = self.connection.as_ref().expect("the service runs");
