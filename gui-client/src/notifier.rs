@@ -88,15 +88,18 @@ fn run(
 ) {
     let ids: Shown = Arc::default();
     let mut said = false;
+    let mut markup = None;
     for notification in shown {
         let link = notification.link;
         let up = lock(&ids).get(&link).copied();
         let asked = up.unwrap_or_else(|| new_id(link));
+        let markup = *markup.get_or_insert_with(reads_markup);
+        let body = if markup { escaped(&notification.body) } else { notification.body };
         let mut desktop = notify_rust::Notification::new();
         desktop
             .appname("udprelay")
             .summary(&notification.summary)
-            .body(&notification.body)
+            .body(&body)
             .action("default", "Show")
             .id(asked);
         match desktop.show() {
@@ -116,6 +119,22 @@ fn run(
             Err(_) => {}
         }
     }
+}
+
+/// Whether the notification service reads markup in a body (its `body-markup` capability):
+/// then a peer's `<`, `>` and `&` must be escaped, or a message could bold, link or pull in an
+/// image. Toasts read none.
+fn reads_markup() -> bool {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Ok(capabilities) = notify_rust::get_capabilities() {
+        return capabilities.iter().any(|capability| capability == "body-markup");
+    }
+    false
+}
+
+/// `text` with the three characters that markup reads escaped.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn lock(ids: &Shown) -> std::sync::MutexGuard<'_, HashMap<LinkId, u32>> {

@@ -67,13 +67,16 @@ fn messages_notify_by_level_through_a_real_notification_service() {
     let ben = Peer::new(server.addr);
     ben.join(&family);
 
-    // One per message: the group and `sender: text`, with a default action to click.
-    ben.send(b"ben: dinner at eight");
+    // One per message: the group and `sender: text`, with a default action to click. The
+    // service reads markup in a body, so a peer's is escaped (no bold, no image from it).
+    ben.send(b"ben: dinner at <b>eight</b> & <img src=\"file:///etc/passwd\">");
     wait_for(&mut harness, &service, "the first", |_, got| got.len() == 1);
     let first = service.notified()[0].clone();
+    let body =
+        "ben: dinner at &lt;b&gt;eight&lt;/b&gt; &amp; &lt;img src=\"file:///etc/passwd\"&gt;";
     assert_eq!(
         (first.app.as_str(), first.summary.as_str(), first.body.as_str(), first.replaces),
-        ("udprelay", family.as_str(), "ben: dinner at eight", 0)
+        ("udprelay", family.as_str(), body, 0)
     );
     assert!(first.actions.contains(&"default".to_string()), "{:?}", first.actions);
 

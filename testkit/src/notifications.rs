@@ -1,7 +1,7 @@
 //! A real notification service for tests: a private D-Bus session bus (a `dbus-daemon` of the
 //! test's own, on a Unix socket) and on it a small `org.freedesktop.Notifications` that keeps
 //! every `Notify` call and can click a notification (its `ActionInvoked` signal), as a desktop
-//! would. Point the program under test at [`NotificationService::address`] with
+//! would. It says it reads markup in bodies (`body-markup`), as GNOME's and KDE's do. Point the program under test at [`NotificationService::address`] with
 //! `DBUS_SESSION_BUS_ADDRESS`.
 
 use std::collections::HashMap;
@@ -76,7 +76,7 @@ impl Server {
     }
 
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["actions".into(), "body".into()]
+        vec!["actions".into(), "body".into(), "body-markup".into()]
     }
 
     fn get_server_information(&self) -> (String, String, String, String) {
