@@ -57,7 +57,7 @@ impl App {
                     ..Entry::now(EntryKind::Theirs, text)
                 };
                 let sender = message.from.as_deref().map(|name| printable(name.as_bytes()));
-                if let Some(at) = self.record_entry(link, entry.from(sender)) {
+                if let Some(at) = self.record_entry(link, entry.sent_by(sender)) {
                     self.arrived(link, at, mention);
                 }
             }

@@ -43,7 +43,7 @@ impl Entry {
     }
 
     /// The same entry, sent by `sender`.
-    pub fn from(self, sender: Option<String>) -> Entry {
+    pub fn sent_by(self, sender: Option<String>) -> Entry {
         Entry { sender, ..self }
     }
 

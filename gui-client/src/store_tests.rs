@@ -26,9 +26,9 @@ fn groups_names_and_messages_survive_reopening() {
         let a = store.join("127.0.0.1:5000", id("AAAA2222"), Some(4)).unwrap();
         let b = store.join("relay.example:5000", id("BBBB3333"), None).unwrap();
         store.rename(b, Some("book club")).unwrap();
-        assert_eq!(store.append(a, &message("hi").from(Some("ana".into()))).unwrap(), 1);
+        assert_eq!(store.append(a, &message("hi").sent_by(Some("ana".into()))).unwrap(), 1);
         let marked = Entry { mark: " (new key)".into(), ..message("hello") };
-        assert_eq!(store.append(a, &marked.from(Some("ben".into()))).unwrap(), 2);
+        assert_eq!(store.append(a, &marked.sent_by(Some("ben".into()))).unwrap(), 2);
     }
     let store = Store::open(&path, HISTORY_LIMIT).unwrap();
     let groups = store.groups().unwrap();

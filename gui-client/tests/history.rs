@@ -144,7 +144,7 @@ fn scrolling_to_the_top_brings_older_pages_from_the_store() {
         let key = key.unwrap();
         for n in 0..total {
             let entry = Entry::now(EntryKind::Theirs, format!("message {n}"));
-            let entry = entry.from(Some("ben".into()));
+            let entry = entry.sent_by(Some("ben".into()));
             store.append(key, &entry).unwrap();
         }
     }
