@@ -83,15 +83,49 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// Where `text` holds `part` in any case, whole word or not: byte ranges of `text`, in order,
+/// none overlapping (a search result marks these). The same comparison as a mention's, by
+/// Unicode lower case, without the word's edges.
+///
+/// ```
+/// use udprelay_client::mention::find_part;
+/// assert_eq!(find_part("Release, re-release", "RELEASE"), [0..7, 12..19]);
+/// assert!(find_part("anything", "").is_empty());
+/// ```
+pub fn find_part(text: &str, part: &str) -> Vec<Range<usize>> {
+    let wanted: Vec<char> = part.chars().flat_map(char::to_lowercase).collect();
+    let mut found = Vec::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    let mut from = 0;
+    for (at, _) in text.char_indices() {
+        if at < from {
+            continue;
+        }
+        if let Some(end) = lower_match_at(text, at, &wanted) {
+            found.push(at..end);
+            from = end;
+        }
+    }
+    found
+}
+
 /// Where `word` (lower case) ends when it starts at byte `at` of `text` as a whole word.
 fn match_at(text: &str, at: usize, word: &[char]) -> Option<usize> {
+    let end = lower_match_at(text, at, word)?;
+    let after = text[end..].chars().next();
+    (!after.is_some_and(is_word_char)).then_some(end)
+}
+
+/// Where `word` (lower case) ends when `text` has it at byte `at`, in any case.
+fn lower_match_at(text: &str, at: usize, word: &[char]) -> Option<usize> {
     let mut wanted = word.iter();
     let mut chars = text[at..].char_indices();
     let mut end = at;
     loop {
         if wanted.as_slice().is_empty() {
-            let after = text[end..].chars().next();
-            return (!after.is_some_and(is_word_char)).then_some(end);
+            return Some(end);
         }
         let (offset, c) = chars.next()?;
         for lower in c.to_lowercase() {
@@ -156,6 +190,20 @@ mod tests {
                 prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
                 prop_assert!(range.start < range.end);
             }
+            let mut end = 0;
+            for range in find_part(&text, &name) {
+                prop_assert!(text.is_char_boundary(range.start) && text.is_char_boundary(range.end));
+                prop_assert!(end <= range.start && range.start < range.end, "in order, apart");
+                end = range.end;
+            }
         }
+    }
+
+    #[test]
+    fn a_part_is_found_inside_words_in_any_case() {
+        assert_eq!(find_part("a banana", "ANA"), vec![(3..6)], "not overlapping");
+        assert_eq!(find_part("Zoë ZOË", "zoë"), [0..4, 5..9]);
+        assert_eq!(find_part("hey İZ", "i̇z"), vec![(4..7)]);
+        assert!(find_part("abc", "abcd").is_empty());
     }
 }
