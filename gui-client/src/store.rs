@@ -2,6 +2,8 @@
 //! group's messages, in a SQLite database in the platform's data directory. Every change is
 //! written as it happens, so a crash loses nothing; a closed window rejoins its groups at the
 //! next start and shows their history.
+//! Every message's text is also in a search index the store's own triggers keep
+//! (`store/search.rs`).
 //!
 //! When the store cannot be used (missing, locked by something else, corrupt, made by a newer
 //! version), the window says why and runs without history; nothing here panics.
@@ -9,13 +11,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use udprelay_client::GroupId;
 use udprelay_client::e2e::Secret;
 use udprelay_client::files;
 
 use crate::app::{Entry, EntryKind};
 use crate::notify::Level;
+
+mod search;
+pub use search::{Found, TRIGRAM};
 
 /// `path` with `suffix` after its file name (`history.sqlite3-wal`).
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -34,7 +39,7 @@ pub const HISTORY_LIMIT: u64 = 100_000;
 pub const PAGE: usize = 200;
 
 /// The schema this version writes; a store with a higher one is left alone.
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 /// How long a write waits for another window that is writing to the same store.
 const BUSY_WAIT: Duration = Duration::from_millis(500);
@@ -196,6 +201,8 @@ impl Store {
         if !has_sender {
             self.split_senders()?;
         }
+        // Versions 1 to 3 had no search index.
+        self.prepare_search()?;
         self.db.pragma_update(None, "user_version", VERSION)?;
         Ok(())
     }
@@ -387,10 +394,7 @@ impl Store {
              WHERE group_key = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
         )?;
         let rows =
-            query.query_map(params![key, before.unwrap_or(i64::MAX), count as i64], |r| {
-                let entry = Entry::at(r.get(1)?, kind_from(r.get(2)?), r.get(3)?);
-                Ok(Entry { seq: Some(r.get(0)?), sender: r.get(4)?, mark: r.get(5)?, ..entry })
-            })?;
+            query.query_map(params![key, before.unwrap_or(i64::MAX), count as i64], row_entry)?;
         let mut page = Vec::with_capacity(count);
         for row in rows {
             page.push(row?);
@@ -443,6 +447,12 @@ pub fn describe_write(error: &rusqlite::Error) -> String {
         }
         _ => error.to_string(),
     }
+}
+
+/// An entry from a row of `seq, at, kind, text, sender, mark`.
+fn row_entry(r: &Row) -> rusqlite::Result<Entry> {
+    let entry = Entry::at(r.get(1)?, kind_from(r.get(2)?), r.get(3)?);
+    Ok(Entry { seq: Some(r.get(0)?), sender: r.get(4)?, mark: r.get(5)?, ..entry })
 }
 
 fn kind_code(kind: EntryKind) -> i64 {
