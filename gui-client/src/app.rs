@@ -12,6 +12,7 @@ pub use crate::log::{Entry, EntryKind, Log};
 use crate::net::{self, LinkHandle, LinkId, Order, Update};
 pub use crate::notice::{Notice, Place};
 use crate::notify::{Level, Notifications};
+use crate::search::Search;
 use crate::store::{GroupRow, Store};
 use crate::wake::Wake;
 
@@ -65,6 +66,17 @@ pub struct Group {
     pub(crate) handle: LinkHandle,
 }
 
+impl Group {
+    /// What the user calls it: its own name, or its id.
+    pub fn title(&self) -> String {
+        match (&self.name, self.id) {
+            (Some(name), _) => name.clone(),
+            (None, Some(id)) => id.to_string(),
+            (None, None) => "a new group".to_string(),
+        }
+    }
+}
+
 /// The whole window's state.
 pub struct App {
     /// The server as typed, `host:port`.
@@ -94,6 +106,8 @@ pub struct App {
     pub notifications: Notifications,
     /// Why the desktop shows no notifications (no notification service), said once.
     pub notifications_off: Option<String>,
+    /// The search panel: what is asked, what was found.
+    pub search: Search,
     /// The settings panel is open.
     pub settings_open: bool,
     /// The mention words as typed in the settings panel.
@@ -140,6 +154,7 @@ impl App {
             focused: true,
             notifications: Notifications::default(),
             notifications_off: None,
+            search: Search::default(),
             settings_open: false,
             keywords_text: String::new(),
             attention: false,
@@ -202,6 +217,7 @@ impl App {
         if let Some(key) = group.key {
             self.with_store(|store| store.leave(key, keep_history));
         }
+        self.search.invalidate();
         if self.selected == Some(link) {
             self.selected = None;
             if let Some(next) = self.groups.get(index.min(self.groups.len().saturating_sub(1))) {

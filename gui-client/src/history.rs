@@ -158,6 +158,27 @@ impl App {
         }
     }
 
+    /// Where the message stored as `seq` is in group `link`'s log, once the history older
+    /// than what is held has been loaded down to it (`None`: not in the history).
+    pub(crate) fn load_until(&mut self, link: LinkId, seq: i64) -> Option<usize> {
+        let group = self.groups.iter().find(|g| g.link == link)?;
+        if let Some(row) = group.log.row_of(seq) {
+            return Some(row);
+        }
+        let (key, first) = (group.key?, group.log.first_seq());
+        // What lies between, and half a page above it to read it in.
+        let count = first.map_or(PAGE as i64, |first| first - seq) + PAGE as i64 / 2;
+        if count <= 0 {
+            return None;
+        }
+        let page = self.with_store(|store| store.page(key, first, count as usize))?;
+        let page = marked(&self.mentions(), page);
+        let group = self.group_mut(link)?;
+        group.log.older = page.len() == count as usize;
+        group.log.prepend(page);
+        group.log.row_of(seq)
+    }
+
     /// Runs a store operation; a failure turns history off for the rest of the run, and the
     /// window says why.
     pub(crate) fn with_store<T>(

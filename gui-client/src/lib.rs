@@ -14,6 +14,8 @@ pub mod net;
 pub mod notice;
 pub mod notifier;
 pub mod notify;
+pub mod search;
+mod search_view;
 pub mod settings;
 mod settings_view;
 pub mod store;

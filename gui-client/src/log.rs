@@ -73,6 +73,8 @@ pub struct Log {
     entries: Vec<Entry>,
     /// Where the messages not yet seen begin (drawn as a "New messages" line).
     pub unread_from: Option<usize>,
+    /// The message a search result showed: marked, and scrolled to once.
+    pub found: Option<usize>,
     /// The history store has messages older than the first here.
     pub older: bool,
     /// The view shows the newest line: only then is the oldest let go (a user reading old
@@ -119,6 +121,23 @@ impl Log {
         if let Some(at) = &mut self.unread_from {
             *at += count;
         }
+        if let Some(at) = &mut self.found {
+            *at += count;
+        }
+    }
+
+    /// Marks row `row` as the one a search result showed, and has the view scroll to it.
+    pub fn find(&mut self, row: usize) {
+        if row < self.entries.len() {
+            self.found = Some(row);
+            self.rows.reveal = true;
+            self.at_bottom = false;
+        }
+    }
+
+    /// Where the entry stored as `seq` is held, if it is.
+    pub fn row_of(&self, seq: i64) -> Option<usize> {
+        self.entries.iter().rposition(|e| e.seq == Some(seq))
     }
 
     /// Entries not yet in the store (made before the group had a row there).
@@ -145,6 +164,7 @@ impl Log {
             // An unread line older than what is kept moves to the top.
             *at = at.saturating_sub(count);
         }
+        self.found = self.found.and_then(|at| at.checked_sub(count));
     }
 }
 
@@ -161,6 +181,8 @@ pub(crate) struct Rows {
     pub prepended: usize,
     /// The row the unread line was drawn above (its row is taller by the line).
     pub marked: Option<usize>,
+    /// The view is to scroll to the found row at its next frame.
+    pub reveal: bool,
     /// How far the view was scrolled down, and how tall it was, in the last frame.
     pub offset: f32,
     pub view_height: f32,

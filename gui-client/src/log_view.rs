@@ -12,9 +12,13 @@ use std::sync::Arc;
 
 use crate::app::{App, Entry, EntryKind};
 use crate::log::Log;
-use crate::theme::{LOST, MENTION, MENTION_BAND_ALPHA, sender_colour};
+use crate::theme::{FOUND, FOUND_BAND_ALPHA, LOST, MENTION, MENTION_BAND_ALPHA, sender_colour};
 use egui::text::{LayoutJob, TextWrapping};
 use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
+
+/// Rows laid out on either side of a found row before scrolling to it, so that what is seen
+/// around it is where it will stay.
+const AROUND_FOUND: usize = 30;
 
 /// Between the time, the sender and the message.
 const GAP: f32 = 8.0;
@@ -35,8 +39,11 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
     };
     let Some(group) = app.groups.iter_mut().find(|g| g.link == link) else { return };
     let log = &mut group.log;
-    let mut area =
-        ScrollArea::vertical().id_salt(("log", link)).stick_to_bottom(true).auto_shrink(false);
+    // Kept at the end while the newest is read (not when a search result was chosen above).
+    let mut area = ScrollArea::vertical()
+        .id_salt(("log", link))
+        .stick_to_bottom(log.at_bottom)
+        .auto_shrink(false);
     let width = ui.available_width() - ui.spacing().scroll.bar_width - ui.spacing().item_spacing.x;
     if (width - log.rows.width).abs() > 0.5 {
         log.rows.relayout(width);
@@ -70,10 +77,22 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
             covered += height + spacing;
         }
     }
+    let reveal = log.found.filter(|_| std::mem::take(&mut log.rows.reveal));
+    if let Some(found) = reveal {
+        for row in found.saturating_sub(AROUND_FOUND)..(found + AROUND_FOUND).min(log.len()) {
+            let height = lay_out(ui, &log[row], width, log.unread_from == Some(row)).height;
+            log.rows.set(row, Some(height + spacing));
+        }
+    }
     let mut rows = std::mem::take(&mut log.rows);
     let total = rows.update_tops(|row| estimated_height(log, row));
     log.rows = rows;
-    if log.rows.prepended > 0 {
+    if let Some(found) = reveal {
+        // A search result chosen: its message a third of the way down the view.
+        let offset = log.rows.tops[found] - log.rows.view_height / 3.0;
+        area = area.vertical_scroll_offset(offset.clamp(0.0, (total - view_height).max(0.0)));
+        log.rows.prepended = 0;
+    } else if log.rows.prepended > 0 {
         // Rows came in front: scroll down by their height, so the same rows stay in view.
         let added = log.rows.tops[log.rows.prepended];
         area = area.vertical_scroll_offset(log.rows.offset + added);
@@ -99,7 +118,8 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
         let mut y = log.rows.tops[first];
         let mut row = first;
         while row < log.len() && y < viewport.max.y {
-            let laid = lay_out(ui, &log[row], width, log.unread_from == Some(row));
+            let mut laid = lay_out(ui, &log[row], width, log.unread_from == Some(row));
+            laid.found = log.found == Some(row);
             let height = laid.height;
             place(ui, laid, egui::pos2(left, top + y), width);
             log.rows.set(row, Some(height + spacing));
@@ -138,6 +158,8 @@ struct Row {
     mine: bool,
     /// It names the user: drawn on a band of the mention colour.
     mention: bool,
+    /// The message a search result showed: drawn on a band of its own.
+    found: bool,
     height: f32,
 }
 
@@ -177,7 +199,7 @@ fn lay_out(ui: &Ui, entry: &Entry, width: f32, unread: bool) -> Row {
         .fold(0.0, f32::max);
     let mine = entry.kind == EntryKind::Mine;
     let mention = entry.mention;
-    Row { unread, time, sender, message, mine, mention, height: line_above + tallest }
+    Row { unread, time, sender, message, mine, mention, found: false, height: line_above + tallest }
 }
 
 /// Places a laid-out row with its top left at `at`.
@@ -187,7 +209,11 @@ fn place(ui: &mut Ui, row: Row, at: egui::Pos2, width: f32) {
         y += unread_line(ui, label, egui::pos2(at.x, y), width);
     }
     let band = Rect::from_min_max(egui::pos2(at.x, y), egui::pos2(at.x + width, at.y + row.height));
-    if row.mine {
+    if row.found {
+        let [r, g, b, _] = FOUND.to_array();
+        let colour = egui::Color32::from_rgba_unmultiplied(r, g, b, FOUND_BAND_ALPHA);
+        ui.painter().rect_filled(band.expand(1.0), 3.0, colour);
+    } else if row.mine {
         // The user's own lines on a faint band of their own.
         ui.painter().rect_filled(band.expand(1.0), 3.0, ui.visuals().faint_bg_color);
     } else if row.mention {

@@ -12,6 +12,10 @@ pub const LATE: Color32 = Color32::from_rgb(230, 160, 30);
 pub const LOST: Color32 = Color32::from_rgb(220, 60, 50);
 /// A message that names the user: its band in the log and the `@` badge.
 pub const MENTION: Color32 = Color32::from_rgb(200, 140, 20);
+/// The words a search asked for, in its results; the band of the message a result showed.
+pub const FOUND: Color32 = Color32::from_rgb(250, 210, 60);
+/// How strongly the found message's band shows behind its row (of 255).
+pub const FOUND_BAND_ALPHA: u8 = 90;
 /// How strongly a mention's band shows behind its row (of 255).
 pub const MENTION_BAND_ALPHA: u8 = 48;
 

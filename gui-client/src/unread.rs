@@ -33,10 +33,9 @@ impl App {
             group.mentions += usize::from(mention);
             group.log.unread_from.get_or_insert(at);
             if let Some(entry) = group.log.get(at) {
-                let name = group.id.map(|id| id.to_string());
                 self.notifications.offer(Offer {
                     link,
-                    group: group.name.as_deref().or(name.as_deref()).unwrap_or("a new group"),
+                    group: &group.title(),
                     sender: entry.sender.as_deref(),
                     text: &entry.text,
                     mention,

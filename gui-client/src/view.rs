@@ -32,9 +32,14 @@ pub fn show(ui: &mut Ui, app: &mut App) {
         ui.ctx().send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(informational));
     }
     keys(ui, app);
+    // A store made before the search index is indexed a batch a frame.
+    if app.index_history() {
+        ui.ctx().request_repaint();
+    }
     Panel::top("server").show(ui, |ui| top_bar(ui, app));
     Panel::bottom("composer").show(ui, |ui| composer(ui, app));
     Panel::left("groups").resizable(true).default_size(280.0).show(ui, |ui| groups(ui, app, now));
+    crate::search_view::search_panel(ui, app);
     CentralPanel::default().show(ui, |ui| crate::log_view::message_log(ui, app));
     leave_dialog(ui, app);
     crate::settings_view::settings_window(ui, app);
@@ -57,6 +62,9 @@ fn top_bar(ui: &mut Ui, app: &mut App) {
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if ui.button("Settings").clicked() {
                 app.open_settings();
+            }
+            if ui.button("Search").on_hover_text("Ctrl+F").clicked() {
+                app.open_search();
             }
             let (text, color) = match app.field_reachability() {
                 Reachability::Unknown => {
@@ -253,7 +261,8 @@ fn group_row(
 }
 
 /// The window's own keys: Ctrl+Tab and Ctrl+Shift+Tab (or Ctrl+K and Ctrl+Shift+K) show the
-/// next and the previous group; Escape closes the settings.
+/// next and the previous group; Ctrl+F opens the search; Escape closes the settings, or else
+/// the search.
 fn keys(ui: &mut Ui, app: &mut App) {
     use egui::{KeyboardShortcut, Modifiers};
     let back = Modifiers::CTRL | Modifiers::SHIFT;
@@ -272,8 +281,16 @@ fn keys(ui: &mut Ui, app: &mut App) {
     if step != 0 {
         app.select_next(step);
     }
-    if app.settings_open && ui.input(|input| input.key_pressed(Key::Escape)) {
-        app.settings_open = false;
+    if ui.input_mut(|input| input.consume_shortcut(&KeyboardShortcut::new(Modifiers::CTRL, Key::F)))
+    {
+        app.open_search();
+    }
+    if ui.input(|input| input.key_pressed(Key::Escape)) {
+        if app.settings_open {
+            app.settings_open = false;
+        } else if app.search.open && app.renaming.is_none() {
+            app.close_search();
+        }
     }
 }
 
