@@ -61,8 +61,9 @@ pub struct Search {
     pub hits: Vec<Hit>,
     /// There were more than [`RESULTS`].
     pub more: bool,
-    /// What `hits` answer (the query trimmed, the scope): nothing is searched twice.
-    asked: Option<(String, Scope)>,
+    /// What `hits` answer (the query trimmed, the scope, the group shown when only it is
+    /// searched): nothing is searched twice.
+    asked: Option<(String, Scope, Option<LinkId>)>,
     /// A store made before the index is being indexed: how many messages are left, of how
     /// many.
     pub indexing: Option<(u64, u64)>,
@@ -97,7 +98,9 @@ impl App {
     /// answer (the view calls this on every change).
     pub fn run_search(&mut self) {
         let query = self.search.query.trim().to_string();
-        let asked = (query.clone(), self.search.scope);
+        // The shown group is part of the question while only it is searched.
+        let shown = self.selected.filter(|_| self.search.scope == Scope::Shown);
+        let asked = (query.clone(), self.search.scope, shown);
         if self.search.asked.as_ref() == Some(&asked) {
             return;
         }

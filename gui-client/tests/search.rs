@@ -82,6 +82,16 @@ fn a_search_finds_old_and_new_messages_and_shows_one_in_its_place() {
     harness.get_by_label("2 messages found:");
     result(&harness, "where is the needle?");
     result(&harness, "the pass\\u{200b}word needle");
+    // Another group shown: the search follows it.
+    harness.key_press_modifiers(egui::Modifiers::CTRL, egui::Key::Tab);
+    harness.step();
+    harness.step();
+    harness.get_by_label("1 message found:");
+    result(&harness, "Needles, and thread");
+    harness.key_press_modifiers(egui::Modifiers::CTRL, egui::Key::Tab);
+    harness.step();
+    harness.step();
+    harness.get_by_label("2 messages found:");
     // Every group: cay's too, the newest first.
     click(&mut harness, "Every group");
     harness.get_by_label("3 messages found:");
