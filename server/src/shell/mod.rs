@@ -9,6 +9,7 @@
 
 mod bind;
 pub mod cluster;
+mod handover;
 #[cfg(target_os = "linux")]
 mod icmp;
 pub mod metrics;
@@ -89,12 +90,11 @@ pub async fn serve(
     let (ended, mut worker_ended) = mpsc::unbounded_channel();
     let mut workers = Vec::new();
     let busy = Arc::new(AtomicU64::new(0));
-    let mut balancer = match sockets.first() {
-        Some(first) if options.balancing && sockets.len() > 1 => {
-            Balancer::start(first, Arc::clone(&busy), Instant::now())
-        }
-        _ => None,
+    let mut balancer = match options.balancing && sockets.len() > 1 {
+        true => Balancer::start(&sockets, Arc::clone(&busy), Instant::now()),
+        false => None,
     };
+    let handover = balancer.as_ref().map(|balancer| Arc::clone(balancer.handover()));
     let watchdog = service::watchdog_every();
     let beats = Arc::new(service::Beats::new(sockets.len()));
     let (link, clustering) = match &options.cluster {
@@ -121,10 +121,16 @@ pub async fn serve(
             every: watchdog.map(|every| every.min(service::BEAT_EVERY)),
         };
         let link = link.clone();
+        let handover = handover.clone();
         let worker = std::thread::Builder::new().name(format!("relay-{n}")).spawn(move || {
             let _ended = ended;
-            let shared =
-                worker::Shared { relay: &relay, busy: &busy, heart: &heart, link: link.as_ref() };
+            let shared = worker::Shared {
+                relay: &relay,
+                busy: &busy,
+                heart: &heart,
+                link: link.as_ref(),
+                handover: handover.as_deref().map(|handover| (handover, n)),
+            };
             worker::run(socket, &shared, stopped, batching);
         })?;
         workers.push(worker);

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
+use super::handover::Handover;
+
 /// How often the shell looks at how busy the workers were.
 pub const BALANCE_EVERY: Duration = Duration::from_millis(100);
 
@@ -32,6 +34,15 @@ pub enum Steering {
     Concentrated,
     /// Each sender to one of the sockets, by the kernel's hash of its address.
     Spread,
+}
+
+impl Steering {
+    fn other(self) -> Steering {
+        match self {
+            Steering::Concentrated => Steering::Spread,
+            Steering::Spread => Steering::Concentrated,
+        }
+    }
 }
 
 /// Decides the steering from how busy the workers were.
@@ -79,20 +90,25 @@ pub struct Balancer {
     /// Nanoseconds the workers spent handling and sending; they add, [`Balancer::look`] takes.
     busy: Arc<AtomicU64>,
     looked: Instant,
+    /// Told of each change, so that the workers keep each sender's datagrams in order.
+    handover: Arc<Handover>,
 }
 
 impl Balancer {
-    /// Starts with everything on the first worker; `None` (with a warning) where the kernel
-    /// cannot steer, which leaves its own spreading.
-    pub fn start(socket: &UdpSocket, busy: Arc<AtomicU64>, now: Instant) -> Option<Balancer> {
-        let started = socket.try_clone().and_then(|socket| {
-            steer(&socket, Steering::Concentrated)?;
-            Ok(socket)
-        });
+    /// Starts with everything on the first of the workers' `sockets`; `None` (with a warning)
+    /// where the kernel cannot steer, which leaves its own spreading.
+    pub fn start(sockets: &[UdpSocket], busy: Arc<AtomicU64>, now: Instant) -> Option<Balancer> {
+        let started =
+            sockets.first().ok_or_else(|| io::Error::other("no socket")).and_then(|first| {
+                let socket = first.try_clone()?;
+                steer(&socket, Steering::Concentrated)?;
+                Ok((socket, Handover::new(sockets, Steering::Concentrated)?))
+            });
         match started {
-            Ok(socket) => {
+            Ok((socket, handover)) => {
                 let balance = Balance::new(Steering::Concentrated);
-                Some(Balancer { socket, balance, busy, looked: now })
+                let handover = Arc::new(handover);
+                Some(Balancer { socket, balance, busy, looked: now, handover })
             }
             Err(error) => {
                 warn!(%error, "cannot steer datagrams to one worker; the kernel spreads them over all");
@@ -101,15 +117,29 @@ impl Balancer {
         }
     }
 
+    /// What the workers wait on after a change.
+    pub fn handover(&self) -> &Arc<Handover> {
+        &self.handover
+    }
+
     /// Takes the workers' busy time since the last look and steers accordingly.
     pub fn look(&mut self, now: Instant) {
         let busy = Duration::from_nanos(self.busy.swap(0, Ordering::Relaxed));
         let period = now.saturating_duration_since(self.looked);
         self.looked = now;
         if let Some(steering) = self.balance.look(busy, period) {
+            // Told before the kernel, so that a worker taking a datagram steered the new way
+            // finds the change; and after, so that one that looked in between looks again.
+            self.handover.changed(steering);
             match steer(&self.socket, steering) {
-                Ok(()) => debug!(?steering, "steering datagrams"),
-                Err(error) => warn!(%error, ?steering, "cannot steer datagrams"),
+                Ok(()) => {
+                    self.handover.changed(steering);
+                    debug!(?steering, "steering datagrams");
+                }
+                Err(error) => {
+                    warn!(%error, ?steering, "cannot steer datagrams");
+                    self.handover.changed(steering.other());
+                }
             }
         }
     }
@@ -249,7 +279,7 @@ mod tests {
         let busy = Arc::new(AtomicU64::new(0));
         let start = Instant::now();
         let at = |looks: u32| start + BALANCE_EVERY * looks;
-        let mut balancer = Balancer::start(&sockets[0], Arc::clone(&busy), start).unwrap();
+        let mut balancer = Balancer::start(&sockets, Arc::clone(&busy), start).unwrap();
         assert_eq!(received_by(&sockets), [32, 0], "one worker to begin with");
 
         busy.store(BALANCE_EVERY.mul_f64(0.6).as_nanos() as u64, Ordering::Relaxed);

@@ -14,18 +14,38 @@ use udprelay_shared::Incoming;
 use udprelay_shared::limits::RECV_BUFFER;
 
 use super::cluster::Link;
+use super::handover::{self, Handover, Taking};
 use super::lock;
 use super::outbox::Outbox;
 use super::service::Heart;
 use crate::relay::Relay;
 
 /// What every worker shares: the relay, the busy-time counter (nanoseconds), the watchdog's
-/// heart, and the way to the cluster thread (when clustered).
+/// heart, the way to the cluster thread (when clustered), and, when the steering changes, the
+/// handover with this worker's number in it.
 pub struct Shared<'a> {
     pub relay: &'a Mutex<Relay>,
     pub busy: &'a AtomicU64,
     pub heart: &'a Heart,
     pub link: Option<&'a Link>,
+    pub handover: Option<(&'a Handover, usize)>,
+}
+
+impl Shared<'_> {
+    /// Marks this worker as taking datagrams off its socket, until the mark is dropped.
+    fn taking(&self) -> Option<Taking<'_>> {
+        self.handover.map(|(handover, worker)| handover.taking(worker))
+    }
+
+    /// With datagrams in hand: after a change of steering, waits for the workers that received
+    /// before (see [`Handover`]).
+    fn wait_turn(&self, seen: &mut u64) {
+        if let Some((handover, worker)) = self.handover
+            && !handover.wait_turn(worker, seen, handover::MOST)
+        {
+            debug!(worker, "the steering changed and another worker is slow: not waiting longer");
+        }
+    }
 }
 
 /// Runs a worker until `stopped`, adding the time it spends handling and sending to `busy`.
@@ -100,6 +120,27 @@ fn receive_failed(error: &io::Error, fd: Option<i32>, unreachable: &mut Vec<Sock
     let _ = (fd, unreachable);
 }
 
+/// The socket reported members unreachable (`addrs`). What is queued on it arrived before the
+/// error was read, and is handled first: a bot that sends a message, `!LEAVE`s and exits
+/// makes the reply to its last `!PING` bounce, and removing it at once would lose the message
+/// queued behind. So they are removed now only when nothing is queued; otherwise after the
+/// next batch, where every iteration ends.
+fn after_errors(shared: &Shared, fd: Option<i32>, addrs: &mut Vec<SocketAddr>) {
+    if addrs.is_empty() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    let queued = fd.map_or(0, handover::queued_on);
+    #[cfg(not(target_os = "linux"))]
+    let queued = {
+        let _ = fd;
+        0
+    };
+    if queued == 0 {
+        remove_unreachable(shared, Instant::now(), addrs);
+    }
+}
+
 fn remove_unreachable(shared: &Shared, now: Instant, addrs: &mut Vec<SocketAddr>) {
     if !addrs.is_empty() {
         let mut relay = lock(shared.relay);
@@ -130,6 +171,7 @@ async fn one_at_a_time(
     let mut buffer = vec![0u8; RECV_BUFFER];
     let mut outbox = Outbox::default();
     let mut failed = Vec::new();
+    let mut seen = 0; // the handover's start: concentrated, no change yet
     loop {
         let (len, from) = tokio::select! {
             received = socket.recv_from(&mut buffer) => match received {
@@ -138,7 +180,7 @@ async fn one_at_a_time(
                 // reason to stop serving everyone else.
                 Err(error) => {
                     receive_failed(&error, fd, &mut failed);
-                    remove_unreachable(shared, Instant::now(), &mut failed);
+                    after_errors(shared, fd, &mut failed);
                     continue;
                 }
             },
@@ -148,6 +190,10 @@ async fn one_at_a_time(
             }
             _ = stopped.changed() => return Ok(()),
         };
+        // Marked once received (the receive happens inside tokio's wait): the handover can
+        // miss a datagram taken in the instant before, which batching does not.
+        let _taking = shared.taking();
+        shared.wait_turn(&mut seen);
         let now = Instant::now();
         outbox.clear();
         let incoming = Incoming::parse(&buffer[..len]); // before the lock: parsing is ours alone
@@ -194,6 +240,7 @@ async fn batched(
     let mut outbox = Outbox::default();
     let mut failed = Vec::new();
     let mut ticker = heart.ticker();
+    let mut seen = 0; // the handover's start: concentrated, no change yet
     loop {
         let mut ready = tokio::select! {
             ready = socket.ready(interest) => ready?,
@@ -206,18 +253,24 @@ async fn batched(
         if ready.ready().is_error() {
             // An ICMP error arrived. Read the error queue now: recvmmsg would hand back the
             // queued datagrams and keep the error pending, with no new wake-up to tell of it.
+            // The members it names are removed once the batch is handled (see `after_errors`).
             super::icmp::drain(fd, &mut failed);
-            remove_unreachable(shared, Instant::now(), &mut failed);
             ready.clear_ready_matching(tokio::io::Ready::ERROR);
             if !ready.ready().is_readable() {
+                after_errors(shared, Some(fd), &mut failed);
                 continue;
             }
         }
+        let _taking = shared.taking();
         let count = match ready.try_io(|_| receiver.receive(fd)) {
-            Err(_would_block) => continue, // try_io has cleared the readiness
+            Err(_would_block) => {
+                // try_io has cleared the readiness
+                after_errors(shared, Some(fd), &mut failed);
+                continue;
+            }
             Ok(Err(error)) => {
                 receive_failed(&error, Some(fd), &mut failed);
-                remove_unreachable(shared, Instant::now(), &mut failed);
+                after_errors(shared, Some(fd), &mut failed);
                 continue;
             }
             Ok(Ok(count)) => count,
@@ -229,6 +282,7 @@ async fn batched(
             ready.clear_ready();
         }
         drop(ready);
+        shared.wait_turn(&mut seen);
 
         let now = Instant::now();
         outbox.clear();
@@ -279,6 +333,53 @@ async fn batched(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The relay's answer to `command` from `from`, as text.
+    fn ask(relay: &Mutex<Relay>, from: SocketAddr, command: &str) -> String {
+        match lock(relay).handle(Instant::now(), from, command.as_bytes()) {
+            crate::relay::Outgoing::Reply(reply) => String::from_utf8(reply.to_bytes()).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_member_said_unreachable_is_removed_once_what_is_queued_is_handled() {
+        use std::os::fd::AsRawFd;
+        use std::sync::Arc;
+
+        use crate::shell::service::{Beats, Heart};
+
+        let relay = Mutex::new(Relay::new(crate::relay::Config::default()));
+        let member: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let created = ask(&relay, member, "!CREATE");
+        let group = created.strip_prefix("OK CREATED ").unwrap().to_string();
+        assert_eq!(ask(&relay, member, &format!("!JOIN {group}")), format!("OK JOINED {group}"));
+        let heart = Heart { beats: Arc::new(Beats::new(1)), worker: 0, every: None };
+        let busy = AtomicU64::new(0);
+        let shared =
+            Shared { relay: &relay, busy: &busy, heart: &heart, link: None, handover: None };
+
+        // Its last words, queued on the worker's socket when the error is read.
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"bye", socket.local_addr().unwrap()).unwrap();
+        let fd = Some(socket.as_raw_fd());
+        let arrived = (0..1000).any(|_| {
+            std::thread::yield_now();
+            handover::queued_on(socket.as_raw_fd()) > 0
+        });
+        assert!(arrived, "the datagram is queued");
+        let mut failed = vec![member];
+        after_errors(&shared, fd, &mut failed);
+        assert_eq!(failed, [member], "kept for after the batch");
+        assert_eq!(ask(&relay, member, "!WHO"), format!("OK WHO {group} 1"), "still a member");
+
+        socket.recv_from(&mut [0u8; 16]).unwrap();
+        after_errors(&shared, fd, &mut failed);
+        assert!(failed.is_empty());
+        assert_eq!(ask(&relay, member, "!WHO"), "ERR NOT_IN_GROUP JoinFirstUseJOIN", "removed");
+    }
 
     #[test]
     fn an_unreachable_send_error_is_blamed_on_its_destination_only_when_it_repeats() {
