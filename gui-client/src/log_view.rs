@@ -13,8 +13,9 @@ use std::sync::Arc;
 use crate::app::{App, Entry, EntryKind};
 use crate::log::Log;
 use crate::theme::{FOUND, FOUND_BAND_ALPHA, LOST, MENTION, MENTION_BAND_ALPHA, sender_colour};
+use egui::accesskit::Role;
 use egui::text::{LayoutJob, TextWrapping};
-use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui};
+use egui::{Align, FontSelection, Galley, Label, Rect, RichText, ScrollArea, Ui, UiBuilder};
 
 /// Rows laid out on either side of a found row before scrolling to it, so that what is seen
 /// around it is where it will stay.
@@ -104,29 +105,34 @@ pub fn message_log(ui: &mut Ui, app: &mut App) {
     // content's last height: a rubber band would take that for overscrolling and spring back,
     // asking for a frame after frame while messages stream in.
     ui.spacing_mut().scroll.kinetic.rubber_band = false;
-    let output = area.show_viewport(ui, |ui, viewport| {
-        ui.set_height(total);
-        if log.is_empty() {
-            return;
-        }
-        let top = ui.max_rect().top();
-        let left = ui.max_rect().left();
-        // Each row in view is laid out before it is placed, and the next goes below it: rows
-        // laid out for the first time (their height was an estimate) push the rest down in
-        // this frame already.
-        let first = log.rows.row_at(viewport.min.y);
-        let mut y = log.rows.tops[first];
-        let mut row = first;
-        while row < log.len() && y < viewport.max.y {
-            let mut laid = lay_out(ui, &log[row], width, log.unread_from == Some(row));
-            laid.found = log.found == Some(row);
-            let height = laid.height;
-            place(ui, laid, egui::pos2(left, top + y), width);
-            log.rows.set(row, Some(height + spacing));
-            y += height + spacing;
-            row += 1;
-        }
+    // One list for a screen reader, a row per item (see `place`).
+    let list = UiBuilder::new().accessibility_role(Role::List).accessibility_label("Messages");
+    let output = ui.scope_builder(list, |ui| {
+        area.show_viewport(ui, |ui, viewport| {
+            ui.set_height(total);
+            if log.is_empty() {
+                return;
+            }
+            let top = ui.max_rect().top();
+            let left = ui.max_rect().left();
+            // Each row in view is laid out before it is placed, and the next goes below it: rows
+            // laid out for the first time (their height was an estimate) push the rest down in
+            // this frame already.
+            let first = log.rows.row_at(viewport.min.y);
+            let mut y = log.rows.tops[first];
+            let mut row = first;
+            while row < log.len() && y < viewport.max.y {
+                let mut laid = lay_out(ui, &log[row], width, log.unread_from == Some(row));
+                laid.found = log.found == Some(row);
+                let height = laid.height;
+                place(ui, row, laid, egui::pos2(left, top + y), width);
+                log.rows.set(row, Some(height + spacing));
+                y += height + spacing;
+                row += 1;
+            }
+        })
     });
+    let output = output.inner;
     let offset = output.state.clamped_offset().y;
     log.rows.offset = offset;
     log.rows.view_height = output.inner_rect.height();
@@ -161,6 +167,8 @@ struct Row {
     /// The message a search result showed: drawn on a band of its own.
     found: bool,
     height: f32,
+    /// What a screen reader says of the row: `sender, time, text`.
+    spoken: String,
 }
 
 /// Lays out one row at the log's `width` (egui keeps the layouts, so a row in view costs
@@ -199,11 +207,36 @@ fn lay_out(ui: &Ui, entry: &Entry, width: f32, unread: bool) -> Row {
         .fold(0.0, f32::max);
     let mine = entry.kind == EntryKind::Mine;
     let mention = entry.mention;
-    Row { unread, time, sender, message, mine, mention, found: false, height: line_above + tallest }
+    let height = line_above + tallest;
+    let spoken = spoken(entry);
+    Row { unread, time, sender, message, mine, mention, found: false, height, spoken }
 }
 
-/// Places a laid-out row with its top left at `at`.
-fn place(ui: &mut Ui, row: Row, at: egui::Pos2, width: f32) {
+/// A row as a screen reader reads it: `sender, time, text` (an event or error: `time, text`).
+fn spoken(entry: &Entry) -> String {
+    let (time, text, mark) = (&entry.time, &entry.text, &entry.mark);
+    match (entry.kind, &entry.sender) {
+        (EntryKind::Mine, _) => format!("you, {time}, {text}"),
+        (EntryKind::Theirs, Some(name)) => format!("{name}, {time}, {text}{mark}"),
+        (EntryKind::Theirs, None) => format!("someone, {time}, {text}{mark}"),
+        (EntryKind::Event | EntryKind::Error, _) => format!("{time}, {text}"),
+    }
+}
+
+/// Places a laid-out row (number `index` in the log) with its top left at `at`: one list
+/// item for a screen reader, named as [`spoken`] says, holding the row's parts.
+fn place(ui: &mut Ui, index: usize, row: Row, at: egui::Pos2, width: f32) {
+    let whole = Rect::from_min_size(at, egui::vec2(width, row.height));
+    let item = UiBuilder::new()
+        .id_salt(("row", index))
+        .max_rect(whole)
+        .accessibility_role(Role::ListItem)
+        .accessibility_label(row.spoken.clone());
+    let mut item = ui.new_child(item);
+    place_parts(&mut item, row, at, width);
+}
+
+fn place_parts(ui: &mut Ui, row: Row, at: egui::Pos2, width: f32) {
     let mut y = at.y;
     if let Some(label) = row.unread {
         y += unread_line(ui, label, egui::pos2(at.x, y), width);

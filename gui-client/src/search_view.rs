@@ -13,40 +13,44 @@ pub fn search_panel(ui: &mut Ui, app: &mut App) {
     if !app.search.open {
         return;
     }
-    Panel::right("search").resizable(true).default_size(320.0).show(ui, |ui| {
-        ui.horizontal(|ui| {
-            ui.heading("Search");
-            if ui.button("Close").on_hover_text("Escape").clicked() {
-                app.close_search();
-            }
-        });
-        let label = ui.label("Search for");
-        let field = ui
-            .add(
-                TextEdit::singleline(&mut app.search.query)
-                    .hint_text("a word, or part of one")
-                    .desired_width(f32::INFINITY),
-            )
-            .labelled_by(label.id);
-        if std::mem::take(&mut app.search.focus) {
-            field.request_focus();
+    let panel = Panel::right("search").resizable(true).default_size(320.0);
+    panel.show(ui, |ui| crate::view::region(ui, "Search", |ui| search(ui, app)));
+}
+
+/// The panel's contents: the question, and what was found.
+fn search(ui: &mut Ui, app: &mut App) {
+    ui.horizontal(|ui| {
+        ui.heading("Search");
+        if ui.button("Close").on_hover_text("Escape").clicked() {
+            app.close_search();
         }
-        ui.horizontal(|ui| {
-            ui.radio_value(&mut app.search.scope, Scope::Shown, "This group");
-            ui.radio_value(&mut app.search.scope, Scope::Every, "Every group");
-        });
-        app.run_search();
-        if let Some(share) = app.indexed_share() {
-            let text = format!("Indexing the history: {:.0} %", 100.0 * share);
-            ui.add(egui::ProgressBar::new(share).text(text));
-            ui.label(RichText::new("Older messages are found once it is done.").small().weak());
-        }
-        if !app.keeps_history() {
-            ui.label(RichText::new("History is not kept: there is nothing to search.").weak());
-        }
-        ui.separator();
-        results(ui, app);
     });
+    let label = ui.label("Search for");
+    let field = ui
+        .add(
+            TextEdit::singleline(&mut app.search.query)
+                .hint_text("a word, or part of one")
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+    if std::mem::take(&mut app.search.focus) {
+        field.request_focus();
+    }
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut app.search.scope, Scope::Shown, "This group");
+        ui.radio_value(&mut app.search.scope, Scope::Every, "Every group");
+    });
+    app.run_search();
+    if let Some(share) = app.indexed_share() {
+        let text = format!("Indexing the history: {:.0} %", 100.0 * share);
+        ui.add(egui::ProgressBar::new(share).text(text));
+        ui.label(RichText::new("Older messages are found once it is done.").small().weak());
+    }
+    if !app.keeps_history() {
+        ui.label(RichText::new("History is not kept: there is nothing to search.").weak());
+    }
+    ui.separator();
+    results(ui, app);
 }
 
 fn results(ui: &mut Ui, app: &mut App) {

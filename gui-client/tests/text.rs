@@ -5,6 +5,7 @@
 mod common;
 
 use common::{chat, wait_until};
+use egui::accesskit::Role;
 use egui_kittest::kittest::Queryable;
 use udprelay_gui::app::EntryKind;
 
@@ -18,7 +19,7 @@ fn a_long_unbreakable_word_wraps_inside_the_log() {
     });
     harness.step();
     let window_width = 1000.0;
-    let groups = harness.get_by_label("Groups").rect();
+    let groups = harness.get_by_role_and_label(Role::Label, "Groups").rect(); // its heading
     let sender = harness.get_by_label("ben").rect();
     let message = harness.get_by_label(&url).rect();
     assert!(sender.left() > groups.right(), "the log is right of the group list");

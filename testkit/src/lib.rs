@@ -2,6 +2,8 @@
 //! binary started on a loopback port chosen by the kernel, and plain UDP peers to talk to it.
 //! Every wait here is bounded.
 
+#[cfg(all(feature = "desktop", target_os = "linux"))]
+pub mod desktop;
 mod nats;
 #[cfg(feature = "notifications")]
 mod notifications;
@@ -10,6 +12,8 @@ mod proxy;
 mod relays;
 mod scratch;
 mod secure_nats;
+#[cfg(feature = "desktop")]
+mod session_bus;
 
 pub use nats::{NATS_VERSION, NatsCluster, free_tcp_port, nats_server_binary};
 #[cfg(feature = "notifications")]
@@ -19,6 +23,8 @@ pub use proxy::DelayProxy;
 pub use relays::RelayCluster;
 pub use scratch::ScratchDir;
 pub use secure_nats::{NatsSecrets, OTHER_PASSWORD, node_permissions};
+#[cfg(feature = "desktop")]
+pub use session_bus::SessionBus;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};

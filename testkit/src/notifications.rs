@@ -1,35 +1,18 @@
-//! A real notification service for tests: a private D-Bus session bus (a `dbus-daemon` of the
-//! test's own, on a Unix socket) and on it a small `org.freedesktop.Notifications` that keeps
-//! every `Notify` call and can click a notification (its `ActionInvoked` signal), as a desktop
-//! would. It says it reads markup in bodies (`body-markup`), as GNOME's and KDE's do. Point the program under test at [`NotificationService::address`] with
-//! `DBUS_SESSION_BUS_ADDRESS`.
+//! A real notification service for tests: a private D-Bus session bus ([`SessionBus`]) and on
+//! it a small `org.freedesktop.Notifications` that keeps every `Notify` call and can click a
+//! notification (its `ActionInvoked` signal), as a desktop would. It says it reads markup in
+//! bodies (`body-markup`), as GNOME's and KDE's do. Point the program under test at
+//! [`NotificationService::address`] with `DBUS_SESSION_BUS_ADDRESS`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use zbus::object_server::SignalEmitter;
 
-use crate::ScratchDir;
+use crate::SessionBus;
 use zbus::zvariant::OwnedValue;
 
 const PATH: &str = "/org/freedesktop/Notifications";
-
-/// A session bus on a socket in the scratch folder, open to this user, starting nothing.
-const CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=DIR</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#;
 
 /// One `Notify` call, as the service got it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,33 +78,18 @@ impl Server {
 
 /// The bus and the service on it; both end when this is dropped.
 pub struct NotificationService {
-    bus: Child,
-    address: String,
     connection: Option<zbus::blocking::Connection>,
     got: Arc<Mutex<Vec<Notified>>>,
-    _dir: ScratchDir,
+    /// Last: dropped after the connection.
+    bus: SessionBus,
 }
 
 impl NotificationService {
     /// Starts a session bus of its own (Debian's `dbus-daemon`) and the service on it.
     pub fn start() -> NotificationService {
         // A bus of its own: nothing started on demand, so a stopped service stays stopped.
-        let dir = ScratchDir::new("session-bus");
-        let config = dir.join("session.conf");
-        std::fs::write(&config, CONFIG.replace("DIR", &dir.path().display().to_string()))
-            .expect("the bus's configuration is written");
-        let mut bus = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian's dbus-daemon package) starts");
-        let mut line = String::new();
-        let stdout = bus.stdout.take().expect("its output");
-        BufReader::new(stdout).read_line(&mut line).expect("dbus-daemon prints its address");
-        let address = line.trim().to_string();
-        assert!(address.starts_with("unix:"), "a bus on a Unix socket: {address:?}");
+        let bus = SessionBus::start();
+        let address = bus.address().to_string();
         let got: Arc<Mutex<Vec<Notified>>> = Arc::default();
         let server = Server { got: Arc::clone(&got), next: 0 };
         let connection = zbus::blocking::connection::Builder::address(address.as_str())
@@ -129,12 +97,12 @@ impl NotificationService {
             .and_then(|builder| builder.serve_at(PATH, server))
             .and_then(|builder| builder.build())
             .expect("the notification service on the bus");
-        NotificationService { bus, address, connection: Some(connection), got, _dir: dir }
+        NotificationService { connection: Some(connection), got, bus }
     }
 
     /// The bus's address, for `DBUS_SESSION_BUS_ADDRESS`.
     pub fn address(&self) -> &str {
-        &self.address
+        self.bus.address()
     }
 
     /// Every `Notify` call so far, oldest first.
@@ -159,13 +127,5 @@ impl NotificationService {
     /// Stops the service, leaving the bus: as a desktop with no notification service.
     pub fn stop_service(&mut self) {
         self.connection = None;
-    }
-}
-
-impl Drop for NotificationService {
-    fn drop(&mut self) {
-        self.connection = None;
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
     }
 }
