@@ -112,6 +112,10 @@ pub struct App {
     pub settings_open: bool,
     /// The mention words as typed in the settings panel.
     pub keywords_text: String,
+    /// Text size, in percent of egui's (its zoom: Ctrl+Plus and Ctrl+Minus change it too).
+    pub text_size: u16,
+    /// The zoom last given to egui, to tell the user's Ctrl+Plus from a setting's change.
+    pub(crate) zoom_given: Option<f32>,
     /// A message came while the window was in the background: ask for attention.
     pub(crate) attention: bool,
     /// Attention was asked for since the window last had the focus (once is enough).
@@ -157,6 +161,8 @@ impl App {
             search: Search::default(),
             settings_open: false,
             keywords_text: String::new(),
+            text_size: crate::settings::TEXT_SIZE_DEFAULT,
+            zoom_given: None,
             attention: false,
             attention_asked: false,
             shown_title: None,

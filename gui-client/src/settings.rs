@@ -1,6 +1,6 @@
 //! The window's settings in one place: notifications on or off, a private group's text left
-//! out of them, the size above which a group notifies only for mentions, and the words besides
-//! the user's name that make a mention. They are kept in the history store with the groups
+//! out of them, the size above which a group notifies only for mentions, the words besides
+//! the user's name that make a mention, and the text size. They are kept in the history store with the groups
 //! (table `settings`), each group's notification level in its row; without a store they last
 //! the run.
 
@@ -12,6 +12,12 @@ const NOTIFICATIONS: &str = "notifications";
 const HIDE_PRIVATE_TEXT: &str = "hide_private_text";
 const MENTIONS_ONLY_ABOVE: &str = "mentions_only_above";
 const KEYWORDS: &str = "keywords";
+const TEXT_SIZE: &str = "text_size";
+
+/// Text sizes offered, in percent: egui's own zoom keys stay inside them too (see
+/// [`App::follow_zoom`]).
+pub const TEXT_SIZES: std::ops::RangeInclusive<u16> = 50..=300;
+pub const TEXT_SIZE_DEFAULT: u16 = 100;
 
 fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
@@ -33,6 +39,11 @@ impl App {
                     }
                 }
                 KEYWORDS => self.keywords = keywords_in(&value),
+                TEXT_SIZE => {
+                    if let Ok(size) = value.parse::<u16>() {
+                        self.text_size = size.clamp(*TEXT_SIZES.start(), *TEXT_SIZES.end());
+                    }
+                }
                 _ => {}
             }
         }
@@ -42,7 +53,9 @@ impl App {
     pub fn save_settings(&mut self) {
         let settings = self.notifications.settings.clone();
         let keywords = self.keywords.join("\n");
+        let text_size = self.text_size.to_string();
         self.with_store(|store| {
+            store.set_setting(TEXT_SIZE, &text_size)?;
             store.set_setting(NOTIFICATIONS, on_off(settings.on))?;
             store.set_setting(HIDE_PRIVATE_TEXT, on_off(settings.hide_private_text))?;
             store.set_setting(MENTIONS_ONLY_ABOVE, &settings.mentions_only_above.to_string())?;
@@ -61,6 +74,25 @@ impl App {
     pub fn set_keywords(&mut self, typed: &str) {
         self.keywords = keywords_in(typed);
         self.save_settings();
+    }
+
+    /// Sets the text size (percent, kept inside [`TEXT_SIZES`]) and keeps it.
+    pub fn set_text_size(&mut self, percent: u16) {
+        self.text_size = percent.clamp(*TEXT_SIZES.start(), *TEXT_SIZES.end());
+        self.save_settings();
+    }
+
+    /// Once a frame: gives egui the zoom the text size asks for, or, when egui's zoom moved
+    /// since it was given (the user pressed Ctrl+Plus or Ctrl+Minus), takes that as the new
+    /// size. Returns the zoom to give egui, if it is to change.
+    pub fn follow_zoom(&mut self, zoom: f32) -> Option<f32> {
+        if self.zoom_given.is_some_and(|given| (given - zoom).abs() > 0.001) {
+            let percent = (zoom * 100.0).round().clamp(0.0, f32::from(u16::MAX)) as u16;
+            self.set_text_size(percent);
+        }
+        let wanted = f32::from(self.text_size) / 100.0;
+        self.zoom_given = Some(wanted);
+        ((wanted - zoom).abs() > 0.001).then_some(wanted)
     }
 
     /// Gives group `link` its own notification level (`None`: by its size), and keeps it.
@@ -82,6 +114,23 @@ fn keywords_in(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_size_follows_egui_s_zoom_keys_and_gives_egui_its_own() {
+        let mut app = App::new("127.0.0.1:9", "ana");
+        assert_eq!(app.follow_zoom(1.0), None, "100 %: nothing to change");
+        app.set_text_size(150);
+        assert_eq!(app.follow_zoom(1.0), Some(1.5), "the setting moved");
+        assert_eq!(app.follow_zoom(1.5), None);
+        // Ctrl+Plus: egui's zoom moved by itself.
+        assert_eq!(app.follow_zoom(1.6), None);
+        assert_eq!(app.text_size, 160);
+        // Past the sizes offered, it is brought back inside them.
+        assert_eq!(app.follow_zoom(4.0), Some(3.0));
+        assert_eq!(app.text_size, 300);
+        app.set_text_size(10);
+        assert_eq!(app.text_size, 50);
+    }
 
     #[test]
     fn keywords_are_split_at_commas_and_lines() {

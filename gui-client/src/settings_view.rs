@@ -5,6 +5,7 @@ use egui::{ComboBox, DragValue, RichText, TextEdit, Ui};
 
 use crate::app::App;
 use crate::notify::Level;
+use crate::settings::TEXT_SIZES;
 
 /// A level in words.
 fn level_name(level: Level) -> &'static str {
@@ -62,6 +63,18 @@ pub fn settings_window(ui: &mut Ui, app: &mut App) {
                 .changed();
             ui.label("members (unless a group says otherwise)");
         });
+        ui.separator();
+        ui.heading("Text");
+        let mut size = app.text_size;
+        ui.horizontal(|ui| {
+            let label = ui.label("Text size");
+            let field = DragValue::new(&mut size).range(TEXT_SIZES).speed(1).suffix(" %");
+            ui.add(field).labelled_by(label.id);
+            ui.label(RichText::new("(Ctrl+Plus, Ctrl+Minus)").weak());
+        });
+        if size != app.text_size {
+            app.set_text_size(size);
+        }
         ui.separator();
         ui.heading("Mentions");
         ui.label(RichText::new("Your name is one; these words are too (commas between):").weak());

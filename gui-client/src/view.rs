@@ -32,6 +32,9 @@ pub fn show(ui: &mut Ui, app: &mut App) {
         ui.ctx().send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(informational));
     }
     keys(ui, app);
+    if let Some(zoom) = app.follow_zoom(ui.ctx().zoom_factor()) {
+        ui.ctx().set_zoom_factor(zoom);
+    }
     // A store made before the search index is indexed a batch a frame.
     if app.index_history() {
         ui.ctx().request_repaint();

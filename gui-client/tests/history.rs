@@ -306,6 +306,15 @@ fn settings_and_each_groups_notification_level_are_kept_with_the_groups() {
         click(&mut harness, "Settings");
         click(&mut harness, "Leave private groups' text out of them");
         type_into(&mut harness, "Mention words", "release, on-call");
+        // Text size: egui's zoom keys (Ctrl+Plus twice) are the setting too.
+        for _ in 0..2 {
+            harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Plus);
+            harness.step();
+        }
+        harness.step();
+        assert_eq!(harness.state().text_size, 120);
+        assert!((harness.ctx.zoom_factor() - 1.2).abs() < 0.001);
+        harness.get_by_role_and_label(Role::SpinButton, "Text size"); // in the panel, named
         let app = harness.state();
         assert!(!app.notifications.settings.hide_private_text);
         assert_eq!(app.keywords, ["release", "on-call"]);
@@ -319,6 +328,8 @@ fn settings_and_each_groups_notification_level_are_kept_with_the_groups() {
     assert!(app.notifications.settings.on, "what was not changed keeps its default");
     assert_eq!(app.keywords, ["release", "on-call"]);
     assert!(app.mentions().matches("the Release is out"));
+    assert_eq!(app.text_size, 120);
+    assert!((harness.ctx.zoom_factor() - 1.2).abs() < 0.001, "the window opens at that size");
     click(&mut harness, "Settings");
     let shown = common::text_field(&harness, "Mention words").value();
     assert_eq!(shown.as_deref(), Some("release, on-call"));
