@@ -5,6 +5,7 @@
 //! asserts nothing about speed.
 //!
 //! `cargo bench -p udprelay-gui --bench search` (a release build; a few minutes on 2 cores).
+//! `KEEP=FILE` also leaves a copy of the indexed store there (for `window_cpu.py`'s `STORE=`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -198,6 +199,11 @@ fn main() {
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
     println!("after merging: {:.0} MiB", mib(file_size(&path)));
+    if let Some(keep) = std::env::var_os("KEEP") {
+        // For the window's memory with this store (window_cpu.py's STORE=).
+        std::fs::copy(&path, &keep).unwrap();
+        println!("kept a copy at {}", Path::new(&keep).display());
+    }
     let store = Store::open(&path, HISTORY_LIMIT).unwrap();
     // Queries: whole words, common and rare; parts of words; two words.
     let queries: Vec<String> = (0..QUERIES)

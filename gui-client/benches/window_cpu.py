@@ -18,6 +18,11 @@ then (the tests' own, on a session bus of its own:
 `cargo build --release -p udprelay-testkit --features notifications --example
 notification_service`), the notifications it was asked to show are counted.
 
+With HISTORY=FILE the window keeps its history there instead of in a scratch store: a copy of
+the 1 000 000-message store the search bench leaves with KEEP=FILE shows what memory a large
+history costs. With SEARCH=words (xdotool) the window then searches for them (Ctrl+F, the shown
+group), and its memory is read again.
+
 CPU is read from /proc/<pid>/stat (user + system time of the window's process); memory is its
 VmRSS. The window keeps its history in a scratch store, as it would in use.
 """
@@ -81,6 +86,17 @@ def main():
         time.sleep(IDLE_SECONDS)
         idle = (cpu_seconds() - start) / IDLE_SECONDS
         idle_rss = rss_mib()
+        if os.environ.get('SEARCH'):
+            # SEARCH=words: Ctrl+F, the words typed, every group searched; memory then.
+            found = subprocess.run(['xdotool', 'search', '--sync', '--pid', str(window.pid)],
+                                   env=env, stdout=subprocess.PIPE, text=True, timeout=10)
+            win = found.stdout.split()[-1]
+            for command in (['windowfocus', '--sync', win], ['key', 'ctrl+f'],
+                            ['type', '--delay', '50', os.environ['SEARCH']]):
+                subprocess.run(['xdotool', *command], env=env, check=True, timeout=10)
+                time.sleep(1)
+            time.sleep(3)
+            print(f'RSS idle: {idle_rss:.1f} MiB; after searching for {os.environ["SEARCH"]!r}: {rss_mib():.1f} MiB')
 
         bot.setblocking(False)
         sent = 0

@@ -38,6 +38,7 @@ pub fn ensure_packages(packages: &[&str]) {
     assert!(root, "these tests need Debian's packages: apt-get install {}", missing.join(" "));
     let install = || {
         Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "-qq"])
             .args(&missing)
             .stdout(Stdio::null())
