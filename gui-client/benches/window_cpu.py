@@ -20,8 +20,8 @@ notification_service`), the notifications it was asked to show are counted.
 
 With HISTORY=FILE the window keeps its history there instead of in a scratch store: a copy of
 the 1 000 000-message store the search bench leaves with KEEP=FILE shows what memory a large
-history costs. With SEARCH=words (xdotool) the window then searches for them (Ctrl+F, the shown
-group), and its memory is read again.
+history costs. With SEARCH=words (xdotool) the window then searches every group for them (Ctrl+F, the words,
+Tab Tab Space), and its memory is read again; MEMORY_ONLY=1 stops there.
 
 CPU is read from /proc/<pid>/stat (user + system time of the window's process); memory is its
 VmRSS. The window keeps its history in a scratch store, as it would in use.
@@ -91,12 +91,19 @@ def main():
             found = subprocess.run(['xdotool', 'search', '--sync', '--pid', str(window.pid)],
                                    env=env, stdout=subprocess.PIPE, text=True, timeout=10)
             win = found.stdout.split()[-1]
+            # Tab, Tab, Space: from the field to "Every group", chosen.
             for command in (['windowfocus', '--sync', win], ['key', 'ctrl+f'],
-                            ['type', '--delay', '50', os.environ['SEARCH']]):
+                            ['type', '--delay', '50', os.environ['SEARCH']],
+                            ['key', 'Tab'], ['key', 'Tab'], ['key', 'space']):
                 subprocess.run(['xdotool', *command], env=env, check=True, timeout=10)
                 time.sleep(1)
             time.sleep(3)
+            if os.environ.get('SHOT'):
+                subprocess.run(['import', '-window', 'root', os.environ['SHOT']], env=env)
             print(f'RSS idle: {idle_rss:.1f} MiB; after searching for {os.environ["SEARCH"]!r}: {rss_mib():.1f} MiB')
+        if os.environ.get('MEMORY_ONLY'):
+            print(f'idle: {100 * idle:.1f}% of a core, RSS {idle_rss:.1f} MiB')
+            return
 
         bot.setblocking(False)
         sent = 0
