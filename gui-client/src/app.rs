@@ -161,7 +161,7 @@ impl App {
             search: Search::default(),
             settings_open: false,
             keywords_text: String::new(),
-            text_size: crate::settings::TEXT_SIZE_DEFAULT,
+            text_size: crate::theme::TEXT_SIZE_DEFAULT,
             zoom_given: None,
             attention: false,
             attention_asked: false,

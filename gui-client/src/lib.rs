@@ -14,6 +14,7 @@ pub mod net;
 pub mod notice;
 pub mod notifier;
 pub mod notify;
+mod region;
 pub mod search;
 mod search_view;
 pub mod settings;

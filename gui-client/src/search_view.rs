@@ -14,7 +14,7 @@ pub fn search_panel(ui: &mut Ui, app: &mut App) {
         return;
     }
     let panel = Panel::right("search").resizable(true).default_size(320.0);
-    panel.show(ui, |ui| crate::view::region(ui, "Search", |ui| search(ui, app)));
+    panel.show(ui, |ui| crate::region::region(ui, "Search", |ui| search(ui, app)));
 }
 
 /// The panel's contents: the question, and what was found.

@@ -1,23 +1,20 @@
 //! The window's settings in one place: notifications on or off, a private group's text left
 //! out of them, the size above which a group notifies only for mentions, the words besides
-//! the user's name that make a mention, and the text size. They are kept in the history store with the groups
-//! (table `settings`), each group's notification level in its row; without a store they last
-//! the run.
+//! the user's name that make a mention, and the text size (kept inside `theme::TEXT_SIZES`;
+//! egui's own zoom keys too, see [`App::follow_zoom`]). They are kept in the history store
+//! with the groups (table `settings`), each group's notification level in its row; without a
+//! store they last the run.
 
 use crate::app::App;
 use crate::net::LinkId;
 use crate::notify::Level;
+use crate::theme::TEXT_SIZES;
 
 const NOTIFICATIONS: &str = "notifications";
 const HIDE_PRIVATE_TEXT: &str = "hide_private_text";
 const MENTIONS_ONLY_ABOVE: &str = "mentions_only_above";
 const KEYWORDS: &str = "keywords";
 const TEXT_SIZE: &str = "text_size";
-
-/// Text sizes offered, in percent: egui's own zoom keys stay inside them too (see
-/// [`App::follow_zoom`]).
-pub const TEXT_SIZES: std::ops::RangeInclusive<u16> = 50..=300;
-pub const TEXT_SIZE_DEFAULT: u16 = 100;
 
 fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }

@@ -5,7 +5,7 @@ use egui::{ComboBox, DragValue, RichText, TextEdit, Ui};
 
 use crate::app::App;
 use crate::notify::Level;
-use crate::settings::TEXT_SIZES;
+use crate::theme::TEXT_SIZES;
 
 /// A level in words.
 fn level_name(level: Level) -> &'static str {

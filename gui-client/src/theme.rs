@@ -1,5 +1,6 @@
-//! The window's design tokens: every colour the view picks itself, in one place (as rerun's
-//! `re_ui` keeps its own). Mid-tones that read on the light and the dark theme alike.
+//! The window's design tokens: every colour the view picks itself, and the text sizes, in one
+//! place (as rerun's `re_ui` keeps its own). Mid-tones that read on the light and the dark
+//! theme alike.
 
 use egui::Color32;
 use udprelay_client::text::name_hash;
@@ -18,6 +19,11 @@ pub const FOUND: Color32 = Color32::from_rgb(250, 210, 60);
 pub const FOUND_BAND_ALPHA: u8 = 90;
 /// How strongly a mention's band shows behind its row (of 255).
 pub const MENTION_BAND_ALPHA: u8 = 48;
+
+/// Text sizes offered, in percent of egui's (its zoom; `crate::settings` keeps the choice).
+pub const TEXT_SIZES: std::ops::RangeInclusive<u16> = 50..=300;
+/// The text size to begin with.
+pub const TEXT_SIZE_DEFAULT: u16 = 100;
 
 /// Senders' colours.
 const SENDER_COLOURS: [Color32; 10] = [

@@ -39,6 +39,7 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     if app.index_history() {
         ui.ctx().request_repaint();
     }
+    use crate::region::region;
     Panel::top("server").show(ui, |ui| region(ui, "Server", |ui| top_bar(ui, app)));
     Panel::bottom("composer").show(ui, |ui| region(ui, "Writing", |ui| composer(ui, app)));
     Panel::left("groups")
@@ -56,14 +57,6 @@ pub fn show(ui: &mut Ui, app: &mut App) {
     if let Some(at) = next_change {
         ui.ctx().request_repaint_after(at.saturating_duration_since(now));
     }
-}
-
-/// Draws `contents` as a region a screen reader names (a panel's node has no name of its own).
-pub(crate) fn region<R>(ui: &mut Ui, name: &str, contents: impl FnOnce(&mut Ui) -> R) -> R {
-    let named = egui::UiBuilder::new()
-        .accessibility_role(egui::accesskit::Role::Group)
-        .accessibility_label(name);
-    ui.scope_builder(named, contents).inner
 }
 
 fn top_bar(ui: &mut Ui, app: &mut App) {

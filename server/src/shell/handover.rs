@@ -1,4 +1,5 @@
-//! Keeping each sender's datagrams in order when the steering changes (see [`super::steer`]).
+//! Keeping each sender's datagrams in order when the steering changes (`super::steer` tells
+//! it of each change).
 //!
 //! At a change, a sender's next datagrams go to another worker's socket than the ones still
 //! queued on the old one, and could overtake them: a bot's message, then its `!LEAVE`, would
@@ -18,8 +19,6 @@
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use super::steer::Steering;
 
 /// The longest a worker waits for the others after a change.
 pub const MOST: Duration = Duration::from_millis(100);
@@ -45,18 +44,19 @@ impl Drop for Taking<'_> {
 }
 
 impl Handover {
-    /// For the workers' `sockets`, in worker order, steered as `steering` to begin with.
-    pub fn new(sockets: &[UdpSocket], steering: Steering) -> std::io::Result<Handover> {
+    /// For the workers' `sockets`, in worker order, all datagrams going to the first (or,
+    /// `spread`, each sender to one of them) to begin with.
+    pub fn new(sockets: &[UdpSocket], spread: bool) -> std::io::Result<Handover> {
         let sockets = sockets.iter().map(UdpSocket::try_clone).collect::<Result<Vec<_>, _>>()?;
         let taking = sockets.iter().map(|_| AtomicBool::new(false)).collect();
-        Ok(Handover { changes: AtomicU64::new(word(0, steering)), sockets, taking })
+        Ok(Handover { changes: AtomicU64::new(word(0, spread)), sockets, taking })
     }
 
-    /// The balancer changes the steering to `steering`: said just before the kernel is told,
-    /// and again after it was.
-    pub fn changed(&self, steering: Steering) {
+    /// The balancer changes the steering (to `spread` or to the first worker): said just
+    /// before the kernel is told, and again after it was.
+    pub fn changed(&self, spread: bool) {
         let count = (self.changes.load(Ordering::SeqCst) >> 1) + 1;
-        self.changes.store(word(count, steering), Ordering::SeqCst);
+        self.changes.store(word(count, spread), Ordering::SeqCst);
     }
 
     /// Called by `worker` before it takes datagrams off its socket; holds the mark until the
@@ -86,6 +86,12 @@ impl Handover {
         true
     }
 
+    /// [`Handover::may_handle`] with the steering as it is now, for tests elsewhere.
+    #[cfg(test)]
+    pub(super) fn may_handle_now(&self, worker: usize) -> bool {
+        self.may_handle(worker, self.changes.load(Ordering::SeqCst))
+    }
+
     /// Whether `worker` may handle what it took, with the steering at `changes`: every worker
     /// that received before the last change has handled what it had.
     fn may_handle(&self, worker: usize, changes: u64) -> bool {
@@ -100,8 +106,8 @@ impl Handover {
     }
 }
 
-fn word(count: u64, steering: Steering) -> u64 {
-    count << 1 | u64::from(steering == Steering::Spread)
+fn word(count: u64, spread: bool) -> u64 {
+    count << 1 | u64::from(spread)
 }
 
 /// The size of the next datagram waiting on `socket` (0: none, or it cannot be told).
@@ -154,10 +160,10 @@ mod tests {
     #[test]
     fn spreading_the_others_wait_until_the_first_has_handled_what_it_had() {
         let sockets = sockets();
-        let handover = Handover::new(&sockets, Steering::Concentrated).unwrap();
+        let handover = Handover::new(&sockets, false).unwrap();
         let mut seen = [handover.changes.load(Ordering::SeqCst); 2];
         queue_on(&sockets[0]);
-        handover.changed(Steering::Spread);
+        handover.changed(true);
 
         assert!(handover.wait_turn(0, &mut seen[0], MOST), "the first never waits to spread");
         assert!(!handover.wait_turn(1, &mut seen[1], Duration::ZERO), "it is still queued");
@@ -173,10 +179,10 @@ mod tests {
     #[test]
     fn concentrating_the_first_waits_for_all_the_others() {
         let sockets = sockets();
-        let handover = Handover::new(&sockets, Steering::Spread).unwrap();
+        let handover = Handover::new(&sockets, true).unwrap();
         let mut seen = handover.changes.load(Ordering::SeqCst);
         queue_on(&sockets[1]);
-        handover.changed(Steering::Concentrated);
+        handover.changed(false);
         let changes = handover.changes.load(Ordering::SeqCst);
         assert!(!handover.may_handle(0, changes));
         assert!(handover.may_handle(1, changes), "the others receive nothing new");
@@ -189,48 +195,13 @@ mod tests {
     }
 
     #[test]
-    fn what_the_kernel_steers_to_a_new_socket_waits_for_what_the_old_one_holds() {
-        let sockets = super::super::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
-        let steer = |steering| super::super::steer::steer(&sockets[0], steering).unwrap();
-        steer(Steering::Concentrated);
-        let handover = Handover::new(&sockets, Steering::Concentrated).unwrap();
-        let addr = sockets[0].local_addr().unwrap();
-        // 32 senders: the odds that the kernel's hash puts none on the second are 2 in 2^32.
-        let senders: Vec<UdpSocket> =
-            (0..32).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-        for sender in &senders {
-            sender.send_to(b"first", addr).unwrap();
-        }
-        handover.changed(Steering::Spread);
-        steer(Steering::Spread);
-        handover.changed(Steering::Spread);
-        for sender in &senders {
-            sender.send_to(b"second", addr).unwrap();
-        }
-        let mut seen = 0;
-        let taking = handover.taking(1);
-        let mut buffer = [0u8; 16];
-        let (len, _) = sockets[1].recv_from(&mut buffer).expect("one on the second socket");
-        assert_eq!(&buffer[..len], b"second");
-        assert!(!handover.wait_turn(1, &mut seen, Duration::ZERO), "the firsts are queued");
-        let mut firsts = 0;
-        while let Ok((len, _)) = sockets[0].recv_from(&mut buffer) {
-            firsts += usize::from(&buffer[..len] == b"first");
-        }
-        assert_eq!(firsts, 32, "all of them went to the first socket");
-        let changes = handover.changes.load(Ordering::SeqCst);
-        assert!(handover.may_handle(1, changes), "the first socket is empty: its turn");
-        drop(taking);
-    }
-
-    #[test]
     fn with_nothing_queued_no_one_waits() {
         let sockets = sockets();
-        let handover = Handover::new(&sockets, Steering::Concentrated).unwrap();
-        for steering in [Steering::Spread, Steering::Concentrated, Steering::Spread] {
-            handover.changed(steering);
+        let handover = Handover::new(&sockets, false).unwrap();
+        for spread in [true, false, true] {
+            handover.changed(spread);
             let changes = handover.changes.load(Ordering::SeqCst);
-            assert!((0..2).all(|worker| handover.may_handle(worker, changes)), "{steering:?}");
+            assert!((0..2).all(|worker| handover.may_handle(worker, changes)), "{spread}");
         }
     }
 }

@@ -36,15 +36,6 @@ pub enum Steering {
     Spread,
 }
 
-impl Steering {
-    fn other(self) -> Steering {
-        match self {
-            Steering::Concentrated => Steering::Spread,
-            Steering::Spread => Steering::Concentrated,
-        }
-    }
-}
-
 /// Decides the steering from how busy the workers were.
 #[derive(Debug)]
 pub struct Balance {
@@ -102,7 +93,7 @@ impl Balancer {
             sockets.first().ok_or_else(|| io::Error::other("no socket")).and_then(|first| {
                 let socket = first.try_clone()?;
                 steer(&socket, Steering::Concentrated)?;
-                Ok((socket, Handover::new(sockets, Steering::Concentrated)?))
+                Ok((socket, Handover::new(sockets, false)?))
             });
         match started {
             Ok((socket, handover)) => {
@@ -130,15 +121,16 @@ impl Balancer {
         if let Some(steering) = self.balance.look(busy, period) {
             // Told before the kernel, so that a worker taking a datagram steered the new way
             // finds the change; and after, so that one that looked in between looks again.
-            self.handover.changed(steering);
+            let spread = steering == Steering::Spread;
+            self.handover.changed(spread);
             match steer(&self.socket, steering) {
                 Ok(()) => {
-                    self.handover.changed(steering);
+                    self.handover.changed(spread);
                     debug!(?steering, "steering datagrams");
                 }
                 Err(error) => {
                     warn!(%error, ?steering, "cannot steer datagrams");
-                    self.handover.changed(steering.other());
+                    self.handover.changed(!spread);
                 }
             }
         }
@@ -291,5 +283,40 @@ mod tests {
             balancer.look(at(looks)); // nothing reported: idle
         }
         assert_eq!(received_by(&sockets), [32, 0], "a quiet second: one worker again");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn what_the_kernel_steers_to_a_new_socket_waits_for_what_the_old_one_holds() {
+        let sockets = super::super::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let steer = |steering| steer(&sockets[0], steering).unwrap();
+        steer(Steering::Concentrated);
+        let handover = Handover::new(&sockets, false).unwrap();
+        let addr = sockets[0].local_addr().unwrap();
+        // 32 senders: the odds that the kernel's hash puts none on the second are 2 in 2^32.
+        let senders: Vec<UdpSocket> =
+            (0..32).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        for sender in &senders {
+            sender.send_to(b"first", addr).unwrap();
+        }
+        handover.changed(true);
+        steer(Steering::Spread);
+        handover.changed(true);
+        for sender in &senders {
+            sender.send_to(b"second", addr).unwrap();
+        }
+        let mut seen = 0;
+        let taking = handover.taking(1);
+        let mut buffer = [0u8; 16];
+        let (len, _) = sockets[1].recv_from(&mut buffer).expect("one on the second socket");
+        assert_eq!(&buffer[..len], b"second");
+        assert!(!handover.wait_turn(1, &mut seen, Duration::ZERO), "the firsts are queued");
+        let mut firsts = 0;
+        while let Ok((len, _)) = sockets[0].recv_from(&mut buffer) {
+            firsts += usize::from(&buffer[..len] == b"first");
+        }
+        assert_eq!(firsts, 32, "all of them went to the first socket");
+        assert!(handover.may_handle_now(1), "the first socket is empty: its turn");
+        drop(taking);
     }
 }
